@@ -1,0 +1,3 @@
+from chainledger.cli.main import main
+
+main()

@@ -1,0 +1,334 @@
+"""The application layer: chainledger's use cases on an eventsourcing Application.
+
+Each public method is one use case: it loads (and verifies) aggregates, asks
+them to act, and saves every resulting event in one atomic call. Reading an
+aggregate checks every event's signature and hash chain first; altered data
+raises ``TamperError`` instead of being returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy.exc
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.utils import Environment
+from sqlalchemy import select
+
+from chainledger.crypto import Ed25519Signer, raw_public_key, verify
+from chainledger.domain.aggregate import LedgerAggregate
+from chainledger.domain.events import UNSIGNED, LedgerEvent
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
+from chainledger.domain.ledger import Ledger, LedgerCreated
+from chainledger.domain.organisation import (
+    Organisation,
+    OrganisationRegistered,
+    SigningKeyRotated,
+    possession_statement,
+)
+from chainledger.domain.values import (
+    Role,
+    Sector,
+    Size,
+    check_handle,
+    check_identifier,
+    check_text,
+    slugify,
+)
+from chainledger.errors import (
+    ChainledgerError,
+    Conflict,
+    LedgerUnavailable,
+    NotFound,
+    Refused,
+    TamperError,
+)
+from chainledger.keystore import Keystore
+from chainledger.persistence import APPLICATION_NAME, SignedEventMapper, describe
+from chainledger.projections.engine import ProjectionEngine
+from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
+
+
+@dataclass(frozen=True)
+class OrganisationDetails:
+    """What ``org show`` tells about an organisation."""
+
+    handle: str
+    name: str
+    role: str
+    sector: str | None
+    size: str | None
+    identifier: str | None
+    key_id: str
+    keys: tuple[tuple[str, str, str, str], ...]  # key id, status, from, until
+    version: int
+
+
+class ChainLedger(Application):
+    """A signed supply-chain ledger."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, url: str, keystore: Keystore) -> None:
+        self.url = url
+        self.keystore = keystore
+        self._ledger_id: UUID | None = None
+        self._signing_orgs: dict[str, Organisation] = {}
+        try:
+            super().__init__(
+                {
+                    "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+                    "SQLALCHEMY_URL": url,
+                    "CREATE_TABLE": "y",
+                }
+            )
+            self.projections = ProjectionEngine(self, [OrganisationsProjection()])
+        except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
+            raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        # Only what chainledger passes: the user's unrelated environment variables
+        # must not reconfigure persistence behind the --ledger option's back.
+        return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> SignedEventMapper:
+        return SignedEventMapper()
+
+    # -- the ledger itself -------------------------------------------------
+
+    @property
+    def ledger_id(self) -> UUID:
+        """This ledger's id, from its genesis event."""
+        if self._ledger_id is None:
+            try:
+                ledger = self._load(LEDGER_AGGREGATE_ID)
+            except NotFound:
+                raise NotFound(
+                    f"{describe(self.url)} holds no ledger yet; create one with: chainledger init"
+                ) from None
+            self._ledger_id = ledger.ledger_id
+        return self._ledger_id
+
+    def is_initialised(self) -> bool:
+        return LEDGER_AGGREGATE_ID in self.repository
+
+    def init_ledger(self, name: str) -> UUID:
+        """Create the ledger's genesis event with a fresh ledger id."""
+        name = check_text(name, "ledger name")
+        if self.is_initialised():
+            raise Refused(f"{describe(self.url)} already holds ledger {self.ledger_id}")
+        ledger = Ledger.create(uuid4(), name)
+        self._save(ledger)
+        self._ledger_id = ledger.ledger_id
+        return ledger.ledger_id
+
+    # -- organisations and keys --------------------------------------------
+
+    def create_organisation(
+        self,
+        name: str,
+        role: Role,
+        *,
+        passphrase: str,
+        handle: str | None = None,
+        sector: Sector | None = None,
+        size: Size | None = None,
+        identifier: str | None = None,
+    ) -> OrganisationDetails:
+        """Generate a key pair and register the organisation, signed by the new key."""
+        name = check_text(name, "organisation name")
+        handle = check_handle(handle) if handle else slugify(name)
+        if identifier is not None:
+            identifier = check_identifier(identifier)
+        ledger_id = self.ledger_id
+        if organisation_id(handle) in self.repository:
+            raise Refused(
+                f"an organisation with handle {handle!r} already exists; "
+                "choose another with --handle"
+            )
+        private_key = self.keystore.create(passphrase)
+        signer = Ed25519Signer(ledger_id, handle, private_key)
+        organisation = Organisation.register(
+            signer=signer,
+            public_key=raw_public_key(private_key),
+            name=name,
+            role=role,
+            sector=sector,
+            size=size,
+            identifier=identifier,
+        )
+        self._save(organisation)
+        return self.organisation(handle)
+
+    def signer(self, handle: str, passphrase: str) -> Ed25519Signer:
+        """A signer for ``handle``'s current key, unlocked from the key directory."""
+        organisation = self._organisation(handle)
+        private_key = self.keystore.load(organisation.current_key_id, passphrase, owner=handle)
+        return Ed25519Signer(self.ledger_id, handle, private_key)
+
+    def rotate_key(self, handle: str, passphrase: str, new_passphrase: str | None = None) -> str:
+        """Replace ``handle``'s key; the change is signed by the outgoing key."""
+        return self._replace_key(handle, passphrase, new_passphrase, reason=None)
+
+    def revoke_key(
+        self, handle: str, passphrase: str, reason: str, new_passphrase: str | None = None
+    ) -> str:
+        """Revoke ``handle``'s current key as compromised and install a replacement."""
+        return self._replace_key(
+            handle, passphrase, new_passphrase, reason=check_text(reason, "reason", max_length=500)
+        )
+
+    def _replace_key(
+        self, handle: str, passphrase: str, new_passphrase: str | None, reason: str | None
+    ) -> str:
+        signer = self.signer(handle, passphrase)
+        organisation = self._organisation(handle)
+        new_key = self.keystore.create(new_passphrase or passphrase)
+        new_signer = Ed25519Signer(self.ledger_id, handle, new_key)
+        proof = new_signer.sign(possession_statement(self.ledger_id, handle, new_signer.key_id))
+        if reason is None:
+            organisation.rotate_key(signer, new_signer.public_key, proof)
+        else:
+            organisation.revoke_key(signer, new_signer.public_key, proof, reason)
+        self._save(organisation)
+        return new_signer.key_id
+
+    def organisation(self, handle: str) -> OrganisationDetails:
+        """One organisation, read from its verified events."""
+        org = self._organisation(handle)
+        keys = tuple(
+            (
+                key.key_id,
+                key.status.value,
+                key.valid_from.isoformat(timespec="seconds"),
+                key.valid_until.isoformat(timespec="seconds") if key.valid_until else "",
+            )
+            for key in org.keys.values()
+        )
+        return OrganisationDetails(
+            handle=org.handle,
+            name=org.name,
+            role=org.role.value,
+            sector=org.sector.value if org.sector else None,
+            size=org.size.value if org.size else None,
+            identifier=org.identifier,
+            key_id=org.current_key_id,
+            keys=keys,
+            version=org.version,
+        )
+
+    def organisations(self, role: Role | None = None) -> list[OrganisationRow]:
+        """Every registered organisation, from the organisations view."""
+        self.ledger_id  # noqa: B018 - refuses a database that holds no ledger
+        self.projections.catch_up()
+        with self.recorder.datastore.transaction(commit=False) as session:
+            return OrganisationsProjection.rows(session, role.value if role else None)
+
+    def _organisation(self, handle: str) -> Organisation:
+        check_handle(handle)
+        self.ledger_id  # noqa: B018
+        try:
+            organisation = self._load(organisation_id(handle))
+        except NotFound:
+            raise NotFound(f"no organisation with handle {handle!r} in this ledger") from None
+        self._signing_orgs[handle] = organisation
+        return organisation
+
+    # -- reading and writing aggregates --------------------------------------
+
+    def _load(self, aggregate_id: UUID) -> Any:
+        """The aggregate, rebuilt from events whose signatures and chain all verify."""
+        try:
+            return self.repository.get(aggregate_id, projector_func=self._verified_projection)
+        except AggregateNotFoundError:
+            raise NotFound(f"nothing recorded under {aggregate_id}") from None
+        except TamperError as error:
+            raise error.located(self._notification_id(error.aggregate_id, error.version)) from None
+        except PersistenceError as exc:
+            raise LedgerUnavailable(f"cannot read the ledger: {exc}") from None
+
+    def _verified_projection(
+        self, aggregate: LedgerAggregate | None, events: Iterable[LedgerEvent]
+    ) -> LedgerAggregate | None:
+        for event in events:
+            self._check_signature(event, aggregate)
+            aggregate = event.mutate(aggregate)
+        return aggregate
+
+    def _check_signature(self, event: LedgerEvent, aggregate: LedgerAggregate | None) -> None:
+        if isinstance(event, LedgerCreated):
+            if (
+                event.originator_id != LEDGER_AGGREGATE_ID
+                or event.signature != UNSIGNED
+                or event.org is not None
+            ):
+                raise event.tamper("a genesis event may only start the ledger aggregate")
+            return
+        if event.signature == UNSIGNED or event.org is None:
+            raise event.tamper("event is not signed")
+        if self._ledger_id is not None and event.ledger_id != self._ledger_id:
+            raise event.tamper("signed for another ledger")
+        if isinstance(event, OrganisationRegistered):
+            public_key = event.registered_key
+            if (
+                event.org != event.handle
+                or event.originator_id != organisation_id(event.handle)
+                or event.key_id != event.hash_of_key()
+            ):
+                raise event.tamper("registration is not signed by the key it registers")
+        else:
+            public_key = self._signing_key(event, aggregate)
+        if not verify(public_key, event.signature, event.content):
+            raise event.tamper(f"signature by {event.org} does not verify")
+        if isinstance(event, SigningKeyRotated) and not verify(
+            event.new_key,
+            event.proof_bytes,
+            possession_statement(event.ledger_id, event.org, event.new_key_id),
+        ):
+            raise event.tamper("the new key's proof of possession does not verify")
+
+    def _signing_key(self, event: LedgerEvent, aggregate: LedgerAggregate | None) -> bytes:
+        assert event.org is not None
+        if isinstance(aggregate, Organisation) and aggregate.handle == event.org:
+            organisation = aggregate  # an organisation's own events: keys so far
+        else:
+            organisation = self._signing_orgs.get(event.org)
+            if organisation is None or organisation.key_for(event.key_id, event.timestamp) is None:
+                organisation = self._organisation(event.org)
+        key = organisation.key_for(event.key_id, event.timestamp)
+        if key is None:
+            raise event.tamper(
+                f"signed with key {str(event.key_id)[:16]}…, which is not a valid key of "
+                f"{event.org} at {event.timestamp.isoformat(timespec='seconds')}"
+            )
+        return key.public_key
+
+    def _notification_id(self, aggregate_id: object, version: int | None) -> int | None:
+        if aggregate_id is None or version is None:
+            return None
+        table = self.recorder.events_record_cls.__table__
+        with self.recorder.datastore.transaction(commit=False) as session:
+            return session.execute(
+                select(table.c.id).where(
+                    table.c.originator_id == aggregate_id,
+                    table.c.originator_version == version,
+                )
+            ).scalar()
+
+    def _save(self, *aggregates: LedgerAggregate) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise Conflict(
+                "someone else recorded into the same record at the same moment; "
+                "nothing was written — run the command again"
+            ) from None
+        except PersistenceError as exc:
+            raise LedgerUnavailable(f"cannot write to the ledger: {exc}") from None
+
+
+__all__ = ["ChainLedger", "ChainledgerError", "OrganisationDetails"]

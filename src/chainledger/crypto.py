@@ -1,0 +1,52 @@
+"""Ed25519 signing and verification, with the domain's ``Signer`` protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from uuid import UUID
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from chainledger.domain.organisation import key_fingerprint
+
+
+def raw_public_key(private_key: Ed25519PrivateKey) -> bytes:
+    """The 32 raw bytes of the public half of ``private_key``."""
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+@dataclass(frozen=True)
+class Ed25519Signer:
+    """Signs for one organisation in one ledger. Its repr never shows the key."""
+
+    ledger_id: UUID
+    org: str
+    private_key: Ed25519PrivateKey = field(repr=False)
+    key_id: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_id", key_fingerprint(raw_public_key(self.private_key)))
+
+    @property
+    def public_key(self) -> bytes:
+        return raw_public_key(self.private_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private_key.sign(message)
+
+
+@lru_cache(maxsize=4096)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """True if ``signature`` is ``public_key``'s Ed25519 signature of ``message``."""
+    try:
+        _public_key(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

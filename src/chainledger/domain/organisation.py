@@ -1,0 +1,232 @@
+"""Organisations and their signing keys.
+
+An organisation registers itself with an event signed by its own new key
+(proof of possession). A key is replaced by rotation (routine) or revocation
+(compromise); either way the event is signed by the outgoing key and carries
+the incoming key's proof of possession. A key signs validly only while it is
+the organisation's current key.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from chainledger.domain.aggregate import LedgerAggregate
+from chainledger.domain.canonical import canonical_json, digest
+from chainledger.domain.events import LedgerEvent, Signer, ledger_event
+from chainledger.domain.ids import organisation_id
+from chainledger.domain.values import Role, Sector, Size
+from chainledger.errors import Refused
+
+PUBLIC_KEY_LENGTH = 32
+
+
+def key_fingerprint(public_key: bytes) -> str:
+    """The key id: lower-case hex SHA-256 of the raw 32-byte Ed25519 public key."""
+    return digest(public_key)
+
+
+def encode_key(public_key: bytes) -> str:
+    return base64.b64encode(public_key).decode("ascii")
+
+
+def decode_key(text: str) -> bytes:
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) != PUBLIC_KEY_LENGTH:
+        raise ValueError("an Ed25519 public key has 32 bytes")
+    return raw
+
+
+def possession_statement(ledger_id: UUID, org: str, key_id: str) -> bytes:
+    """What a new key signs to prove its holder has the private half."""
+    return canonical_json(
+        {
+            "purpose": "chainledger proof of key possession",
+            "ledger": str(ledger_id),
+            "org": org,
+            "key": key_id,
+        }
+    )
+
+
+class KeyStatus(str, Enum):
+    ACTIVE = "active"
+    ROTATED = "rotated"
+    REVOKED = "revoked"
+
+
+@dataclass
+class SigningKey:
+    """One of an organisation's keys, with when it started and stopped signing."""
+
+    key_id: str
+    public_key: bytes
+    valid_from: datetime
+    status: KeyStatus = KeyStatus.ACTIVE
+    valid_until: datetime | None = None
+    reason: str = ""
+
+    def signs_validly_at(self, when: datetime) -> bool:
+        return self.valid_from <= when and (self.valid_until is None or when < self.valid_until)
+
+
+class Organisation(LedgerAggregate):
+    """A commissioner, prime or subcontractor, with its keys."""
+
+    handle: str
+    name: str
+    role: Role
+    sector: Sector | None
+    size: Size | None
+    identifier: str | None
+    keys: dict[str, SigningKey]
+    current_key_id: str
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        signer: Signer,
+        public_key: bytes,
+        name: str,
+        role: Role,
+        sector: Sector | None,
+        size: Size | None,
+        identifier: str | None,
+    ) -> Organisation:
+        """Register an organisation; ``signer`` must hold the key being registered."""
+        if signer.key_id != key_fingerprint(public_key):
+            raise Refused("the registration must be signed by the key it registers")
+        return cls._create(
+            OrganisationRegistered,
+            id=organisation_id(signer.org),
+            ledger_id=signer.ledger_id,
+            signer=signer,
+            handle=signer.org,
+            name=name,
+            role=role,
+            sector=sector,
+            size=size,
+            identifier=identifier,
+            public_key=encode_key(public_key),
+        )
+
+    @property
+    def current_key(self) -> SigningKey:
+        return self.keys[self.current_key_id]
+
+    def key_for(self, key_id: str | None, when: datetime) -> SigningKey | None:
+        """The key that may have signed an event at ``when``, if ``key_id`` is one."""
+        key = self.keys.get(key_id or "")
+        if key is None or not key.signs_validly_at(when):
+            return None
+        return key
+
+    def rotate_key(self, signer: Signer, public_key: bytes, proof: bytes) -> None:
+        """Replace the current key (routine); signed by the outgoing key."""
+        self._replace_key(signer, public_key, proof, SigningKeyRotated)
+
+    def revoke_key(self, signer: Signer, public_key: bytes, proof: bytes, reason: str) -> None:
+        """Revoke the current key (compromise), naming its replacement."""
+        self._replace_key(signer, public_key, proof, SigningKeyRevoked, reason=reason)
+
+    def _replace_key(
+        self,
+        signer: Signer,
+        public_key: bytes,
+        proof: bytes,
+        event_class: type[LedgerEvent],
+        **extra: Any,
+    ) -> None:
+        if signer.org != self.handle:
+            raise Refused(f"only {self.handle} can change its own keys")
+        if signer.key_id != self.current_key_id:
+            raise Refused(f"{self.handle}'s key change must be signed by its current key")
+        new_key_id = key_fingerprint(public_key)
+        if new_key_id in self.keys:
+            raise Refused("the new key has been used by this organisation before")
+        self._trigger(
+            event_class,
+            signer,
+            replaced_key_id=self.current_key_id,
+            new_public_key=encode_key(public_key),
+            proof=base64.b64encode(proof).decode("ascii"),
+            **extra,
+        )
+
+
+@ledger_event("OrganisationRegistered")
+class OrganisationRegistered(LedgerEvent):
+    creates = Organisation
+    handle: str
+    name: str
+    role: Role
+    sector: Sector | None
+    size: Size | None
+    identifier: str | None
+    public_key: str
+
+    @property
+    def registered_key(self) -> bytes:
+        return decode_key(self.public_key)
+
+    def hash_of_key(self) -> str:
+        return key_fingerprint(self.registered_key)
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.handle = self.handle
+        aggregate.name = self.name
+        aggregate.role = self.role
+        aggregate.sector = self.sector
+        aggregate.size = self.size
+        aggregate.identifier = self.identifier
+        public_key = self.registered_key
+        key_id = key_fingerprint(public_key)
+        aggregate.keys = {key_id: SigningKey(key_id, public_key, valid_from=self.timestamp)}
+        aggregate.current_key_id = key_id
+
+
+@ledger_event("SigningKeyRotated")
+class SigningKeyRotated(LedgerEvent):
+    replaced_key_id: str
+    new_public_key: str
+    proof: str
+
+    ends_as = KeyStatus.ROTATED
+
+    @property
+    def new_key(self) -> bytes:
+        return decode_key(self.new_public_key)
+
+    @property
+    def new_key_id(self) -> str:
+        return key_fingerprint(self.new_key)
+
+    @property
+    def proof_bytes(self) -> bytes:
+        return base64.b64decode(self.proof, validate=True)
+
+    def apply(self, aggregate: Any) -> None:
+        old = aggregate.keys[self.replaced_key_id]
+        old.status = self.ends_as
+        old.valid_until = self.timestamp
+        old.reason = getattr(self, "reason", "")
+        new_key = self.new_key
+        new_id = key_fingerprint(new_key)
+        aggregate.keys[new_id] = SigningKey(new_id, new_key, valid_from=self.timestamp)
+        aggregate.current_key_id = new_id
+
+
+@ledger_event("SigningKeyRevoked")
+class SigningKeyRevoked(SigningKeyRotated):
+    reason: str
+
+    ends_as = KeyStatus.REVOKED
+
+
+KEY_CHANGES = (SigningKeyRotated, SigningKeyRevoked)

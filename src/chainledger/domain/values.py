@@ -1,0 +1,98 @@
+"""Value types checked at the edge: handles, roles, sectors, sizes, identifiers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import Enum
+from typing import TypeVar
+
+from chainledger.errors import InvalidValue
+
+HANDLE_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+IDENTIFIER_PATTERN = re.compile(r"^[A-Z]{2}-[A-Z0-9]{2,10}-[A-Za-z0-9][A-Za-z0-9./-]{0,63}$")
+MAX_NAME_LENGTH = 200
+
+E = TypeVar("E", bound=Enum)
+
+
+class Role(str, Enum):
+    """What part an organisation plays in the supply chain."""
+
+    COMMISSIONER = "commissioner"
+    PRIME = "prime"
+    SUBCONTRACTOR = "subcontractor"
+
+
+class Sector(str, Enum):
+    """Voluntary and community sector, private or public."""
+
+    VCS = "vcs"
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+class Size(str, Enum):
+    """Organisation size band (micro < 10 staff, small < 50, medium < 250)."""
+
+    MICRO = "micro"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+def check_text(value: str, what: str, *, max_length: int = MAX_NAME_LENGTH) -> str:
+    """Strip ``value`` and refuse empty, overlong or control-character text."""
+    if not isinstance(value, str):
+        raise InvalidValue(f"{what} must be text")
+    text = value.strip()
+    if not text:
+        raise InvalidValue(f"{what} must not be empty")
+    if len(text) > max_length:
+        raise InvalidValue(f"{what} is longer than {max_length} characters")
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs", "Co", "Cn"):
+            raise InvalidValue(f"{what} contains a control or invalid character ({ord(ch):#x})")
+    return text
+
+
+def check_handle(value: str) -> str:
+    """A handle: 1–40 lower-case letters, digits and inner hyphens, e.g. ``hope-trust``."""
+    if not isinstance(value, str) or not HANDLE_PATTERN.match(value):
+        raise InvalidValue(
+            f"invalid handle {value!r}: use 1-40 lower-case letters, digits and hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def slugify(name: str) -> str:
+    """The handle a name suggests: ``"Hope Trust (Barnet)"`` -> ``"hope-trust-barnet"``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    slug = slug[:40].rstrip("-")
+    if not slug:
+        raise InvalidValue(
+            f"cannot make a handle from the name {name!r}; give one with --handle"
+        )
+    return slug
+
+
+def check_identifier(value: str) -> str:
+    """An org-id.guide style identifier ``SCHEME-ID``, e.g. ``GB-CHC-1089464``."""
+    if not isinstance(value, str) or not IDENTIFIER_PATTERN.match(value):
+        raise InvalidValue(
+            f"invalid identifier {value!r}: use an org-id scheme and id, "
+            "e.g. GB-CHC-1089464 or GB-COH-01234567"
+        )
+    return value
+
+
+def parse_enum(enum: type[E], value: str, what: str) -> E:
+    """The member of ``enum`` whose value is ``value``, or a clear error."""
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in enum)
+        raise InvalidValue(f"invalid {what} {value!r}: choose one of {choices}") from None

@@ -1,0 +1,90 @@
+"""The organisations view: who is registered, in what role, with which current key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
+from sqlalchemy.orm import Session
+
+from chainledger.domain.events import LedgerEvent
+from chainledger.domain.organisation import (
+    OrganisationRegistered,
+    SigningKeyRevoked,
+    SigningKeyRotated,
+    key_fingerprint,
+)
+from chainledger.projections.engine import metadata as shared_metadata
+
+metadata: MetaData = shared_metadata
+
+organisations_table = Table(
+    "view_organisations",
+    metadata,
+    Column("handle", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("sector", String(20)),
+    Column("size", String(20)),
+    Column("identifier", String(80)),
+    Column("key_id", String(64), nullable=False),
+    Column("registered_at", String(40), nullable=False),
+    Column("rotations", Integer, nullable=False, default=0),
+    Column("revocations", Integer, nullable=False, default=0),
+)
+
+
+@dataclass(frozen=True)
+class OrganisationRow:
+    handle: str
+    name: str
+    role: str
+    sector: str | None
+    size: str | None
+    identifier: str | None
+    key_id: str
+    registered_at: str
+    rotations: int
+    revocations: int
+
+
+class OrganisationsProjection:
+    name = "organisations"
+    tables = (organisations_table,)
+    topics = (
+        OrganisationRegistered.type_name,
+        SigningKeyRotated.type_name,
+        SigningKeyRevoked.type_name,
+    )
+
+    def apply(self, session: Session, event: LedgerEvent, notification_id: int) -> None:
+        t = organisations_table
+        if isinstance(event, OrganisationRegistered):
+            session.execute(
+                t.insert().values(
+                    handle=event.handle,
+                    name=event.name,
+                    role=event.role.value,
+                    sector=event.sector.value if event.sector else None,
+                    size=event.size.value if event.size else None,
+                    identifier=event.identifier,
+                    key_id=event.key_id,
+                    registered_at=event.timestamp.isoformat(timespec="seconds"),
+                    rotations=0,
+                    revocations=0,
+                )
+            )
+        elif isinstance(event, SigningKeyRotated):
+            counter = t.c.revocations if isinstance(event, SigningKeyRevoked) else t.c.rotations
+            session.execute(
+                update(t)
+                .where(t.c.handle == event.org)
+                .values({"key_id": key_fingerprint(event.new_key), counter.name: counter + 1})
+            )
+
+    @staticmethod
+    def rows(session: Session, role: str | None = None) -> list[OrganisationRow]:
+        query = select(organisations_table).order_by(organisations_table.c.handle)
+        if role:
+            query = query.where(organisations_table.c.role == role)
+        return [OrganisationRow(**row._mapping) for row in session.execute(query)]
