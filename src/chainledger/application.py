@@ -105,7 +105,7 @@ class ChainLedger(Application):
         """This ledger's id, from its genesis event."""
         if self._ledger_id is None:
             try:
-                ledger = self._load(LEDGER_AGGREGATE_ID)
+                ledger = self.load(LEDGER_AGGREGATE_ID)
             except NotFound:
                 raise NotFound(
                     f"{describe(self.url)} holds no ledger yet; create one with: chainledger init"
@@ -232,7 +232,7 @@ class ChainLedger(Application):
         check_handle(handle)
         self.ledger_id  # noqa: B018
         try:
-            organisation = self._load(organisation_id(handle))
+            organisation = self.load(organisation_id(handle))
         except NotFound:
             raise NotFound(f"no organisation with handle {handle!r} in this ledger") from None
         self._signing_orgs[handle] = organisation
@@ -240,7 +240,7 @@ class ChainLedger(Application):
 
     # -- reading and writing aggregates --------------------------------------
 
-    def _load(self, aggregate_id: UUID) -> Any:
+    def load(self, aggregate_id: UUID) -> Any:
         """The aggregate, rebuilt from events whose signatures and chain all verify."""
         try:
             return self.repository.get(aggregate_id, projector_func=self._verified_projection)

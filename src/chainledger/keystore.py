@@ -118,4 +118,6 @@ class Keystore:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise KeyProblem(f"cannot create key directory {self.directory}: {exc.strerror}") from None
+            raise KeyProblem(
+                f"cannot create key directory {self.directory}: {exc.strerror}"
+            ) from None

@@ -19,7 +19,7 @@ class LedgerAggregate:
     that creating an event also signs it, which needs the signer at hand.
     """
 
-    def __base_init__(self, id: UUID) -> None:  # noqa: A002 - eventsourcing's name
+    def __base_init__(self, id: UUID) -> None:
         self.id = id
         self.version = 0
         self.head = GENESIS_HASH
@@ -32,7 +32,7 @@ class LedgerAggregate:
         cls,
         event_class: type[LedgerEvent],
         *,
-        id: UUID,  # noqa: A002
+        id: UUID,
         ledger_id: UUID,
         signer: Signer | None,
         **fields: Any,
@@ -72,4 +72,3 @@ class LedgerAggregate:
     @property
     def pending_events(self) -> list[LedgerEvent]:
         return list(self._pending)
-

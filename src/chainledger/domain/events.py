@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Protocol
@@ -114,8 +114,7 @@ class LedgerEvent:
             )
         if self.prev_hash != aggregate.head:
             raise self.tamper(
-                "hash chain broken: the previous event is not the one this event was "
-                "signed after"
+                "hash chain broken: the previous event is not the one this event was signed after"
             )
         try:
             self.apply(aggregate)
@@ -217,7 +216,7 @@ def _same(value: Any) -> Any:
 
 def now() -> datetime:
     """The current UTC time: when an event is recorded."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def seal(
@@ -265,7 +264,9 @@ def split_state(state: bytes) -> tuple[bytes, bytes]:
     return state[:SIGNATURE_LENGTH], state[SIGNATURE_LENGTH:]
 
 
-def decode_event(state: bytes, *, originator_id: UUID, originator_version: int, topic: str) -> LedgerEvent:
+def decode_event(
+    state: bytes, *, originator_id: UUID, originator_version: int, topic: str
+) -> LedgerEvent:
     """Rebuild an event from stored bytes, refusing anything that does not match its row."""
 
     def tamper(reason: str) -> TamperError:

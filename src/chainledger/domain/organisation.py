@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -54,7 +54,7 @@ def possession_statement(ledger_id: UUID, org: str, key_id: str) -> bytes:
     )
 
 
-class KeyStatus(str, Enum):
+class KeyStatus(StrEnum):
     ACTIVE = "active"
     ROTATED = "rotated"
     REVOKED = "revoked"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TypeVar
 
 from chainledger.errors import InvalidValue
@@ -16,7 +16,7 @@ MAX_NAME_LENGTH = 200
 E = TypeVar("E", bound=Enum)
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What part an organisation plays in the supply chain."""
 
     COMMISSIONER = "commissioner"
@@ -24,7 +24,7 @@ class Role(str, Enum):
     SUBCONTRACTOR = "subcontractor"
 
 
-class Sector(str, Enum):
+class Sector(StrEnum):
     """Voluntary and community sector, private or public."""
 
     VCS = "vcs"
@@ -32,7 +32,7 @@ class Sector(str, Enum):
     PUBLIC = "public"
 
 
-class Size(str, Enum):
+class Size(StrEnum):
     """Organisation size band (micro < 10 staff, small < 50, medium < 250)."""
 
     MICRO = "micro"
@@ -73,9 +73,7 @@ def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     slug = slug[:40].rstrip("-")
     if not slug:
-        raise InvalidValue(
-            f"cannot make a handle from the name {name!r}; give one with --handle"
-        )
+        raise InvalidValue(f"cannot make a handle from the name {name!r}; give one with --handle")
     return slug
 
 

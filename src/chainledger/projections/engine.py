@@ -85,9 +85,7 @@ class ProjectionEngine:
     @staticmethod
     def _track(session: Session, projection: Projection, old: int, new: int) -> None:
         if old == 0:
-            session.execute(
-                delete(tracking_table).where(tracking_table.c.name == projection.name)
-            )
+            session.execute(delete(tracking_table).where(tracking_table.c.name == projection.name))
             session.execute(tracking_table.insert().values(name=projection.name, position=new))
         else:
             session.execute(

@@ -1,0 +1,29 @@
+"""The one place that wires chainledger together from its settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chainledger.application import ChainLedger
+from chainledger.errors import NotFound
+from chainledger.keystore import Keystore
+from chainledger.persistence import database_url, sqlite_path
+
+
+def open_ledger(ledger: str, keys: Path, *, create: bool = False) -> ChainLedger:
+    """The application for the ledger at ``ledger`` (a path or an SQLAlchemy URL).
+
+    An SQLite file that does not exist is created only when ``create`` is set,
+    so a mistyped path is an error instead of a new empty ledger.
+    """
+    url = database_url(ledger)
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.parent.is_dir():
+            raise NotFound(f"directory {path.parent} does not exist")
+        if not create and not path.exists():
+            raise NotFound(
+                f"no ledger at {path}; create one with: chainledger init "
+                "(or point --ledger / CHAINLEDGER_LEDGER at an existing one)"
+            )
+    return ChainLedger(url, Keystore(keys))

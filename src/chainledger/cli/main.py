@@ -1,0 +1,129 @@
+"""``chainledger``: the command-line entry point.
+
+Heavy modules (SQLAlchemy, eventsourcing, cryptography) are imported only when
+a command runs, so ``chainledger --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from chainledger import __version__
+from chainledger.errors import ChainledgerError
+
+if TYPE_CHECKING:
+    from chainledger.application import ChainLedger
+
+DEFAULT_LEDGER = "chainledger.db"
+PASSPHRASE_ENV = "CHAINLEDGER_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+
+
+def default_keys() -> Path:
+    return Path(click.get_app_dir("chainledger")) / "keys"
+
+
+class Runtime:
+    """What every command shares: where the ledger and the keys are."""
+
+    def __init__(self, ledger: str, keys: Path) -> None:
+        self.ledger = ledger
+        self.keys = keys
+        self._app: ChainLedger | None = None
+
+    def app(self, *, create: bool = False) -> ChainLedger:
+        if self._app is None:
+            from chainledger.bootstrap import open_ledger
+
+            self._app = open_ledger(self.ledger, self.keys, create=create)
+        return self._app
+
+    def passphrase(self, who: str, *, confirm: bool = False) -> str:
+        """The passphrase from CHAINLEDGER_PASSPHRASE, or asked for at the terminal."""
+        value = os.environ.get(PASSPHRASE_ENV)
+        if value:
+            return value
+        if not sys.stdin.isatty():
+            raise click.UsageError(
+                f"no passphrase for {who}'s key: set {PASSPHRASE_ENV} or run in a terminal"
+            )
+        return str(
+            click.prompt(
+                f"Passphrase for {who}'s key", hide_input=True, confirmation_prompt=confirm
+            )
+        )
+
+
+class ChainledgerGroup(click.Group):
+    """Turns chainledger's errors into ``Error: …`` and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ChainledgerError as error:
+            raise click.ClickException(str(error)) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:  # a bug: say so plainly, and keep the trace for debugging
+            if os.environ.get("CHAINLEDGER_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(error).__name__}: {error} "
+                "(this is a bug in chainledger; set CHAINLEDGER_DEBUG=1 for details)"
+            ) from None
+
+
+@click.group(cls=ChainledgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--ledger",
+    envvar="CHAINLEDGER_LEDGER",
+    default=DEFAULT_LEDGER,
+    show_default=True,
+    metavar="PATH|URL",
+    help="The ledger: an SQLite file path, or an SQLAlchemy URL. Env: CHAINLEDGER_LEDGER.",
+)
+@click.option(
+    "--keys",
+    envvar="CHAINLEDGER_KEYS",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Directory of encrypted private keys. Env: CHAINLEDGER_KEYS. "
+    "[default: your config directory]/keys",
+)
+@click.version_option(__version__, prog_name="chainledger")
+@click.pass_context
+def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
+    """chainledger: a signed ledger of what public-service supply chains promise and deliver.
+
+    Every fact is an event signed by the organisation accountable for it, so
+    nobody can alter or drop one unnoticed. Start with:
+
+    \b
+      chainledger init
+      chainledger org create "Barnet Council" --role commissioner
+      chainledger audit verify
+
+    Passphrases come from CHAINLEDGER_PASSPHRASE or a prompt.
+    """
+    ctx.obj = Runtime(ledger, keys or default_keys())
+
+
+def _register_commands() -> None:
+    from chainledger.cli import audit, demo, ledger, org
+
+    cli.add_command(ledger.init)
+    cli.add_command(org.org)
+    cli.add_command(audit.audit)
+    cli.add_command(demo.demo)
+
+
+_register_commands()
+
+
+def main() -> None:
+    cli(prog_name="chainledger")

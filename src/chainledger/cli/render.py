@@ -1,0 +1,42 @@
+"""One renderer for every listing: table (tabulate), JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+FORMATS = ("table", "json", "csv")
+
+
+def format_option(default: str = "table") -> Any:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=default,
+        show_default=True,
+        help="Output as a table, JSON or CSV.",
+    )
+
+
+def render(rows: Sequence[dict[str, Any]], fmt: str, *, empty: str = "Nothing to show.") -> str:
+    """Rows of equal keys as text in the chosen format."""
+    if fmt == "json":
+        return json.dumps(list(rows), indent=2, default=str)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    if not rows:
+        return empty
+    from tabulate import tabulate
+
+    return tabulate([list(r.values()) for r in rows], headers=list(rows[0]), tablefmt="simple")

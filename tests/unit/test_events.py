@@ -1,0 +1,140 @@
+"""Signed events: canonical content, the field codec, sealing and the hash chain."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chainledger.crypto import Ed25519Signer, verify
+from chainledger.domain.canonical import GENESIS_HASH, canonical_json, digest
+from chainledger.domain.events import (
+    EVENT_TYPES,
+    LedgerEvent,
+    decode_event,
+    ledger_event,
+    split_state,
+    stored_state,
+)
+from chainledger.errors import TamperError
+from tests.support import Line, Thing, ThingNoted
+
+
+@pytest.fixture
+def signer() -> Ed25519Signer:
+    return Ed25519Signer(uuid4(), "hope-trust", Ed25519PrivateKey.generate())
+
+
+def test_canonical_json_is_rfc8785() -> None:
+    value = {"b": [1, "é", None, True], "a": {"z": "\u2028", "y": "tab\t"}, "€": 0}
+    assert canonical_json(value) == rfc8785.dumps(value)
+    assert canonical_json({"b": 1, "a": "x"}) == b'{"a":"x","b":1}'
+
+
+@given(st.dictionaries(st.text(), st.one_of(st.text(), st.integers(-(2**53) + 1, 2**53 - 1))))
+def test_canonical_json_is_independent_of_insertion_order(value: dict[str, object]) -> None:
+    reordered = dict(reversed(list(value.items())))
+    assert canonical_json(value) == canonical_json(reordered)
+    assert json.loads(canonical_json(value)) == value
+
+
+def test_sealed_event_signs_its_canonical_content(signer: Ed25519Signer) -> None:
+    thing = Thing.start(signer, "hello")
+    [event] = thing.collect_events()
+    envelope = json.loads(event.content)
+    assert envelope == {
+        "format": 1,
+        "ledger": str(signer.ledger_id),
+        "aggregate": str(thing.id),
+        "version": 1,
+        "type": "TestThingStarted",
+        "timestamp": event.timestamp.isoformat(),
+        "org": "hope-trust",
+        "key": signer.key_id,
+        "prev": GENESIS_HASH,
+        "fields": {
+            "note": "hello",
+            "amount": "1200.50",
+            "due": "2026-03-31",
+            "colour": "red",
+            "lines": [{"what": "rent", "amount": "0.10"}],
+            "maybe": None,
+        },
+    }
+    assert event.content == rfc8785.dumps(envelope)
+    assert verify(signer.public_key, event.signature, event.content)
+
+
+def test_stored_state_round_trips_to_an_equal_event(signer: Ed25519Signer) -> None:
+    thing = Thing.start(signer, "hello")
+    [event] = thing.collect_events()
+    state = stored_state(event)
+    assert split_state(state) == (event.signature, event.content)
+    decoded = decode_event(
+        state, originator_id=thing.id, originator_version=1, topic="TestThingStarted"
+    )
+    assert decoded == event
+    assert decoded.amount == Decimal("1200.50")
+    assert decoded.lines == (Line("rent", Decimal("0.10")),)
+    assert decoded.content == event.content
+
+
+def test_events_chain_to_the_previous_event_hash(signer: Ed25519Signer) -> None:
+    thing = Thing.start(signer, "a")
+    thing.note(signer, "b")
+    first, second = thing.collect_events()
+    assert second.prev_hash == first.hash == digest(first.content)
+    assert thing.head == second.hash
+    assert thing.version == 2
+    assert thing.notes == ["a", "b"]
+
+
+def test_replaying_out_of_order_or_with_a_broken_link_is_refused(signer: Ed25519Signer) -> None:
+    thing = Thing.start(signer, "a")
+    thing.note(signer, "b")
+    thing.note(signer, "c")
+    first, second, third = thing.collect_events()
+    with pytest.raises(TamperError, match="version 3 follows version 1"):
+        third.mutate(first.mutate(None))
+    other = Thing.start(signer, "x")
+    (other_first,) = other.collect_events()
+    rebuilt = other_first.mutate(None)
+    rebuilt.id = thing.id
+    with pytest.raises(TamperError, match="hash chain broken"):
+        second.mutate(rebuilt)
+
+
+def test_decoding_refuses_content_that_belongs_to_another_row(signer: Ed25519Signer) -> None:
+    thing = Thing.start(signer, "hello")
+    [event] = thing.collect_events()
+    state = stored_state(event)
+    with pytest.raises(TamperError, match="another aggregate"):
+        decode_event(state, originator_id=uuid4(), originator_version=1, topic="TestThingStarted")
+    with pytest.raises(TamperError, match="another version"):
+        decode_event(state, originator_id=thing.id, originator_version=2, topic="TestThingStarted")
+    with pytest.raises(TamperError, match="cannot be read"):
+        decode_event(
+            state[:-3], originator_id=thing.id, originator_version=1, topic="TestThingStarted"
+        )
+
+
+def test_signer_must_belong_to_the_aggregates_ledger(signer: Ed25519Signer) -> None:
+    thing = Thing.start(signer, "a")
+    stranger = Ed25519Signer(UUID(int=1), "hope-trust", Ed25519PrivateKey.generate())
+    with pytest.raises(ValueError, match="another ledger"):
+        thing.note(stranger, "b")
+
+
+def test_event_type_names_are_unique() -> None:
+    assert EVENT_TYPES["TestThingNoted"] is ThingNoted
+    with pytest.raises(TypeError, match="declared twice"):
+
+        @ledger_event("TestThingNoted")
+        class Again(LedgerEvent):
+            pass
