@@ -1,0 +1,136 @@
+"""The application on a real SQLite file: verify on read, keys over time, the audit."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from uuid import uuid4
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chainledger.application import ChainLedger
+from chainledger.audit import audit_ledger
+from chainledger.crypto import Ed25519Signer
+from chainledger.domain.values import Role
+from chainledger.errors import NotFound, Refused, TamperError
+from chainledger.persistence import EVENTS_TABLE
+from tests.conftest import PASSPHRASE
+from tests.support import Thing
+
+
+def register(app: ChainLedger, name: str, role: Role = Role.SUBCONTRACTOR) -> str:
+    return app.create_organisation(name, role, passphrase=PASSPHRASE).handle
+
+
+def test_ledger_id_is_fixed_at_init_and_read_back(make_app: Callable[..., ChainLedger]) -> None:
+    app = make_app()
+    ledger_id = app.init_ledger("first")
+    assert make_app(create=False).ledger_id == ledger_id
+    with pytest.raises(Refused, match="already holds ledger"):
+        app.init_ledger("second")
+
+
+def test_an_uninitialised_database_says_how_to_start(make_app: Callable[..., ChainLedger]) -> None:
+    with pytest.raises(NotFound, match="chainledger init"):
+        make_app().organisations()
+
+
+def test_events_signed_after_rotation_with_the_old_key_are_refused(app: ChainLedger) -> None:
+    handle = register(app, "Hope Trust")
+    old_signer = app.signer(handle, PASSPHRASE)
+    early = Thing.start(old_signer, "signed while the key was current")
+    app.save(early)
+    app.rotate_key(handle, PASSPHRASE)
+
+    assert app.load(early.id).notes == ["signed while the key was current"]
+    late = Thing.start(old_signer, "signed after the rotation")
+    app.save(late)
+    with pytest.raises(TamperError, match="not a valid key of hope-trust") as info:
+        app.load(late.id)
+    assert info.value.notification_id == app.recorder.max_notification_id()
+
+    report = audit_ledger(app)
+    assert [f.message for f in report.failures] == [
+        "signed with hope-trust's key " + old_signer.key_id[:16] + "… after it was rotated"
+    ]
+    new_signer = app.signer(handle, PASSPHRASE)
+    assert new_signer.key_id != old_signer.key_id
+    fresh = Thing.start(new_signer, "signed with the new key")
+    app.save(fresh)
+    assert app.load(fresh.id).version == 1
+
+
+def test_revoked_key_is_refused_after_but_not_before(app: ChainLedger) -> None:
+    handle = register(app, "Hope Trust")
+    signer = app.signer(handle, PASSPHRASE)
+    before = Thing.start(signer, "before")
+    app.save(before)
+    app.revoke_key(handle, PASSPHRASE, "laptop stolen")
+    after = Thing.start(signer, "after")
+    app.save(after)
+    assert app.load(before.id).notes == ["before"]
+    with pytest.raises(TamperError):
+        app.load(after.id)
+    failures = audit_ledger(app).failures
+    assert len(failures) == 1
+    assert failures[0].message.endswith("after it was revoked")
+    assert str(after.id) == failures[0].aggregate_id
+
+
+def test_a_key_that_never_belonged_to_the_signer_is_refused(app: ChainLedger) -> None:
+    register(app, "Hope Trust")
+    impostor = Ed25519Signer(app.ledger_id, "hope-trust", Ed25519PrivateKey.generate())
+    thing = Thing.start(impostor, "forged")
+    app.save(thing)
+    with pytest.raises(TamperError, match="not a valid key of hope-trust"):
+        app.load(thing.id)
+    assert "which is not a key of hope-trust" in audit_ledger(app).failures[0].message
+
+
+def test_an_event_from_another_ledger_is_refused(app: ChainLedger) -> None:
+    handle = register(app, "Hope Trust")
+    real = app.signer(handle, PASSPHRASE)
+    elsewhere = Ed25519Signer(uuid4(), handle, real.private_key)
+    thing = Thing.start(elsewhere, "replayed")
+    app.save(thing)
+    with pytest.raises(TamperError, match="signed for another ledger"):
+        app.load(thing.id)
+    assert audit_ledger(app).failures[0].message == "signed for another ledger"
+
+
+def test_reading_altered_data_raises_and_names_the_notification(app: ChainLedger) -> None:
+    handle = register(app, "Hope Trust")
+    thing = Thing.start(app.signer(handle, PASSPHRASE), "original note")
+    thing.note(app.signer(handle, PASSPHRASE), "second note")
+    app.save(thing)
+    path = app.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        row_id, state = db.execute(
+            f"SELECT id, state FROM {EVENTS_TABLE} WHERE instr(state, ?) > 0",
+            (b"original note",),
+        ).fetchone()
+        db.execute(
+            f"UPDATE {EVENTS_TABLE} SET state = ? WHERE id = ?",
+            (state.replace(b"original", b"altered!"), row_id),
+        )
+    with pytest.raises(TamperError) as info:
+        app.load(thing.id)
+    assert info.value.notification_id == row_id
+    assert info.value.version == 1
+    assert f"notification {row_id}" in str(info.value)
+
+
+def test_audit_streams_the_ledger_with_parallel_workers(app: ChainLedger) -> None:
+    handle = register(app, "Hope Trust")
+    signer = app.signer(handle, PASSPHRASE)
+    for i in range(30):
+        thing = Thing.start(signer, f"thing {i}")
+        for j in range(40):
+            thing.note(signer, f"note {j}")
+        app.save(thing)
+    sequential = audit_ledger(app, workers=1)
+    parallel = audit_ledger(app, workers=2)
+    assert sequential.ok and parallel.ok
+    assert sequential.events == parallel.events == 2 + 30 * 41
+    assert parallel.workers == 2

@@ -1,0 +1,376 @@
+"""Tampering behind the application's back is caught, and the report says where.
+
+Each test builds a small ledger through the CLI, checks that ``audit verify``
+passes, then edits the SQLite file directly with ``sqlite3`` the way someone
+with database access could: flipping a byte, deleting or swapping events,
+re-signing with another organisation's key, or replacing a registered key.
+``audit verify`` must then exit 1 and name the altered event, and reading
+through the application must refuse the data instead of returning it.
+
+The ledger built here has these notifications:
+
+    1  ledger genesis
+    2  barnet-council   version 1  OrganisationRegistered
+    3  hope-trust       version 1  OrganisationRegistered
+    4  mind-in-barnet   version 1  OrganisationRegistered
+    5  hope-trust       version 2  SigningKeyRotated
+    6  hope-trust       version 3  SigningKeyRevoked
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chainledger.crypto import raw_public_key
+from chainledger.domain.canonical import canonical_json
+from chainledger.domain.events import SIGNATURE_LENGTH
+from chainledger.domain.ids import organisation_id
+from chainledger.domain.organisation import encode_key, key_fingerprint
+from chainledger.keystore import Keystore
+from chainledger.persistence import EVENTS_TABLE
+
+# Equal to tests.conftest.PASSPHRASE; that module is pytest's rootdir conftest, which
+# is importable as ``tests.conftest`` only when the working directory is on sys.path.
+PASSPHRASE = "correct horse battery staple"
+
+# The ``cli_ledger`` fixture's type lives in the rootdir conftest; see above.
+CliLedger = Any
+
+
+# -- reading and writing rows behind the application's back --------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One stored event, as the database holds it."""
+
+    notification_id: int
+    handle: str
+    version: int
+    event_type: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(organisation_id(self.handle))
+
+
+def find_row(path: Path, handle: str, version: int) -> Row:
+    """The stored event at ``version`` of ``handle``'s organisation aggregate."""
+    with sqlite3.connect(path) as db:
+        found = db.execute(
+            f"SELECT id, topic FROM {EVENTS_TABLE} "
+            "WHERE originator_id = ? AND originator_version = ?",
+            (organisation_id(handle).bytes, version),
+        ).fetchone()
+    db.close()
+    assert found is not None, f"no event {handle} version {version}"
+    return Row(found[0], handle, version, found[1])
+
+
+def read_state(path: Path, row: Row) -> bytes:
+    with sqlite3.connect(path) as db:
+        (state,) = db.execute(
+            f"SELECT state FROM {EVENTS_TABLE} WHERE id = ?", (row.notification_id,)
+        ).fetchone()
+    db.close()
+    return bytes(state)
+
+
+def write_state(path: Path, row: Row, state: bytes) -> None:
+    with sqlite3.connect(path) as db:  # commits on leaving the block
+        changed = db.execute(
+            f"UPDATE {EVENTS_TABLE} SET state = ? WHERE id = ?", (state, row.notification_id)
+        ).rowcount
+    db.close()
+    assert changed == 1
+
+
+def delete_row(path: Path, row: Row) -> None:
+    with sqlite3.connect(path) as db:
+        changed = db.execute(
+            f"DELETE FROM {EVENTS_TABLE} WHERE id = ?", (row.notification_id,)
+        ).rowcount
+    db.close()
+    assert changed == 1
+
+
+def split(state: bytes) -> tuple[bytes, dict[str, Any]]:
+    """(signature, parsed content) of a stored state."""
+    return state[:SIGNATURE_LENGTH], json.loads(state[SIGNATURE_LENGTH:])
+
+
+def signed(content: dict[str, Any], private_key: Ed25519PrivateKey) -> bytes:
+    """A stored state for ``content``, canonically encoded and signed by ``private_key``."""
+    encoded = canonical_json(content)
+    return private_key.sign(encoded) + encoded
+
+
+# -- what the CLI says ---------------------------------------------------------
+
+
+def assert_no_crash(result: Result) -> None:
+    """Bad data is a reported finding, never a traceback or an "unexpected" bug message."""
+    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+    assert "this is a bug" not in result.stderr
+
+
+def audit_fails(ledger: CliLedger) -> Result:
+    result = ledger.run("audit", "verify")
+    print("AUDIT", result.stdout)
+    assert_no_crash(result)
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "TAMPERED:" in result.stdout
+    return result
+
+
+def assert_reported(result: Result, row: Row, message: str) -> None:
+    """``audit verify`` printed a failure for exactly ``row`` whose message contains ``message``."""
+    prefix = (
+        f"FAILED notification {row.notification_id}, aggregate {row.aggregate_id} "
+        f"version {row.version} ({row.event_type}): "
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith(prefix)]
+    assert any(message in line for line in lines), (
+        f"expected a failure {prefix!r}…{message!r} in:\n{result.stdout}"
+    )
+
+
+def assert_refused(ledger: CliLedger, handle: str, row: Row, message: str) -> None:
+    """Reading ``handle`` through the application is refused, naming ``row``."""
+    result = ledger.run("org", "show", handle)
+    print("SHOW", result.stderr)
+    assert_no_crash(result)
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: tampered ledger data")
+    assert (
+        f"(notification {row.notification_id}, aggregate {row.aggregate_id}, "
+        f"version {row.version})" in result.stderr
+    )
+    assert message in result.stderr
+
+
+def key_id_of(ledger: CliLedger, handle: str) -> str:
+    (record,) = json.loads(ledger.ok("org", "show", handle, "--format", "json").stdout)
+    return str(record["fingerprint"])
+
+
+# -- the ledger ----------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(cli_ledger: CliLedger) -> CliLedger:
+    """Three organisations; hope-trust has rotated, then revoked, its key (versions 1-3)."""
+    cli_ledger.ok("org", "create", "Barnet Council", "--role", "commissioner")
+    cli_ledger.ok("org", "create", "Hope Trust", "--role", "subcontractor")
+    cli_ledger.ok("org", "create", "Mind in Barnet", "--role", "subcontractor")
+    cli_ledger.ok("org", "rotate-key", "hope-trust")
+    cli_ledger.ok("org", "revoke-key", "hope-trust", "--reason", "stolen")
+
+    clean = cli_ledger.ok("audit", "verify")
+    assert "checked 6 events (5 signatures) from 3 organisations" in clean.stdout
+    assert "OK: every signature and chain link verifies." in clean.stdout
+    assert "FAILED" not in clean.stdout
+    # The layout the tests (and the module docstring) rely on.
+    path = cli_ledger.path
+    assert [
+        find_row(path, "barnet-council", 1).notification_id,
+        find_row(path, "hope-trust", 1).notification_id,
+        find_row(path, "mind-in-barnet", 1).notification_id,
+        find_row(path, "hope-trust", 2).notification_id,
+        find_row(path, "hope-trust", 3).notification_id,
+    ] == [2, 3, 4, 5, 6]
+    return cli_ledger
+
+
+# -- (a) one byte of content ---------------------------------------------------
+
+
+def test_flipped_byte_in_content_is_reported_and_refused(ledger: CliLedger) -> None:
+    registration = find_row(ledger.path, "hope-trust", 1)
+    state = read_state(ledger.path, registration)
+    at = state.index(b'"name":"Hope Trust"', SIGNATURE_LENGTH) + len(b'"name":"')
+    write_state(ledger.path, registration, state[:at] + b"J" + state[at + 1 :])
+
+    result = audit_fails(ledger)
+    assert_reported(result, registration, "registration signature of hope-trust does not verify")
+    # The next event of the aggregate was signed after the original bytes.
+    assert_reported(result, find_row(ledger.path, "hope-trust", 2), "hash chain broken")
+    assert "Jope Trust" not in result.stdout
+
+    assert_refused(ledger, "hope-trust", registration, "signature by hope-trust does not verify")
+    # Organisations whose events are untouched still read normally.
+    assert "Mind in Barnet" in ledger.ok("org", "show", "mind-in-barnet").stdout
+
+
+def test_flipped_byte_in_signature_is_reported(ledger: CliLedger) -> None:
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    state = read_state(ledger.path, rotation)
+    write_state(ledger.path, rotation, bytes([state[0] ^ 0x01]) + state[1:])
+
+    result = audit_fails(ledger)
+    assert_reported(result, rotation, "signature by hope-trust does not verify")
+    assert "TAMPERED: 1 failure(s)." in result.stdout
+    assert_refused(ledger, "hope-trust", rotation, "signature by hope-trust does not verify")
+
+
+def test_content_that_is_no_longer_json_is_reported_and_refused(ledger: CliLedger) -> None:
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    state = read_state(ledger.path, rotation)
+    write_state(ledger.path, rotation, state[:-1])  # drop the closing brace
+
+    result = audit_fails(ledger)
+    assert_reported(result, rotation, "stored event cannot be read: its bytes were altered")
+    assert_refused(ledger, "hope-trust", rotation, "stored event cannot be read")
+
+
+# -- (b) an event deleted from the middle of an aggregate's history -------------
+
+
+def test_deleted_event_is_reported_and_refused(ledger: CliLedger) -> None:
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    revocation = find_row(ledger.path, "hope-trust", 3)
+    delete_row(ledger.path, rotation)
+
+    result = audit_fails(ledger)
+    # The gap in the notification ids...
+    assert "FAILED notification 5: 1 notification(s) missing before 6: events were removed" in (
+        result.stdout.splitlines()
+    )
+    # ...and the hole in hope-trust's version sequence.
+    assert_reported(result, revocation, "version 3 follows version 1: an event is missing")
+    # The revocation was signed with the key the deleted rotation introduced.
+    assert_reported(result, revocation, "which is not a key of hope-trust")
+
+    assert_refused(ledger, "hope-trust", revocation, "tampered ledger data")
+
+
+# -- (c) two events' payloads swapped -----------------------------------------
+
+
+def test_swapped_registrations_are_reported_and_refused(ledger: CliLedger) -> None:
+    hope = find_row(ledger.path, "hope-trust", 1)
+    mind = find_row(ledger.path, "mind-in-barnet", 1)
+    hope_state, mind_state = read_state(ledger.path, hope), read_state(ledger.path, mind)
+    write_state(ledger.path, hope, mind_state)
+    write_state(ledger.path, mind, hope_state)
+
+    result = audit_fails(ledger)
+    for row in (hope, mind):
+        assert_reported(result, row, "content belongs to another aggregate")
+        assert_reported(result, row, "events were moved or swapped")
+    # Each signature is still valid over its bytes; what gives the swap away is
+    # that the bytes now sit under another organisation's aggregate.
+    assert "does not verify" not in result.stdout
+
+    assert_refused(ledger, "hope-trust", hope, "content belongs to another aggregate")
+    assert_refused(ledger, "mind-in-barnet", mind, "content belongs to another aggregate")
+
+
+def test_swapped_events_of_one_aggregate_are_reported_and_refused(ledger: CliLedger) -> None:
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    revocation = find_row(ledger.path, "hope-trust", 3)
+    rotation_state = read_state(ledger.path, rotation)
+    revocation_state = read_state(ledger.path, revocation)
+    write_state(ledger.path, rotation, revocation_state)
+    write_state(ledger.path, revocation, rotation_state)
+
+    result = audit_fails(ledger)
+    assert_reported(result, rotation, "content belongs to another aggregate, version or type")
+    assert_reported(result, revocation, "content belongs to another aggregate, version or type")
+
+    assert_refused(ledger, "hope-trust", rotation, "content belongs to another version")
+
+
+# -- (d) re-signed with another organisation's valid key ------------------------
+
+
+def test_event_re_signed_with_another_organisations_key_is_reported(ledger: CliLedger) -> None:
+    mind_key_id = key_id_of(ledger, "mind-in-barnet")
+    mind_key = Keystore(ledger.keys).load(mind_key_id, PASSPHRASE)
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    _, content = split(read_state(ledger.path, rotation))
+    assert content["org"] == "hope-trust"
+    content["key"] = mind_key_id
+    write_state(ledger.path, rotation, signed(content, mind_key))
+
+    result = audit_fails(ledger)
+    assert_reported(
+        result, rotation, f"signed with key {mind_key_id[:16]}…, which is not a key of hope-trust"
+    )
+    # Rewriting the rotation changed its hash, and without it the revocation's
+    # key was never introduced.
+    revocation = find_row(ledger.path, "hope-trust", 3)
+    assert_reported(result, revocation, "hash chain broken")
+    assert_reported(result, revocation, "which is not a key of hope-trust")
+
+    assert_refused(ledger, "hope-trust", rotation, "which is not a valid key of hope-trust")
+
+
+def test_event_re_signed_as_another_organisation_is_reported(ledger: CliLedger) -> None:
+    """Claiming to be Mind as well as using its key: signer and key agree, target does not."""
+    mind_key_id = key_id_of(ledger, "mind-in-barnet")
+    mind_key = Keystore(ledger.keys).load(mind_key_id, PASSPHRASE)
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    _, content = split(read_state(ledger.path, rotation))
+    content["org"] = "mind-in-barnet"
+    content["key"] = mind_key_id
+    write_state(ledger.path, rotation, signed(content, mind_key))
+
+    result = audit_fails(ledger)
+    assert_reported(result, rotation, "a key change not signed by the organisation's current key")
+    assert_refused(ledger, "hope-trust", rotation, "tampered ledger data")
+
+
+def test_signature_replaced_by_another_organisations_is_reported(ledger: CliLedger) -> None:
+    mind_key_id = key_id_of(ledger, "mind-in-barnet")
+    mind_key = Keystore(ledger.keys).load(mind_key_id, PASSPHRASE)
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    state = read_state(ledger.path, rotation)
+    content = state[SIGNATURE_LENGTH:]
+    write_state(ledger.path, rotation, mind_key.sign(content) + content)
+
+    result = audit_fails(ledger)
+    assert_reported(result, rotation, "signature by hope-trust does not verify")
+    # The content, and so the hash chain, is untouched: only this event fails.
+    assert "TAMPERED: 1 failure(s)." in result.stdout
+
+    assert_refused(ledger, "hope-trust", rotation, "signature by hope-trust does not verify")
+
+
+# -- (e) an organisation's registered public key replaced -----------------------
+
+
+def test_replaced_registered_key_is_reported_and_refused(ledger: CliLedger) -> None:
+    registration = find_row(ledger.path, "hope-trust", 1)
+    rotation = find_row(ledger.path, "hope-trust", 2)
+    revocation = find_row(ledger.path, "hope-trust", 3)
+    _, content = split(read_state(ledger.path, registration))
+    original_key_id = content["key"]
+    forged_key = Ed25519PrivateKey.generate()
+    forged_public = raw_public_key(forged_key)
+    content["fields"]["public_key"] = encode_key(forged_public)
+    content["key"] = key_fingerprint(forged_public)
+    write_state(ledger.path, registration, signed(content, forged_key))
+
+    result = audit_fails(ledger)
+    # The forged registration is self-consistent, so it passes on its own...
+    assert f"FAILED notification {registration.notification_id}," not in result.stdout
+    # ...but hope-trust's later events were signed after the original registration,
+    # with keys the forged history never gave hope-trust.
+    assert_reported(result, rotation, "hash chain broken")
+    assert_reported(
+        result, rotation, f"signed with key {original_key_id[:16]}…, which is not a key of hope-trust"
+    )
+    assert_reported(result, revocation, "which is not a key of hope-trust")
+
+    assert_refused(ledger, "hope-trust", rotation, "which is not a valid key of hope-trust")
