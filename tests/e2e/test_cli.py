@@ -1,4 +1,4 @@
-"""The CLI end to end through click's CliRunner: exit codes, messages, nothing written on refusal."""
+"""The CLI end to end through CliRunner: exit codes, messages, nothing written on refusal."""
 
 from __future__ import annotations
 

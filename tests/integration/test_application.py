@@ -131,6 +131,7 @@ def test_audit_streams_the_ledger_with_parallel_workers(app: ChainLedger) -> Non
         app.save(thing)
     sequential = audit_ledger(app, workers=1)
     parallel = audit_ledger(app, workers=2)
-    assert sequential.ok and parallel.ok
+    assert sequential.ok
+    assert parallel.ok
     assert sequential.events == parallel.events == 2 + 30 * 41
     assert parallel.workers == 2
