@@ -173,7 +173,7 @@ def test_rotate_then_revoke_keeps_history_and_audit_clean(cli_ledger: CliLedger)
     assert listed[0]["key"] == third
 
     audit = cli_ledger.ok("audit", "verify")
-    assert "checked 4 events (3 signatures) from 1 organisations" in audit.stdout
+    assert "checked 4 events (5 signatures) from 1 organisations" in audit.stdout
     assert audit.stdout.rstrip().endswith("OK: every signature and chain link verifies.")
     report = json.loads(cli_ledger.ok("audit", "verify", "--format", "json").stdout)
     assert report["ok"] is True
