@@ -8,20 +8,20 @@ raises ``TamperError`` instead of being returned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy.exc
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 from sqlalchemy import select
 
 from chainledger.crypto import Ed25519Signer, raw_public_key, verify
 from chainledger.domain.aggregate import LedgerAggregate
-from chainledger.domain.events import UNSIGNED, LedgerEvent
+from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import (
@@ -78,6 +78,7 @@ class ChainLedger(Application):
         self.keystore = keystore
         self._ledger_id: UUID | None = None
         self._signing_orgs: dict[str, Organisation] = {}
+        self._orgs_loaded_at: dict[str, int] = {}
         try:
             super().__init__(
                 {
@@ -114,7 +115,14 @@ class ChainLedger(Application):
         return self._ledger_id
 
     def is_initialised(self) -> bool:
-        return LEDGER_AGGREGATE_ID in self.repository
+        return self.exists(LEDGER_AGGREGATE_ID)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether anything is recorded under ``aggregate_id`` (nothing is verified)."""
+        table = self.recorder.events_record_cls.__table__
+        query = select(table.c.id).where(table.c.originator_id == aggregate_id).limit(1)
+        with self.recorder.datastore.transaction(commit=False) as session:
+            return session.execute(query).first() is not None
 
     def init_ledger(self, name: str) -> UUID:
         """Create the ledger's genesis event with a fresh ledger id."""
@@ -145,7 +153,7 @@ class ChainLedger(Application):
         if identifier is not None:
             identifier = check_identifier(identifier)
         ledger_id = self.ledger_id
-        if organisation_id(handle) in self.repository:
+        if self.exists(organisation_id(handle)):
             raise Refused(
                 f"an organisation with handle {handle!r} already exists; "
                 "choose another with --handle"
@@ -231,11 +239,13 @@ class ChainLedger(Application):
     def _organisation(self, handle: str) -> Organisation:
         check_handle(handle)
         self.ledger_id  # noqa: B018
+        loaded_at = self.recorder.max_notification_id() or 0
         try:
             organisation = self.load(organisation_id(handle))
         except NotFound:
             raise NotFound(f"no organisation with handle {handle!r} in this ledger") from None
         self._signing_orgs[handle] = organisation
+        self._orgs_loaded_at[handle] = loaded_at
         return organisation
 
     # -- reading and writing aggregates --------------------------------------
@@ -243,21 +253,38 @@ class ChainLedger(Application):
     def load(self, aggregate_id: UUID) -> Any:
         """The aggregate, rebuilt from events whose signatures and chain all verify."""
         try:
-            return self.repository.get(aggregate_id, projector_func=self._verified_projection)
-        except AggregateNotFoundError:
-            raise NotFound(f"nothing recorded under {aggregate_id}") from None
+            aggregate = None
+            for event in self._stored_events(aggregate_id):
+                self._check_signature(event, aggregate)
+                aggregate = event.mutate(aggregate)
         except TamperError as error:
             raise error.located(self._notification_id(error.aggregate_id, error.version)) from None
-        except PersistenceError as exc:
+        except (PersistenceError, sqlalchemy.exc.SQLAlchemyError) as exc:
             raise LedgerUnavailable(f"cannot read the ledger: {exc}") from None
-
-    def _verified_projection(
-        self, aggregate: LedgerAggregate | None, events: Iterable[LedgerEvent]
-    ) -> LedgerAggregate | None:
-        for event in events:
-            self._check_signature(event, aggregate)
-            aggregate = event.mutate(aggregate)
+        if aggregate is None:
+            raise NotFound(f"nothing recorded under {aggregate_id}")
         return aggregate
+
+    def _stored_events(self, aggregate_id: UUID) -> Iterator[LedgerEvent]:
+        """An aggregate's events with their notification ids, in version order.
+
+        eventsourcing's ``select_events`` leaves out the notification id, and
+        keys are judged by position in the global order, so this reads the
+        same table with it.
+        """
+        table = self.recorder.events_record_cls.__table__
+        query = (
+            select(table.c.id, table.c.originator_version, table.c.topic, table.c.state)
+            .where(table.c.originator_id == aggregate_id)
+            .order_by(table.c.originator_version)
+        )
+        with self.recorder.datastore.transaction(commit=False) as session:
+            rows = session.execute(query).all()
+        for notification_id, version, topic, state in rows:
+            event = decode_event(
+                bytes(state), originator_id=aggregate_id, originator_version=version, topic=topic
+            )
+            yield located(event, notification_id)
 
     def _check_signature(self, event: LedgerEvent, aggregate: LedgerAggregate | None) -> None:
         if isinstance(event, LedgerCreated):
@@ -293,17 +320,26 @@ class ChainLedger(Application):
 
     def _signing_key(self, event: LedgerEvent, aggregate: LedgerAggregate | None) -> bytes:
         assert event.org is not None
-        if isinstance(aggregate, Organisation) and aggregate.handle == event.org:
-            organisation = aggregate  # an organisation's own events: keys so far
+        if isinstance(aggregate, Organisation):
+            # An organisation's own events are signed by itself, with its keys so far.
+            if event.org != aggregate.handle:
+                raise event.tamper(f"{event.org} signed an event of {aggregate.handle}")
+            organisation = aggregate
         else:
             organisation = self._signing_orgs.get(event.org)
-            if organisation is None or organisation.key_for(event.key_id, event.timestamp) is None:
+            # A cached organisation knows its key changes up to the position it was
+            # loaded at; an event recorded after that needs a fresh look.
+            if (
+                organisation is None
+                or event.notification_id is None
+                or event.notification_id > self._orgs_loaded_at.get(event.org, 0)
+            ):
                 organisation = self._organisation(event.org)
-        key = organisation.key_for(event.key_id, event.timestamp)
+        key = organisation.key_for(event.key_id, event.notification_id)
         if key is None:
             raise event.tamper(
                 f"signed with key {str(event.key_id)[:16]}…, which is not a valid key of "
-                f"{event.org} at {event.timestamp.isoformat(timespec='seconds')}"
+                f"{event.org} at that point in the ledger"
             )
         return key.public_key
 

@@ -184,9 +184,7 @@ def test_rotate_then_revoke_keeps_history_and_audit_clean(cli_ledger: CliLedger)
 def test_audit_verify_with_two_workers_matches_one(cli_ledger: CliLedger) -> None:
     cli_ledger.ok("org", "create", "Hope Trust", "--role", "subcontractor")
     one = json.loads(cli_ledger.ok("audit", "verify", "--format", "json").stdout)
-    two = json.loads(
-        cli_ledger.ok("audit", "verify", "--format", "json", "--workers", "2").stdout
-    )
+    two = json.loads(cli_ledger.ok("audit", "verify", "--format", "json", "--workers", "2").stdout)
     assert (one["ok"], one["events"], one["signatures"]) == (
         two["ok"],
         two["events"],

@@ -96,18 +96,31 @@ def test_events_chain_to_the_previous_event_hash(signer: Ed25519Signer) -> None:
 
 
 def test_replaying_out_of_order_or_with_a_broken_link_is_refused(signer: Ed25519Signer) -> None:
+    other = Thing.start(signer, "x")
     thing = Thing.start(signer, "a")
     thing.note(signer, "b")
     thing.note(signer, "c")
     first, second, third = thing.collect_events()
     with pytest.raises(TamperError, match="version 3 follows version 1"):
         third.mutate(first.mutate(None))
-    other = Thing.start(signer, "x")
     (other_first,) = other.collect_events()
     rebuilt = other_first.mutate(None)
     rebuilt.id = thing.id
     with pytest.raises(TamperError, match="hash chain broken"):
         second.mutate(rebuilt)
+
+
+def test_time_never_runs_backwards_within_an_aggregate(signer: Ed25519Signer) -> None:
+    later = Thing.start(signer, "started later")
+    thing = Thing.start(signer, "a")
+    thing.modified_on = later.collect_events()[0].timestamp.replace(year=2999)
+    thing.note(signer, "b")
+    (first, second) = thing.collect_events()
+    assert second.timestamp.year == 2999  # clamped to the previous event, not the clock
+    replay = first.mutate(None)
+    replay.modified_on = second.timestamp.replace(year=3000)
+    with pytest.raises(TamperError, match="recorded earlier than the event it follows"):
+        second.mutate(replay)
 
 
 def test_decoding_refuses_content_that_belongs_to_another_row(signer: Ed25519Signer) -> None:

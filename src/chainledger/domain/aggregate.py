@@ -59,6 +59,7 @@ class LedgerAggregate:
             originator_id=self.id,
             originator_version=self.version + 1,
             prev_hash=self.head,
+            not_before=self.modified_on,
             **fields,
         )
         event.mutate(self)

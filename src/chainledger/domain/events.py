@@ -52,6 +52,7 @@ BASE_FIELDS = (
     "prev_hash",
     "content",
     "signature",
+    "notification_id",
 )
 
 
@@ -72,6 +73,9 @@ class LedgerEvent:
     prev_hash: str
     content: bytes = field(default=b"", repr=False, compare=False)
     signature: bytes = field(default=b"", repr=False, compare=False)
+    # Where the event sits in the ledger's global order, once stored (not signed:
+    # the database assigns it). Keys are judged by this order, not by timestamps.
+    notification_id: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def hash(self) -> str:
@@ -112,6 +116,8 @@ class LedgerEvent:
                 f"version {self.originator_version} follows version {aggregate.version}: "
                 "an event is missing or out of order"
             )
+        if aggregate.modified_on is not None and self.timestamp < aggregate.modified_on:
+            raise self.tamper("recorded earlier than the event it follows")
         if self.prev_hash != aggregate.head:
             raise self.tamper(
                 "hash chain broken: the previous event is not the one this event was signed after"
@@ -127,6 +133,10 @@ class LedgerEvent:
 
     def apply(self, aggregate: Any) -> None:
         """Change the aggregate's state. Overridden by each event class."""
+
+    def summary(self) -> str:
+        """One plain line saying what happened, for timelines."""
+        return self.type_name
 
     def tamper(self, reason: str) -> TamperError:
         """A tamper error located at this event."""
@@ -214,9 +224,20 @@ def _same(value: Any) -> Any:
     return value
 
 
+def json_value(value: Any) -> Any:
+    """A value object (dataclass, Decimal, date, enum…) as the JSON value events store."""
+    return _codec_for(type(value))[0](value)
+
+
 def now() -> datetime:
     """The current UTC time: when an event is recorded."""
     return datetime.now(UTC)
+
+
+def located(event: LedgerEvent, notification_id: int) -> LedgerEvent:
+    """The event, knowing its place in the ledger's global order."""
+    object.__setattr__(event, "notification_id", notification_id)
+    return event
 
 
 def seal(
@@ -227,6 +248,7 @@ def seal(
     originator_id: UUID,
     originator_version: int,
     prev_hash: str,
+    not_before: datetime | None = None,
     **fields: Any,
 ) -> LedgerEvent:
     """Create an event and sign its canonical content.
@@ -238,7 +260,8 @@ def seal(
     event = event_class(
         originator_id=originator_id,
         originator_version=originator_version,
-        timestamp=now(),
+        # A clock behind the previous signer's must not make time run backwards.
+        timestamp=max(now(), not_before) if not_before else now(),
         ledger_id=ledger_id,
         org=signer.org if signer else None,
         key_id=signer.key_id if signer else None,

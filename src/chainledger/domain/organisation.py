@@ -62,17 +62,32 @@ class KeyStatus(StrEnum):
 
 @dataclass
 class SigningKey:
-    """One of an organisation's keys, with when it started and stopped signing."""
+    """One of an organisation's keys, with when it started and stopped signing.
+
+    Validity is judged by position in the ledger's global order (notification
+    ids), which no signer controls; the timestamps are for people to read.
+    """
 
     key_id: str
     public_key: bytes
     valid_from: datetime
+    from_position: int | None
     status: KeyStatus = KeyStatus.ACTIVE
     valid_until: datetime | None = None
+    until_position: int | None = None
     reason: str = ""
 
-    def signs_validly_at(self, when: datetime) -> bool:
-        return self.valid_from <= when and (self.valid_until is None or when < self.valid_until)
+    def signs_validly_at(self, position: int | None) -> bool:
+        """May this key sign the event stored at ``position``? (None: not yet stored.)"""
+        if self.status is not KeyStatus.ACTIVE and position is None:
+            return False
+        after_start = (
+            self.from_position is None or position is None or self.from_position < position
+        )
+        before_end = self.until_position is None or (
+            position is not None and position < self.until_position
+        )
+        return after_start and before_end
 
 
 class Organisation(LedgerAggregate):
@@ -120,10 +135,10 @@ class Organisation(LedgerAggregate):
     def current_key(self) -> SigningKey:
         return self.keys[self.current_key_id]
 
-    def key_for(self, key_id: str | None, when: datetime) -> SigningKey | None:
-        """The key that may have signed an event at ``when``, if ``key_id`` is one."""
+    def key_for(self, key_id: str | None, position: int | None) -> SigningKey | None:
+        """The key that may have signed the event at ``position``, if ``key_id`` is one."""
         key = self.keys.get(key_id or "")
-        if key is None or not key.signs_validly_at(when):
+        if key is None or not key.signs_validly_at(position):
             return None
         return key
 
@@ -187,7 +202,11 @@ class OrganisationRegistered(LedgerEvent):
         aggregate.identifier = self.identifier
         public_key = self.registered_key
         key_id = key_fingerprint(public_key)
-        aggregate.keys = {key_id: SigningKey(key_id, public_key, valid_from=self.timestamp)}
+        aggregate.keys = {
+            key_id: SigningKey(
+                key_id, public_key, valid_from=self.timestamp, from_position=self.notification_id
+            )
+        }
         aggregate.current_key_id = key_id
 
 
@@ -212,13 +231,22 @@ class SigningKeyRotated(LedgerEvent):
         return base64.b64decode(self.proof, validate=True)
 
     def apply(self, aggregate: Any) -> None:
+        if self.org != aggregate.handle or self.key_id != aggregate.current_key_id:
+            raise self.tamper(f"a key change of {aggregate.handle} not signed by its current key")
+        if self.replaced_key_id != aggregate.current_key_id:
+            raise self.tamper("a key change that replaces a key other than the current one")
         old = aggregate.keys[self.replaced_key_id]
         old.status = self.ends_as
         old.valid_until = self.timestamp
+        old.until_position = self.notification_id
         old.reason = getattr(self, "reason", "")
         new_key = self.new_key
         new_id = key_fingerprint(new_key)
-        aggregate.keys[new_id] = SigningKey(new_id, new_key, valid_from=self.timestamp)
+        if new_id in aggregate.keys:
+            raise self.tamper("a key change back to a key used before")
+        aggregate.keys[new_id] = SigningKey(
+            new_id, new_key, valid_from=self.timestamp, from_position=self.notification_id
+        )
         aggregate.current_key_id = new_id
 
 
