@@ -19,10 +19,12 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 from sqlalchemy import select
 
+from chainledger.contracting import Contracting
 from chainledger.crypto import Ed25519Signer, raw_public_key, verify
+from chainledger.domain import model  # noqa: F401 - registers every event type
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
-from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id, package_id
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import (
     Organisation,
@@ -36,6 +38,7 @@ from chainledger.domain.values import (
     Size,
     check_handle,
     check_identifier,
+    check_reference,
     check_text,
     slugify,
 )
@@ -51,6 +54,7 @@ from chainledger.keystore import Keystore
 from chainledger.persistence import APPLICATION_NAME, SignedEventMapper, describe
 from chainledger.projections.engine import ProjectionEngine
 from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
+from chainledger.projections.timeline import TimelineProjection, TimelineRow
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class OrganisationDetails:
     version: int
 
 
-class ChainLedger(Application):
+class ChainLedger(Contracting, Application):
     """A signed supply-chain ledger."""
 
     name = APPLICATION_NAME
@@ -87,7 +91,9 @@ class ChainLedger(Application):
                     "CREATE_TABLE": "y",
                 }
             )
-            self.projections = ProjectionEngine(self, [OrganisationsProjection()])
+            self.projections = ProjectionEngine(
+                self, [OrganisationsProjection(), TimelineProjection()]
+            )
         except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
             raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
 
@@ -130,7 +136,7 @@ class ChainLedger(Application):
         if self.is_initialised():
             raise Refused(f"{describe(self.url)} already holds ledger {self.ledger_id}")
         ledger = Ledger.create(uuid4(), name)
-        self._save(ledger)
+        self.save_aggregates(ledger)
         self._ledger_id = ledger.ledger_id
         return ledger.ledger_id
 
@@ -169,7 +175,7 @@ class ChainLedger(Application):
             size=size,
             identifier=identifier,
         )
-        self._save(organisation)
+        self.save_aggregates(organisation)
         return self.organisation(handle)
 
     def signer(self, handle: str, passphrase: str) -> Ed25519Signer:
@@ -202,7 +208,7 @@ class ChainLedger(Application):
             organisation.rotate_key(signer, new_signer.public_key, proof)
         else:
             organisation.revoke_key(signer, new_signer.public_key, proof, reason)
-        self._save(organisation)
+        self.save_aggregates(organisation)
         return new_signer.key_id
 
     def organisation(self, handle: str) -> OrganisationDetails:
@@ -247,6 +253,24 @@ class ChainLedger(Application):
         self._signing_orgs[handle] = organisation
         self._orgs_loaded_at[handle] = loaded_at
         return organisation
+
+    # -- package views -----------------------------------------------------------
+
+    def history(self, package: str) -> list[TimelineRow]:
+        """A package's timeline: every event, when, who signed it, what it says."""
+        check_reference(package, "package reference")
+        self.ledger_id  # noqa: B018
+        if not self.exists(package_id(package)):
+            raise NotFound(f"no package {package!r} in this ledger")
+        self.projections.catch_up()
+        with self.recorder.datastore.transaction(commit=False) as session:
+            return TimelineProjection.rows(session, package)
+
+    def party_index(self, package: str, handle: str) -> bool:
+        """Whether ``handle`` has bid for, been named in, or shown interest in the package."""
+        self.projections.catch_up()
+        with self.recorder.datastore.transaction(commit=False) as session:
+            return TimelineProjection.is_party(session, package, handle)
 
     # -- reading and writing aggregates --------------------------------------
 
@@ -355,7 +379,8 @@ class ChainLedger(Application):
                 )
             ).scalar()
 
-    def _save(self, *aggregates: LedgerAggregate) -> None:
+    def save_aggregates(self, *aggregates: LedgerAggregate) -> None:
+        """Save every pending event of ``aggregates`` in one transaction."""
         try:
             self.save(*aggregates)
         except IntegrityError:

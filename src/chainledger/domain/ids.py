@@ -16,3 +16,33 @@ LEDGER_AGGREGATE_ID = uuid5(NAMESPACE, "ledger")
 def organisation_id(handle: str) -> UUID:
     """The aggregate id of the organisation with this handle."""
     return uuid5(NAMESPACE, f"organisation:{handle}")
+
+
+def package_id(reference: str) -> UUID:
+    """The aggregate id of the contract package with this reference."""
+    return uuid5(NAMESPACE, f"package:{reference}")
+
+
+def bid_id(package: str, prime: str) -> UUID:
+    """A prime's (one) bid for a package."""
+    return uuid5(NAMESPACE, f"bid:{package}:{prime}")
+
+
+def subcontract_id(package: str, subcontractor: str) -> UUID:
+    """The subcontract of one subcontractor in a package."""
+    return uuid5(NAMESPACE, f"subcontract:{package}:{subcontractor}")
+
+
+def invoice_id(package: str, subcontractor: str, reference: str) -> UUID:
+    """A subcontractor's invoice in a package, by its own invoice reference."""
+    return uuid5(NAMESPACE, f"invoice:{package}:{subcontractor}:{reference}")
+
+
+def interest_id(package: str, prime: str, subcontractor: str) -> UUID:
+    """A subcontractor's expression of interest to a prime for a package."""
+    return uuid5(NAMESPACE, f"interest:{package}:{prime}:{subcontractor}")
+
+
+def concern_id(package: str, subcontractor: str, reference: str) -> UUID:
+    """A concern a subcontractor raised with the commissioner of a package."""
+    return uuid5(NAMESPACE, f"concern:{package}:{subcontractor}:{reference}")

@@ -10,6 +10,7 @@ from typing import TypeVar
 from chainledger.errors import InvalidValue
 
 HANDLE_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 IDENTIFIER_PATTERN = re.compile(r"^[A-Z]{2}-[A-Z0-9]{2,10}-[A-Za-z0-9][A-Za-z0-9./-]{0,63}$")
 MAX_NAME_LENGTH = 200
 
@@ -65,6 +66,16 @@ def check_handle(value: str) -> str:
             "starting and ending with a letter or digit"
         )
     return value
+
+
+def check_reference(value: str, what: str = "reference") -> str:
+    """A package, invoice or concern reference: 1-64 letters, digits and ``. _ / -``."""
+    if not isinstance(value, str) or not REFERENCE_PATTERN.match(value.strip()):
+        raise InvalidValue(
+            f"invalid {what} {value!r}: use 1-64 letters, digits, '.', '_', '/' or '-', "
+            "starting with a letter or digit"
+        )
+    return value.strip()
 
 
 def slugify(name: str) -> str:

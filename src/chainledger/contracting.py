@@ -1,0 +1,752 @@
+"""Use cases of the contracting lifecycle, with who may sign each step.
+
+Every method takes the signer first, then primitive values (strings, numbers)
+that it checks itself, so the CLI and bulk import share one path and one set
+of rules. Each runs in a ``UnitOfWork``: on its own it saves on success; in a
+bulk import many steps share one unit and are saved all together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from chainledger.domain.aggregate import LedgerAggregate
+from chainledger.domain.bid import Bid, BidStatus, DisputeReason
+from chainledger.domain.concern import Concern, ExpressionOfInterest
+from chainledger.domain.events import Signer
+from chainledger.domain.ids import (
+    bid_id,
+    concern_id,
+    interest_id,
+    invoice_id,
+    organisation_id,
+    package_id,
+    subcontract_id,
+)
+from chainledger.domain.invoice import Invoice
+from chainledger.domain.organisation import Organisation
+from chainledger.domain.package import Direction, Kpi, Package, PackageStatus
+from chainledger.domain.quantities import (
+    Cadence,
+    Period,
+    parse_count,
+    parse_date,
+    parse_decimal,
+    parse_money,
+    parse_percent,
+)
+from chainledger.domain.subcontract import Subcontract
+from chainledger.domain.terms import TERM_FIELDS, PaymentModel, Promise, Terms
+from chainledger.domain.values import (
+    Role,
+    check_handle,
+    check_reference,
+    check_text,
+    parse_enum,
+)
+from chainledger.errors import InvalidValue, NotFound, Refused
+
+if TYPE_CHECKING:
+    from chainledger.application import ChainLedger
+
+MAX_TEXT = 2000
+
+
+class UnitOfWork:
+    """The aggregates one command (or one import) reads and changes, saved together."""
+
+    def __init__(self, app: ChainLedger) -> None:
+        self.app = app
+        self._aggregates: dict[UUID, LedgerAggregate] = {}
+
+    def get(self, aggregate_id: UUID) -> Any:
+        """The aggregate (this unit's copy), or None if nothing is recorded under the id."""
+        if aggregate_id not in self._aggregates:
+            try:
+                self._aggregates[aggregate_id] = self.app.load(aggregate_id)
+            except NotFound:
+                return None
+        return self._aggregates[aggregate_id]
+
+    def add(self, aggregate: LedgerAggregate) -> None:
+        if aggregate.id in self._aggregates and self._aggregates[aggregate.id] is not aggregate:
+            raise Refused("this record already exists")
+        self._aggregates[aggregate.id] = aggregate
+
+    def commit(self) -> int:
+        """Save every change in one transaction; returns the number of events written."""
+        changed = [a for a in self._aggregates.values() if a.pending_events]
+        count = sum(len(a.pending_events) for a in changed)
+        if changed:
+            self.app.save_aggregates(*changed)
+        return count
+
+
+def _text(value: Any, what: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidValue(f"{what} must not be empty")
+        return ""
+    return check_text(str(value), what, max_length=max_length)
+
+
+class Contracting:
+    """The lifecycle use cases; mixed into the application."""
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self, uow: UnitOfWork | None = None) -> Iterator[UnitOfWork]:
+        """Use ``uow`` if given (a bulk import), else a fresh unit committed on success."""
+        if uow is not None:
+            yield uow
+            return
+        fresh = UnitOfWork(self)  # type: ignore[arg-type]
+        yield fresh
+        fresh.commit()
+
+    def _org(self, uow: UnitOfWork, handle: str, what: str = "organisation") -> Organisation:
+        organisation = uow.get(organisation_id(check_handle(handle)))
+        if organisation is None:
+            raise NotFound(f"no {what} with handle {handle!r} in this ledger")
+        return organisation
+
+    def _acting_as(self, uow: UnitOfWork, signer: Signer, role: Role, step: str) -> None:
+        organisation = self._org(uow, signer.org)
+        if organisation.role is not role:
+            raise Refused(
+                f"only a {role.value} can {step}; {signer.org} is a {organisation.role.value}"
+            )
+
+    def _package(self, uow: UnitOfWork, reference: str) -> Package:
+        package = uow.get(package_id(check_reference(reference, "package reference")))
+        if package is None:
+            raise NotFound(f"no package {reference!r} in this ledger")
+        package.require_open_for_business()
+        return package
+
+    @staticmethod
+    def _commissioner_only(package: Package, signer: Signer, step: str) -> None:
+        if signer.org != package.commissioner:
+            raise Refused(
+                f"only {package.commissioner}, the commissioner of {package.reference}, can {step}"
+            )
+
+    @staticmethod
+    def _awarded_prime_only(package: Package, signer: Signer, step: str) -> None:
+        if package.status is not PackageStatus.AWARDED:
+            raise Refused(f"package {package.reference} has not been awarded yet")
+        if signer.org != package.prime:
+            raise Refused(f"only {package.prime}, the prime of {package.reference}, can {step}")
+
+    def _bid(self, uow: UnitOfWork, package: Package, prime: str) -> Bid:
+        bid = uow.get(bid_id(package.reference, check_handle(prime)))
+        if bid is None:
+            raise NotFound(f"{prime} has no bid for package {package.reference}")
+        return bid
+
+    def _subcontract(self, uow: UnitOfWork, package: Package, subcontractor: str) -> Subcontract:
+        subcontract = uow.get(subcontract_id(package.reference, check_handle(subcontractor)))
+        if subcontract is None:
+            raise Refused(f"{subcontractor} has no subcontract in package {package.reference}")
+        return subcontract
+
+    def _own_subcontract(self, uow: UnitOfWork, package: Package, signer: Signer) -> Subcontract:
+        subcontract = uow.get(subcontract_id(package.reference, signer.org))
+        if subcontract is None:
+            raise Refused(f"{signer.org} has no subcontract in package {package.reference}")
+        return subcontract
+
+    def _is_party(self, uow: UnitOfWork, package: Package, handle: str) -> bool:
+        """Whether ``handle`` is a party to the package: commissioner, bidder or named."""
+        if handle in (package.commissioner, package.prime):
+            return True
+        if uow.get(subcontract_id(package.reference, handle)) is not None:
+            return True
+        return self.party_index(package.reference, handle)  # type: ignore[attr-defined]
+
+    # -- commissioner ---------------------------------------------------------------
+
+    def create_package(
+        self,
+        signer: Signer,
+        reference: str,
+        title: str,
+        area: str,
+        value: Any,
+        start: Any,
+        end: Any,
+        description: str,
+        payment_model: str,
+        at_risk_pct: Any = "0",
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> str:
+        """A commissioner creates a contract package to tender."""
+        reference = check_reference(reference, "package reference")
+        with self.unit_of_work(uow) as unit:
+            self._acting_as(unit, signer, Role.COMMISSIONER, "create a contract package")
+            if unit.get(package_id(reference)) is not None:
+                raise Refused(f"package {reference!r} already exists")
+            package = Package.create(
+                signer,
+                reference=reference,
+                title=_text(title, "title", max_length=200),
+                area=_text(area, "area", max_length=200),
+                value=parse_money(value, "contract value"),
+                start=parse_date(start, "start date"),
+                end=parse_date(end, "end date"),
+                description=_text(description, "service description"),
+                payment_model=parse_enum(PaymentModel, str(payment_model), "payment model"),
+                at_risk_pct=parse_percent(at_risk_pct, "at-risk %"),
+            )
+            unit.add(package)
+        return reference
+
+    def define_kpi(
+        self,
+        signer: Signer,
+        package: str,
+        name: str,
+        unit: str,
+        target: Any = None,
+        acceptable: Any = None,
+        direction: str = "higher",
+        cadence: str = "quarter",
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The commissioner defines a KPI: target, acceptable minimum, direction, period."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._commissioner_only(contract, signer, "define its KPIs")
+            kpi = Kpi(
+                name=_text(name, "KPI name", max_length=100),
+                unit=_text(unit, "KPI unit", max_length=50),
+                target=None if target in (None, "") else parse_decimal(target, "target"),
+                acceptable=None
+                if acceptable in (None, "")
+                else parse_decimal(acceptable, "acceptable level"),
+                direction=parse_enum(Direction, str(direction), "direction"),
+                cadence=parse_enum(Cadence, str(cadence), "reporting period").value,
+            )
+            contract.define_kpi(signer, kpi)
+
+    def award_package(
+        self, signer: Signer, package: str, prime: str, *, uow: UnitOfWork | None = None
+    ) -> None:
+        """The commissioner awards the package to one prime's bid."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._commissioner_only(contract, signer, "award it")
+            bid = self._bid(work, contract, prime)
+            if bid.status is BidStatus.WITHDRAWN:
+                raise Refused(f"{prime}'s bid for {contract.reference} was withdrawn")
+            contract.award(signer, prime=bid.prime, bid_hash=bid.head, price=bid.price)
+
+    def vary_contract_value(
+        self,
+        signer: Signer,
+        package: str,
+        value: Any,
+        reason: str,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The commissioner changes the contract's value (a budget cut, say), with its reason."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._commissioner_only(contract, signer, "vary its value")
+            contract.vary_value(
+                signer,
+                value=parse_money(value, "new contract value"),
+                reason=_text(reason, "reason"),
+            )
+
+    def close_package(
+        self,
+        signer: Signer,
+        package: str,
+        reason: str = "contract ended",
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The commissioner closes the package: nothing more can be recorded on it."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._commissioner_only(contract, signer, "close it")
+            contract.close(signer, reason=_text(reason, "reason"))
+
+    def respond_to_concern(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        concern: str,
+        text: str,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The commissioner answers a subcontractor's concern."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._commissioner_only(contract, signer, "respond to concerns")
+            record = work.get(
+                concern_id(
+                    contract.reference, check_handle(subcontractor), check_reference(concern)
+                )
+            )
+            if record is None:
+                raise NotFound(
+                    f"no concern {concern!r} from {subcontractor} on {contract.reference}"
+                )
+            record.respond(signer, text=_text(text, "response"))
+
+    # -- prime ----------------------------------------------------------------------
+
+    def submit_bid(
+        self,
+        signer: Signer,
+        package: str,
+        price: Any,
+        self_delivery_pct: Any,
+        promises: Any = (),
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """A prime bids: its price, its own share, and a workshare promise per named subcontractor."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._acting_as(work, signer, Role.PRIME, "submit a bid")
+            if contract.status is not PackageStatus.OPEN:
+                raise Refused(f"package {contract.reference} is no longer open for bids")
+            if work.get(bid_id(contract.reference, signer.org)) is not None:
+                raise Refused(f"{signer.org} has already bid for {contract.reference}")
+            if not isinstance(promises, (list, tuple)):
+                raise InvalidValue("promises must be a list of objects")
+            parsed = []
+            for index, raw in enumerate(promises, 1):
+                if not isinstance(raw, dict) or "subcontractor" not in raw:
+                    raise InvalidValue(
+                        f"promise {index} must be an object naming its subcontractor"
+                    )
+                fields = {k: v for k, v in raw.items() if k != "subcontractor"}
+                sub = check_handle(str(raw["subcontractor"]))
+                named = self._org(work, sub, "subcontractor")
+                if named.role is not Role.SUBCONTRACTOR:
+                    raise Refused(f"{sub} is a {named.role.value}, not a subcontractor")
+                parsed.append(Promise(sub, Terms.parse(fields, f"promise to {sub}")))
+            bid = Bid.submit(
+                signer,
+                package=contract.reference,
+                price=parse_money(price, "bid price"),
+                self_delivery_pct=parse_percent(self_delivery_pct, "self-delivery share"),
+                promises=tuple(parsed),
+            )
+            work.add(bid)
+
+    def withdraw_bid(
+        self, signer: Signer, package: str, reason: str, *, uow: UnitOfWork | None = None
+    ) -> None:
+        """A prime withdraws its bid."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            bid = self._bid(work, contract, signer.org)
+            if contract.prime == signer.org:
+                raise Refused(f"{signer.org}'s bid has been awarded: it cannot be withdrawn")
+            bid.withdraw(signer, reason=_text(reason, "reason"))
+
+    def issue_subcontract(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        *,
+        uow: UnitOfWork | None = None,
+        **terms: Any,
+    ) -> None:
+        """After award, the prime issues a subcontract with its actual terms."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._awarded_prime_only(contract, signer, "issue subcontracts")
+            sub = self._org(work, subcontractor, "subcontractor")
+            if sub.role is not Role.SUBCONTRACTOR:
+                raise Refused(f"{subcontractor} is a {sub.role.value}, not a subcontractor")
+            if work.get(subcontract_id(contract.reference, sub.handle)) is not None:
+                raise Refused(
+                    f"{sub.handle} already has a subcontract in {contract.reference}; "
+                    "propose a variation instead"
+                )
+            work.add(
+                Subcontract.issue(
+                    signer,
+                    package=contract.reference,
+                    subcontractor=sub.handle,
+                    terms=Terms.parse(terms, "subcontract terms"),
+                    contract_start=contract.start,
+                    contract_end=contract.end,
+                )
+            )
+
+    def propose_variation(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        reason: str,
+        *,
+        uow: UnitOfWork | None = None,
+        **changes: Any,
+    ) -> int:
+        """The prime proposes changed terms for a subcontract; returns the variation number."""
+        unknown = set(changes) - set(TERM_FIELDS)
+        if unknown:
+            raise InvalidValue(f"unknown term(s): {', '.join(sorted(unknown))}")
+        changes = {k: v for k, v in changes.items() if v not in (None, "")}
+        if not changes:
+            raise InvalidValue("a variation must change at least one term")
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._awarded_prime_only(contract, signer, "vary subcontracts")
+            subcontract = self._subcontract(work, contract, subcontractor)
+            return subcontract.propose_variation(
+                signer, terms=subcontract.terms.replace(**changes), reason=_text(reason, "reason")
+            )
+
+    def send_referrals(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        period: str,
+        count: Any,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The prime records the referrals it sent a subcontractor in a period."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._awarded_prime_only(contract, signer, "send referrals")
+            self._subcontract(work, contract, subcontractor).send_referrals(
+                signer, period=Period.parse(period), count=parse_count(count, "referrals")
+            )
+
+    def record_payment(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        invoice: str,
+        amount: Any,
+        paid_on: Any,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The prime records a payment against a subcontractor's invoice."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            record = work.get(
+                invoice_id(
+                    contract.reference, check_handle(subcontractor), check_reference(invoice)
+                )
+            )
+            if record is None:
+                raise NotFound(
+                    f"no invoice {invoice!r} from {subcontractor} on {contract.reference}"
+                )
+            if signer.org != record.prime:
+                raise Refused(f"only {record.prime}, who was invoiced, can record its payment")
+            record.record_payment(
+                signer,
+                amount=parse_money(amount, "payment"),
+                paid_on=parse_date(paid_on, "payment date"),
+            )
+
+    def attest_performance(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        kpi: str,
+        period: str,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The prime attests a subcontractor's KPI report."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._awarded_prime_only(contract, signer, "attest performance reports")
+            self._subcontract(work, contract, subcontractor).attest_performance(
+                signer, kpi=_text(kpi, "KPI"), period=Period.parse(period)
+            )
+
+    def start_failing_provider_process(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        reason: str,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The prime records that it has started a failing-provider process."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._awarded_prime_only(contract, signer, "start a failing-provider process")
+            self._subcontract(work, contract, subcontractor).start_failing_provider_process(
+                signer, reason=_text(reason, "reason")
+            )
+
+    def explain_shortfall(
+        self,
+        signer: Signer,
+        package: str,
+        subcontractor: str,
+        explanation: str,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The prime explains in writing why a promise in its bid was not delivered."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            bid = self._bid(work, contract, signer.org)
+            bid.explain_shortfall(
+                signer,
+                subcontractor=check_handle(subcontractor),
+                explanation=_text(explanation, "explanation"),
+            )
+
+    # -- subcontractor --------------------------------------------------------------
+
+    def express_interest(
+        self,
+        signer: Signer,
+        package: str,
+        prime: str,
+        offer: str,
+        document_sha256: str | None = None,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """A subcontractor offers its service to a prime for a package."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._acting_as(work, signer, Role.SUBCONTRACTOR, "express interest")
+            if self._org(work, prime, "prime").role is not Role.PRIME:
+                raise Refused(f"{prime} is not a prime")
+            if contract.status is not PackageStatus.OPEN:
+                raise Refused(f"package {contract.reference} is no longer open for bids")
+            if work.get(interest_id(contract.reference, prime, signer.org)) is not None:
+                raise Refused(f"{signer.org} has already expressed interest to {prime}")
+            digest = None
+            if document_sha256:
+                digest = str(document_sha256).strip().lower()
+                if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                    raise InvalidValue("document SHA-256 must be 64 hexadecimal characters")
+            work.add(
+                ExpressionOfInterest.express(
+                    signer,
+                    package=contract.reference,
+                    prime=prime,
+                    offer=_text(offer, "offer"),
+                    document_sha256=digest,
+                )
+            )
+
+    def acknowledge_promise(
+        self,
+        signer: Signer,
+        package: str,
+        prime: str,
+        promise_hash: str | None = None,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> str:
+        """A named subcontractor signs the hash of the promise made in its name."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            bid = self._bid(work, contract, prime)
+            return bid.acknowledge(signer, expected_hash=promise_hash or None)
+
+    def dispute_promise(
+        self,
+        signer: Signer,
+        package: str,
+        prime: str,
+        reason: str,
+        note: str = "",
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """A named subcontractor disputes a promise: named without consent, or terms differ."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            bid = self._bid(work, contract, prime)
+            bid.dispute(
+                signer,
+                reason=parse_enum(DisputeReason, str(reason), "dispute reason"),
+                note=_text(note, "note", required=False),
+            )
+
+    def accept_subcontract(
+        self, signer: Signer, package: str, *, uow: UnitOfWork | None = None
+    ) -> None:
+        """The subcontractor accepts its subcontract."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._own_subcontract(work, contract, signer).accept(signer)
+
+    def answer_variation(
+        self,
+        signer: Signer,
+        package: str,
+        number: Any,
+        accept: bool,
+        reason: str = "",
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The subcontractor accepts or disputes a proposed variation."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            subcontract = self._own_subcontract(work, contract, signer)
+            if not accept and not str(reason or "").strip():
+                raise InvalidValue("say why the variation is disputed (--reason)")
+            subcontract.answer_variation(
+                signer,
+                number=parse_count(number, "variation number"),
+                accept=bool(accept),
+                reason=_text(reason, "reason", required=not accept),
+            )
+
+    def confirm_referrals(
+        self,
+        signer: Signer,
+        package: str,
+        period: str,
+        count: Any,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The subcontractor confirms how many referrals it received in a period."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._own_subcontract(work, contract, signer).confirm_referrals(
+                signer, period=Period.parse(period), count=parse_count(count, "referrals")
+            )
+
+    def submit_invoice(
+        self,
+        signer: Signer,
+        package: str,
+        reference: str,
+        amount: Any,
+        invoice_date: Any,
+        period: str,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The subcontractor invoices its prime."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            subcontract = self._own_subcontract(work, contract, signer)
+            reference = check_reference(reference, "invoice reference")
+            if work.get(invoice_id(contract.reference, signer.org, reference)) is not None:
+                raise Refused(f"invoice {reference!r} has already been submitted")
+            work.add(
+                Invoice.submit(
+                    signer,
+                    package=contract.reference,
+                    prime=subcontract.prime,
+                    reference=reference,
+                    amount=parse_money(amount, "invoice amount"),
+                    invoice_date=parse_date(invoice_date, "invoice date"),
+                    period=str(Period.parse(period)),
+                )
+            )
+
+    def confirm_payment(
+        self,
+        signer: Signer,
+        package: str,
+        invoice: str,
+        received_on: Any,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> Decimal:
+        """The subcontractor confirms it received what was paid against an invoice."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            record = work.get(invoice_id(contract.reference, signer.org, check_reference(invoice)))
+            if record is None:
+                raise NotFound(f"{signer.org} has no invoice {invoice!r} on {contract.reference}")
+            return record.confirm_payment(
+                signer, received_on=parse_date(received_on, "date received")
+            )
+
+    def report_performance(
+        self,
+        signer: Signer,
+        package: str,
+        kpi: str,
+        period: str,
+        actual: Any,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The subcontractor reports a KPI's actual value for a period."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            definition = contract.kpis.get(str(kpi))
+            if definition is None:
+                known = ", ".join(sorted(contract.kpis)) or "none defined yet"
+                raise NotFound(f"package {contract.reference} has no KPI {kpi!r} (KPIs: {known})")
+            self._own_subcontract(work, contract, signer).report_performance(
+                signer,
+                kpi=definition,
+                period=Period.parse(period),
+                actual=parse_decimal(actual, "actual"),
+            )
+
+    def raise_concern(
+        self,
+        signer: Signer,
+        package: str,
+        subject: str,
+        text: str,
+        reference: str | None = None,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> str:
+        """A subcontractor raises a concern directly with the commissioner; returns its reference."""
+        with self.unit_of_work(uow) as work:
+            contract = self._package(work, package)
+            self._acting_as(work, signer, Role.SUBCONTRACTOR, "raise a concern")
+            if not self._is_party(work, contract, signer.org):
+                raise Refused(f"{signer.org} is not a party to package {contract.reference}")
+            reference = check_reference(
+                reference or f"c-{uuid.uuid4().hex[:8]}", "concern reference"
+            )
+            if work.get(concern_id(contract.reference, signer.org, reference)) is not None:
+                raise Refused(f"concern {reference!r} already exists")
+            work.add(
+                Concern.raise_concern(
+                    signer,
+                    package=contract.reference,
+                    reference=reference,
+                    subject=_text(subject, "subject", max_length=200),
+                    text=_text(text, "concern"),
+                )
+            )
+            return reference
+
+
+def file_sha256(data: bytes) -> str:
+    """The SHA-256 of a shared document, which is all the ledger keeps of it."""
+    return hashlib.sha256(data).hexdigest()
