@@ -24,7 +24,7 @@ from chainledger.crypto import Ed25519Signer, raw_public_key, verify
 from chainledger.domain import model  # noqa: F401 - registers every event type
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
-from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id, package_id
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id, package_id
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import (
     Organisation,
@@ -266,6 +266,57 @@ class ChainLedger(Contracting, Application):
         with self.recorder.datastore.transaction(commit=False) as session:
             return TimelineProjection.rows(session, package)
 
+    def bid_view(self, package: str, prime: str) -> dict[str, Any]:
+        """A bid with its promises, each with the hash its subcontractor acknowledges."""
+        check_reference(package, "package reference")
+        check_handle(prime)
+        try:
+            bid = self.load(bid_id(package, prime))
+        except NotFound:
+            raise NotFound(f"{prime} has no bid for package {package!r}") from None
+        promises = []
+        for sub, terms in bid.promises.items():
+            response = bid.responses.get(sub)
+            status = "awaiting answer"
+            if response is not None:
+                status = (
+                    "acknowledged" if response.acknowledged else f"disputed ({response.reason})"
+                )
+            promises.append(
+                {
+                    "subcontractor": sub,
+                    "service": terms.service,
+                    "share_pct": str(terms.share_pct),
+                    "value_per_year": str(terms.value_per_year),
+                    "referrals": f"{terms.referrals_per_period}/{terms.referral_cadence}",
+                    "payment_model": terms.payment_model.value,
+                    "at_risk_pct": str(terms.at_risk_pct),
+                    "terms_days": terms.payment_terms_days,
+                    "fee_pct": str(terms.management_fee_pct),
+                    "answer": status,
+                    "hash": bid.promise_hash(sub),
+                }
+            )
+        return {
+            "package": bid.package,
+            "prime": bid.prime,
+            "price": str(bid.price),
+            "self_delivery_pct": str(bid.self_delivery_pct),
+            "status": bid.status.value,
+            "promises": promises,
+        }
+
+    def all_events(self) -> Iterator[LedgerEvent]:
+        """Every event in ledger order (read in batches; not verified — see audit)."""
+        last = 0
+        while True:
+            notifications = self.recorder.select_notifications(start=last + 1, limit=1000)
+            if not notifications:
+                return
+            for notification in notifications:
+                yield located(self.mapper.to_domain_event(notification), notification.id)
+            last = notifications[-1].id
+
     def party_index(self, package: str, handle: str) -> bool:
         """Whether ``handle`` has bid for, been named in, or shown interest in the package."""
         self.projections.catch_up()
@@ -379,10 +430,17 @@ class ChainLedger(Contracting, Application):
                 )
             ).scalar()
 
-    def save_aggregates(self, *aggregates: LedgerAggregate) -> None:
-        """Save every pending event of ``aggregates`` in one transaction."""
+    def save_aggregates(self, *aggregates: LedgerAggregate) -> list[LedgerEvent]:
+        """Save every pending event of ``aggregates`` in one transaction, in the order made.
+
+        Events go into the global order as they were made (a stable sort on
+        their timestamps, which never run backwards within an aggregate), so a
+        bulk import reads back in the order of its lines. Returns the events.
+        """
+        events = sorted((e for a in aggregates for e in a.collect_events()), key=_made_at)
         try:
-            self.save(*aggregates)
+            for recording in self.save(*events):
+                located(recording.domain_event, recording.notification.id)
         except IntegrityError:
             raise Conflict(
                 "someone else recorded into the same record at the same moment; "
@@ -390,6 +448,11 @@ class ChainLedger(Contracting, Application):
             ) from None
         except PersistenceError as exc:
             raise LedgerUnavailable(f"cannot write to the ledger: {exc}") from None
+        return events
+
+
+def _made_at(event: LedgerEvent) -> Any:
+    return event.timestamp
 
 
 __all__ = ["ChainLedger", "ChainledgerError", "OrganisationDetails"]

@@ -19,7 +19,7 @@ from uuid import UUID
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.bid import Bid, BidStatus, DisputeReason
 from chainledger.domain.concern import Concern, ExpressionOfInterest
-from chainledger.domain.events import Signer
+from chainledger.domain.events import LedgerEvent, Signer
 from chainledger.domain.ids import (
     bid_id,
     concern_id,
@@ -79,13 +79,10 @@ class UnitOfWork:
             raise Refused("this record already exists")
         self._aggregates[aggregate.id] = aggregate
 
-    def commit(self) -> int:
-        """Save every change in one transaction; returns the number of events written."""
+    def commit(self) -> list[LedgerEvent]:
+        """Save every change in one transaction; returns the events written."""
         changed = [a for a in self._aggregates.values() if a.pending_events]
-        count = sum(len(a.pending_events) for a in changed)
-        if changed:
-            self.app.save_aggregates(*changed)
-        return count
+        return self.app.save_aggregates(*changed) if changed else []
 
 
 def _text(value: Any, what: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:

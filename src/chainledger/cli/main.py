@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,25 @@ class Runtime:
 
             self._app = open_ledger(self.ledger, self.keys, create=create)
         return self._app
+
+    def record(self, handle: str, action: Callable[[ChainLedger, Any, Any], Any]) -> Any:
+        """Sign and record one step as ``handle``; prints what was recorded.
+
+        ``action(app, signer, unit_of_work)`` calls one use case; everything it
+        changes is saved in one transaction, or nothing is if it fails.
+        """
+        from chainledger.contracting import UnitOfWork
+
+        app = self.app()
+        app.organisation(handle)  # an unknown handle fails before the passphrase prompt
+        signer = app.signer(handle, self.passphrase(handle))
+        unit = UnitOfWork(app)
+        result = action(app, signer, unit)
+        for event in unit.commit():
+            click.echo(
+                f"Recorded #{event.notification_id or '?'} {event.type_name}: {event.summary()}"
+            )
+        return result
 
     def passphrase(self, who: str, *, confirm: bool = False) -> str:
         """The passphrase from CHAINLEDGER_PASSPHRASE, or asked for at the terminal."""
@@ -114,10 +134,15 @@ def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
 
 
 def _register_commands() -> None:
-    from chainledger.cli import audit, demo, ledger, org
+    from chainledger.cli import audit, bulk, contracting, demo, ledger, org
 
     cli.add_command(ledger.init)
     cli.add_command(org.org)
+    for group in contracting.GROUPS:
+        cli.add_command(group)
+    cli.add_command(contracting.history)
+    cli.add_command(bulk.import_)
+    cli.add_command(bulk.export)
     cli.add_command(audit.audit)
     cli.add_command(demo.demo)
 

@@ -36,6 +36,11 @@ def _decimal(value: object, what: str) -> Decimal:
     return number
 
 
+def _plain(number: Decimal) -> Decimal:
+    """Without trailing zeros and without an exponent: 40.50 -> 40.5, 4E+1 -> 40."""
+    return Decimal(format(number.normalize(), "f"))
+
+
 def parse_money(value: object, what: str = "amount") -> Decimal:
     """Pounds as ``Decimal`` with two places: ``"1,200.5"`` -> ``Decimal("1200.50")``."""
     amount = _decimal(value, what)
@@ -55,7 +60,7 @@ def parse_percent(value: object, what: str = "percentage") -> Decimal:
         raise InvalidValue(f"{what} must be between 0 and 100")
     if pct != pct.quantize(Decimal("0.01")):
         raise InvalidValue(f"{what} {value} has more than two decimal places")
-    return pct.normalize() if pct != 0 else Decimal(0)
+    return _plain(pct)
 
 
 def parse_decimal(value: object, what: str) -> Decimal:
@@ -65,7 +70,7 @@ def parse_decimal(value: object, what: str) -> Decimal:
         raise InvalidValue(f"{what} is too large")
     if number != number.quantize(Decimal("0.000001")):
         raise InvalidValue(f"{what} {value} has more than six decimal places")
-    return number.normalize() if number != 0 else Decimal(0)
+    return _plain(number)
 
 
 def parse_count(value: object, what: str = "count") -> int:
