@@ -88,13 +88,13 @@ def perform(app: ChainLedger, signer: Signer, line: dict[str, Any], uow: UnitOfW
     unknown = set(params) - set(named) - ({*params} if accepts_any else set())
     if unknown or set(params) & set(fixed):
         raise InvalidValue(
-            f"{name}: unknown field(s) {', '.join(sorted(unknown | (set(params) & set(fixed))))}"
+            f"unknown field(s) {', '.join(sorted(unknown | (set(params) & set(fixed))))}"
         )
     missing = [
         n for n, p in named.items() if p.default is p.empty and n not in params and n not in fixed
     ]
     if missing:
-        raise InvalidValue(f"{name}: missing field(s) {', '.join(missing)}")
+        raise InvalidValue(f"missing field(s) {', '.join(missing)}")
     return method(signer, **params, **fixed, uow=uow)
 
 
