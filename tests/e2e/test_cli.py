@@ -195,7 +195,11 @@ def test_audit_verify_with_two_workers_matches_one(cli_ledger: CliLedger) -> Non
 def test_demo_runs_and_reports_the_tampering(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.stderr
-    assert "Audit of the ledger as recorded: 8 events" in result.stdout
-    assert "— clean." in result.stdout
-    assert "Audit of the edited copy" in result.stdout
-    assert "FAILED notification 4 (OrganisationRegistered)" in result.stdout
+    out = result.stdout
+    assert "refugee-advice     5%  awaiting answer" in out
+    assert "womens-centre      5%  disputed (terms-differ)" in out
+    assert (
+        "Audit of the ledger as recorded: 97 events, 96 signatures, 6 organisations — clean." in out
+    )
+    assert "paid on 2027-02-20 becomes 2027-01-15" in out
+    assert "FAILED notification 96 (PaymentRecorded): signature by northgate does not verify" in out
