@@ -23,6 +23,7 @@ from uuid import UUID
 from chainledger.contracting import UnitOfWork
 from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent, Signer
+from chainledger.domain.quantities import parse_date
 from chainledger.errors import ChainledgerError, InvalidValue
 
 if TYPE_CHECKING:
@@ -76,7 +77,9 @@ def perform(app: ChainLedger, signer: Signer, line: dict[str, Any], uow: UnitOfW
         raise InvalidValue(f"unknown step {name!r}; steps are: {', '.join(sorted(STEPS))}")
     step = STEPS[name]
     method = getattr(app, step.method)
-    params = {k: v for k, v in line.items() if k != "step"}
+    params = {k: v for k, v in line.items() if k not in ("step", "on")}
+    if line.get("on") is not None:
+        signer = signer.dated(parse_date(line["on"], "on"))
     fixed = dict(step.fixed)
     signature = inspect.signature(method)
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
@@ -158,7 +161,7 @@ def export_steps(
             continue
         if package_ref is not None and step.get("package") != package_ref:
             continue
-        yield step
+        yield {**step, "on": event.on.isoformat()}
 
 
 def _to_step(event: LedgerEvent, context: dict[UUID, dict[str, Any]]) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import lru_cache
 from uuid import UUID
 
@@ -26,6 +27,7 @@ class Ed25519Signer:
     org: str
     private_key: Ed25519PrivateKey = field(repr=False)
     key_id: str = ""
+    on: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_id", key_fingerprint(raw_public_key(self.private_key)))
@@ -36,6 +38,10 @@ class Ed25519Signer:
 
     def sign(self, message: bytes) -> bytes:
         return self.private_key.sign(message)
+
+    def dated(self, on: date | None) -> Ed25519Signer:
+        """The same signer, for facts that took effect ``on`` that date."""
+        return replace(self, on=on)
 
 
 @lru_cache(maxsize=4096)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -22,7 +23,7 @@ from chainledger.domain.events import (
     split_state,
     stored_state,
 )
-from chainledger.errors import TamperError
+from chainledger.errors import Refused, TamperError
 from tests.support import Line, Thing, ThingNoted
 
 
@@ -58,6 +59,7 @@ def test_sealed_event_signs_its_canonical_content(signer: Ed25519Signer) -> None
         "org": "hope-trust",
         "key": signer.key_id,
         "prev": GENESIS_HASH,
+        "on": event.timestamp.date().isoformat(),
         "fields": {
             "note": "hello",
             "amount": "1200.50",
@@ -108,6 +110,18 @@ def test_replaying_out_of_order_or_with_a_broken_link_is_refused(signer: Ed25519
     rebuilt.id = thing.id
     with pytest.raises(TamperError, match="hash chain broken"):
         second.mutate(rebuilt)
+
+
+def test_the_effective_date_defaults_to_today_and_cannot_be_in_the_future(
+    signer: Ed25519Signer,
+) -> None:
+    (today,) = Thing.start(signer, "a").collect_events()
+    assert today.on == today.timestamp.date()
+    (backdated,) = Thing.start(signer.dated(date(2026, 1, 5)), "b").collect_events()
+    assert backdated.on == date(2026, 1, 5)
+    assert json.loads(backdated.content)["on"] == "2026-01-05"
+    with pytest.raises(Refused, match="in the future"):
+        Thing.start(signer.dated(date(2999, 1, 1)), "c")
 
 
 def test_time_never_runs_backwards_within_an_aggregate(signer: Ed25519Signer) -> None:

@@ -18,15 +18,16 @@ from chainledger.cli.options import as_option
 def import_(runtime: Runtime, file: click.utils.LazyFile, handle: str) -> None:
     """Record many steps of one organisation from FILE.jsonl in one transaction.
 
-    One JSON object per line: {"step": "referral.send", "package": ..., ...}.
-    All lines are recorded or none; a failing line is named. Use - for stdin.
+    One JSON object per line: {"step": "referral.send", "package": ..., ...},
+    with an optional "on": "YYYY-MM-DD" for when it took effect (default: --on,
+    or today). All lines are recorded or none; a failing line is named. Use -
+    for stdin.
     See the README for the format, or `chainledger export` for examples.
     """
     from chainledger.bulk import import_steps, read_lines
 
     app = runtime.app()
-    app.organisation(handle)
-    signer = app.signer(handle, runtime.passphrase(handle))
+    signer = runtime.signer(handle)
     count = import_steps(app, signer, read_lines(file))  # type: ignore[arg-type]
     click.echo(f"Imported {count} events signed by {handle}.")
 

@@ -35,6 +35,7 @@ class Runtime:
         self.ledger = ledger
         self.keys = keys
         self._app: ChainLedger | None = None
+        self.on: str | None = None  # --on: when the recorded facts took effect
 
     def app(self, *, create: bool = False) -> ChainLedger:
         if self._app is None:
@@ -52,8 +53,7 @@ class Runtime:
         from chainledger.contracting import UnitOfWork
 
         app = self.app()
-        app.organisation(handle)  # an unknown handle fails before the passphrase prompt
-        signer = app.signer(handle, self.passphrase(handle))
+        signer = self.signer(handle)
         unit = UnitOfWork(app)
         result = action(app, signer, unit)
         for event in unit.commit():
@@ -61,6 +61,15 @@ class Runtime:
                 f"Recorded #{event.notification_id or '?'} {event.type_name}: {event.summary()}"
             )
         return result
+
+    def signer(self, handle: str) -> Any:
+        """``handle``'s signer, unlocked, dated by --on if given."""
+        from chainledger.domain.quantities import parse_date
+
+        on = parse_date(self.on, "--on date") if self.on else None
+        app = self.app()
+        app.organisation(handle)  # an unknown handle fails before the passphrase prompt
+        return app.signer(handle, self.passphrase(handle)).dated(on)
 
     def passphrase(self, who: str, *, confirm: bool = False) -> str:
         """The passphrase from CHAINLEDGER_PASSPHRASE, or asked for at the terminal."""

@@ -22,7 +22,20 @@ TERM_OPTIONS = (
 INLINE_KEYS = {option.removeprefix("--"): name for name, option, _ in TERM_OPTIONS}
 
 
+def _remember_on(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_root().obj.on = value
+
+
 def as_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--as HANDLE (who signs) and --on DATE (when the fact took effect)."""
+    command = click.option(
+        "--on",
+        metavar="YYYY-MM-DD",
+        expose_value=False,
+        callback=_remember_on,
+        help="The date this took effect, if not today (never in the future).",
+    )(command)
     return click.option(
         "--as",
         "handle",

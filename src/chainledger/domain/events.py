@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from chainledger.domain.canonical import canonical_json, digest
-from chainledger.errors import TamperError
+from chainledger.errors import Refused, TamperError
 
 CONTENT_FORMAT = 1
 SIGNATURE_LENGTH = 64
@@ -31,14 +31,23 @@ UNSIGNED = bytes(SIGNATURE_LENGTH)
 
 
 class Signer(Protocol):
-    """Signs on behalf of one organisation, with one key, in one ledger."""
+    """Signs on behalf of one organisation, with one key, in one ledger.
+
+    ``on`` is the date the facts it signs took effect, when that is not the day
+    they are recorded (a payment made last week, a back office's history).
+    """
 
     ledger_id: UUID
     org: str
     key_id: str
+    on: date | None
 
     def sign(self, message: bytes) -> bytes:
         """An Ed25519 signature of ``message``."""
+        ...
+
+    def dated(self, on: date | None) -> Signer:
+        """The same signer, for facts that took effect on ``on``."""
         ...
 
 
@@ -50,6 +59,7 @@ BASE_FIELDS = (
     "org",
     "key_id",
     "prev_hash",
+    "on",
     "content",
     "signature",
     "notification_id",
@@ -71,6 +81,7 @@ class LedgerEvent:
     org: str | None
     key_id: str | None
     prev_hash: str
+    on: date  # when the fact took effect, as its signer says; never after it was recorded
     content: bytes = field(default=b"", repr=False, compare=False)
     signature: bytes = field(default=b"", repr=False, compare=False)
     # Where the event sits in the ledger's global order, once stored (not signed:
@@ -98,6 +109,7 @@ class LedgerEvent:
             "org": self.org,
             "key": self.key_id,
             "prev": self.prev_hash,
+            "on": self.on.isoformat(),
             "fields": self.fields(),
         }
 
@@ -257,15 +269,20 @@ def seal(
     """
     if signer is not None and signer.ledger_id != ledger_id:
         raise ValueError("signer belongs to another ledger")
+    # A clock behind the previous signer's must not make time run backwards.
+    timestamp = max(now(), not_before) if not_before else now()
+    on = (signer.on if signer else None) or timestamp.date()
+    if on > timestamp.date():
+        raise Refused(f"the date {on} is in the future: facts are recorded once they happen")
     event = event_class(
         originator_id=originator_id,
         originator_version=originator_version,
-        # A clock behind the previous signer's must not make time run backwards.
-        timestamp=max(now(), not_before) if not_before else now(),
+        timestamp=timestamp,
         ledger_id=ledger_id,
         org=signer.org if signer else None,
         key_id=signer.key_id if signer else None,
         prev_hash=prev_hash,
+        on=on,
         **fields,
     )
     content = canonical_json(event.envelope())
@@ -319,6 +336,7 @@ def decode_event(
             org=envelope["org"],
             key_id=envelope["key"],
             prev_hash=envelope["prev"],
+            on=date.fromisoformat(envelope["on"]),
             **fields,
         )
     except TamperError:
