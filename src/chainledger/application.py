@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,9 +22,14 @@ from sqlalchemy import select
 
 from chainledger.contracting import Contracting
 from chainledger.crypto import Ed25519Signer, raw_public_key, verify
-from chainledger.domain import model  # noqa: F401 - registers every event type
+from chainledger.domain import (
+    assessment,
+    model,  # noqa: F401 - registers every event type
+)
 from chainledger.domain.aggregate import LedgerAggregate
+from chainledger.domain.assessment import Thresholds
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
+from chainledger.domain.facts import PackageFacts
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id, package_id
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import (
@@ -45,6 +51,7 @@ from chainledger.domain.values import (
 from chainledger.errors import (
     ChainledgerError,
     Conflict,
+    InvalidValue,
     LedgerUnavailable,
     NotFound,
     Refused,
@@ -53,7 +60,9 @@ from chainledger.errors import (
 from chainledger.keystore import Keystore
 from chainledger.persistence import APPLICATION_NAME, SignedEventMapper, describe
 from chainledger.projections.engine import ProjectionEngine
+from chainledger.projections.facts import load_facts, package_references
 from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
+from chainledger.projections.supply_chain import SupplyChainProjection, is_party
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 
 
@@ -92,7 +101,7 @@ class ChainLedger(Contracting, Application):
                 }
             )
             self.projections = ProjectionEngine(
-                self, [OrganisationsProjection(), TimelineProjection()]
+                self, [OrganisationsProjection(), TimelineProjection(), SupplyChainProjection()]
             )
         except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
             raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
@@ -321,7 +330,59 @@ class ChainLedger(Contracting, Application):
         """Whether ``handle`` has bid for, been named in, or shown interest in the package."""
         self.projections.catch_up()
         with self.recorder.datastore.transaction(commit=False) as session:
-            return TimelineProjection.is_party(session, package, handle)
+            return is_party(session, package, handle)
+
+    # -- reports ---------------------------------------------------------------------
+
+    def package_facts(self, package: str | None, as_of: date) -> list[PackageFacts]:
+        """The facts of one package (or all), as the ledger stood on ``as_of``.
+
+        Catches the views up first, then reads only the package's rows: no replay.
+        """
+        self.ledger_id  # noqa: B018
+        self.projections.catch_up()
+        with self.recorder.datastore.transaction(commit=False) as session:
+            if package is not None:
+                check_reference(package, "package reference")
+                if not self.exists(package_id(package)):
+                    raise NotFound(f"no package {package!r} in this ledger")
+                references = [package]
+            else:
+                references = package_references(session)
+            loaded = [load_facts(session, ref, as_of) for ref in references]
+        return [facts for facts in loaded if facts is not None]
+
+    def report(
+        self,
+        name: str,
+        *,
+        package: str | None = None,
+        as_of: date | None = None,
+        thresholds: Thresholds | None = None,
+        prime: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of report ``name`` (workshare, payments, referrals, performance, findings,
+        scorecard) for one package or all, as of a date (default today)."""
+        t = thresholds or Thresholds()
+        day = as_of or date.today()
+        if name == "scorecard":
+            if not prime:
+                raise InvalidValue("the scorecard needs --prime HANDLE")
+            if self.organisation(prime).role != Role.PRIME.value:
+                raise InvalidValue(f"{prime} is not a prime")
+            return assessment.scorecard(prime, self.package_facts(package, day), t)
+        facts = self.package_facts(package, day)
+        if name == "workshare":
+            return [row for f in facts for row in assessment.workshare(f)]
+        if name == "payments":
+            return [row for f in facts for row in assessment.payments(f, t)]
+        if name == "referrals":
+            return [row for f in facts for row in assessment.referrals(f)]
+        if name == "performance":
+            return [row for f in facts for row in assessment.performance(f, t)]
+        if name == "findings":
+            return [x.as_dict() for f in facts for x in assessment.findings(f, t)]
+        raise InvalidValue(f"unknown report {name!r}")
 
     # -- reading and writing aggregates --------------------------------------
 

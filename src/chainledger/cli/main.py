@@ -143,7 +143,7 @@ def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
 
 
 def _register_commands() -> None:
-    from chainledger.cli import audit, bulk, contracting, demo, ledger, org
+    from chainledger.cli import audit, bulk, contracting, demo, ledger, org, reports
 
     cli.add_command(ledger.init)
     cli.add_command(org.org)
@@ -152,6 +152,8 @@ def _register_commands() -> None:
     cli.add_command(contracting.history)
     cli.add_command(bulk.import_)
     cli.add_command(bulk.export)
+    cli.add_command(reports.report)
+    cli.add_command(reports.projections)
     cli.add_command(audit.audit)
     cli.add_command(demo.demo)
 

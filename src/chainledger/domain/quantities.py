@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from chainledger.errors import InvalidValue
@@ -19,21 +19,23 @@ MAX_COUNT = 10_000_000
 MAX_DAYS = 3650
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
-PERIOD_PATTERN = re.compile(r"^(\d{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
+PERIOD_PATTERN = re.compile(r"^([0-9]{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
+NUMBER_PATTERN = re.compile(r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]+)?$")
 
 
 def _decimal(value: object, what: str) -> Decimal:
+    """A decimal written plainly: ASCII digits, an optional sign, point and thousands commas."""
     if isinstance(value, float):
         raise InvalidValue(f"{what} must be given as a decimal string, not a float")
     if isinstance(value, bool):
         raise InvalidValue(f"{what} must be a number")
-    try:
-        number = Decimal(str(value).strip().replace(",", "").removeprefix("£"))
-    except InvalidOperation:
-        raise InvalidValue(f"{what} {value!r} is not a number") from None
-    if not number.is_finite():
+    text = str(value).strip().removeprefix("£")
+    if text.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
         raise InvalidValue(f"{what} must be a finite number")
-    return number
+    if not NUMBER_PATTERN.match(text):
+        raise InvalidValue(f"{what} {value!r} is not a number")
+    number = Decimal(text.replace(",", ""))
+    return number if number != 0 else Decimal(0)  # no negative zero
 
 
 def _plain(number: Decimal) -> Decimal:
@@ -66,7 +68,7 @@ def parse_percent(value: object, what: str = "percentage") -> Decimal:
 def parse_decimal(value: object, what: str) -> Decimal:
     """Any finite decimal (a KPI target or actual), at most six decimal places."""
     number = _decimal(value, what)
-    if abs(number) > MAX_MONEY:
+    if number > MAX_MONEY or number < -MAX_MONEY:
         raise InvalidValue(f"{what} is too large")
     if number != number.quantize(Decimal("0.000001")):
         raise InvalidValue(f"{what} {value} has more than six decimal places")
@@ -77,10 +79,10 @@ def parse_count(value: object, what: str = "count") -> int:
     """A whole number from 0 up to ten million."""
     if isinstance(value, (bool, float)):
         raise InvalidValue(f"{what} must be a whole number")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise InvalidValue(f"{what} {value!r} is not a whole number") from None
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", text):
+        raise InvalidValue(f"{what} {value!r} is not a whole number")
+    number = int(text)
     if number < 0 or number > MAX_COUNT:
         raise InvalidValue(f"{what} must be between 0 and {MAX_COUNT:,}")
     return number
@@ -99,7 +101,7 @@ def parse_date(value: object, what: str = "date") -> date:
         day = value
     else:
         text = str(value).strip()
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             raise InvalidValue(f"{what} {value!r} is not an ISO 8601 date (YYYY-MM-DD)")
         try:
             day = date.fromisoformat(text)

@@ -1,10 +1,15 @@
-"""Pull-based catch-up of read models, one transaction per batch.
+"""Pull-based catch-up of read models: one pass, one transaction per batch.
 
 eventsourcing 9.5's ``ProjectionRunner`` needs database subscriptions, which
 SQLite lacks, so views are caught up by reading the notification log from the
 tracked position and writing the view rows and the new position in the same
 transaction: a crash never half-applies an event, and a report never replays
 the ledger, it only applies what is new.
+
+All projections are caught up in one pass over the log; rows are inserted in
+bulk (executemany) per batch. The tracking position moves by compare-and-set,
+so two processes catching up at once cannot both apply the same events: the
+slower one rolls back and reads the new position.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, select, update
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
-from chainledger.domain.events import LedgerEvent
+from chainledger.domain.events import LedgerEvent, located
 
 metadata = MetaData()
 
@@ -27,20 +34,49 @@ tracking_table = Table(
 )
 
 
+class Writer:
+    """Collects a batch's inserts for executemany, keeping them in order with other statements."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._pending: dict[Table, list[dict[str, Any]]] = {}
+
+    def insert(self, table: Table, row: dict[str, Any]) -> None:
+        self._pending.setdefault(table, []).append(row)
+
+    def execute(self, statement: Any) -> Any:
+        """Run an update or a read after everything inserted so far."""
+        self.flush()
+        return self.session.execute(statement)
+
+    def flush(self) -> None:
+        for table, rows in self._pending.items():
+            if rows:
+                self.session.execute(table.insert(), rows)
+        self._pending = {}
+
+
 class Projection(Protocol):
     """A read model: its tables, the event types it reads, and how it applies them."""
 
     name: str
     tables: Sequence[Table]
-    topics: Sequence[str]
+    topics: Sequence[str]  # empty: every event
 
-    def apply(self, session: Session, event: LedgerEvent, notification_id: int) -> None: ...
+    def apply(self, event: LedgerEvent, writer: Writer) -> None: ...
+
+    def reset(self) -> None:
+        """Forget anything cached in memory (the tables are being emptied)."""
+
+
+class _Raced(Exception):
+    """Another process moved a projection's position first."""
 
 
 class ProjectionEngine:
     """Keeps a set of projections up to date with an application's notification log."""
 
-    def __init__(self, app: Any, projections: Iterable[Projection], *, batch_size: int = 1000):
+    def __init__(self, app: Any, projections: Iterable[Projection], *, batch_size: int = 2000):
         self.app = app
         self.projections = list(projections)
         self.batch_size = batch_size
@@ -51,48 +87,73 @@ class ProjectionEngine:
     def _transaction(self) -> Any:
         return self.app.recorder.datastore.transaction(commit=True)
 
-    def position(self, projection: Projection) -> int:
+    def positions(self) -> dict[str, int]:
         with self._transaction() as session:
-            return self._position(session, projection)
+            return self._positions(session)
 
     @staticmethod
-    def _position(session: Session, projection: Projection) -> int:
-        row = session.execute(
-            select(tracking_table.c.position).where(tracking_table.c.name == projection.name)
-        ).first()
-        return row[0] if row else 0
+    def _positions(session: Session) -> dict[str, int]:
+        return dict(session.execute(select(tracking_table.c.name, tracking_table.c.position)).all())
 
     def catch_up(self) -> int:
-        """Apply every new event to every projection; returns how many were applied."""
-        return sum(self._catch_up(p) for p in self.projections)
-
-    def _catch_up(self, projection: Projection) -> int:
-        applied = 0
+        """Apply every new event to every projection; returns how many events were read."""
+        read = 0
         while True:
+            try:
+                count = self._catch_up_batch()
+            except _Raced:
+                for projection in self.projections:
+                    projection.reset()
+                continue
+            if count == 0:
+                return read
+            read += count
+
+    def _catch_up_batch(self) -> int:
+        try:
             with self._transaction() as session:
-                position = self._position(session, projection)
+                positions = self._positions(session)
+                behind = {p.name: positions.get(p.name, 0) for p in self.projections}
+                start = min(behind.values()) + 1
                 notifications = self.app.recorder.select_notifications(
-                    start=position + 1, limit=self.batch_size, topics=projection.topics
+                    start=start, limit=self.batch_size
                 )
                 if not notifications:
-                    return applied
+                    return 0
+                writer = Writer(session)
+                wanted = [(p, set(p.topics)) for p in self.projections]
                 for notification in notifications:
-                    event = self.app.mapper.to_domain_event(notification)
-                    projection.apply(session, event, notification.id)
-                self._track(session, projection, position, notifications[-1].id)
-                applied += len(notifications)
+                    readers = [
+                        p
+                        for p, topics in wanted
+                        if behind[p.name] < notification.id
+                        and (not topics or notification.topic in topics)
+                    ]
+                    if not readers:
+                        continue
+                    event = located(self.app.mapper.to_domain_event(notification), notification.id)
+                    for projection in readers:
+                        projection.apply(event, writer)
+                writer.flush()
+                last = notifications[-1].id
+                for projection in self.projections:
+                    self._track(session, projection.name, positions.get(projection.name), last)
+                return len(notifications)
+        except (SQLIntegrityError, PersistenceIntegrityError):
+            raise _Raced from None
 
     @staticmethod
-    def _track(session: Session, projection: Projection, old: int, new: int) -> None:
-        if old == 0:
-            session.execute(delete(tracking_table).where(tracking_table.c.name == projection.name))
-            session.execute(tracking_table.insert().values(name=projection.name, position=new))
-        else:
-            session.execute(
-                update(tracking_table)
-                .where(tracking_table.c.name == projection.name)
-                .values(position=new)
-            )
+    def _track(session: Session, name: str, old: int | None, new: int) -> None:
+        if old is None:
+            session.execute(tracking_table.insert().values(name=name, position=new))
+            return
+        moved = session.execute(
+            update(tracking_table)
+            .where(tracking_table.c.name == name, tracking_table.c.position == old)
+            .values(position=new)
+        )
+        if moved.rowcount != 1:
+            raise _Raced
 
     def rebuild(self) -> int:
         """Empty every view and apply the whole ledger again."""
@@ -103,4 +164,6 @@ class ProjectionEngine:
                 session.execute(
                     delete(tracking_table).where(tracking_table.c.name == projection.name)
                 )
+        for projection in self.projections:
+            projection.reset()
         return self.catch_up()

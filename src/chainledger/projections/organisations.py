@@ -14,6 +14,7 @@ from chainledger.domain.organisation import (
     SigningKeyRotated,
     key_fingerprint,
 )
+from chainledger.projections.engine import Writer
 from chainledger.projections.engine import metadata as shared_metadata
 
 metadata: MetaData = shared_metadata
@@ -57,26 +58,30 @@ class OrganisationsProjection:
         SigningKeyRevoked.type_name,
     )
 
-    def apply(self, session: Session, event: LedgerEvent, notification_id: int) -> None:
+    def reset(self) -> None:
+        """Nothing is cached in memory."""
+
+    def apply(self, event: LedgerEvent, writer: Writer) -> None:
         t = organisations_table
         if isinstance(event, OrganisationRegistered):
-            session.execute(
-                t.insert().values(
-                    handle=event.handle,
-                    name=event.name,
-                    role=event.role.value,
-                    sector=event.sector.value if event.sector else None,
-                    size=event.size.value if event.size else None,
-                    identifier=event.identifier,
-                    key_id=event.key_id,
-                    registered_at=event.timestamp.isoformat(timespec="seconds"),
-                    rotations=0,
-                    revocations=0,
-                )
+            writer.insert(
+                t,
+                {
+                    "handle": event.handle,
+                    "name": event.name,
+                    "role": event.role.value,
+                    "sector": event.sector.value if event.sector else None,
+                    "size": event.size.value if event.size else None,
+                    "identifier": event.identifier,
+                    "key_id": event.key_id,
+                    "registered_at": event.timestamp.isoformat(timespec="seconds"),
+                    "rotations": 0,
+                    "revocations": 0,
+                },
             )
         elif isinstance(event, SigningKeyRotated):
             counter = t.c.revocations if isinstance(event, SigningKeyRevoked) else t.c.rotations
-            session.execute(
+            writer.execute(
                 update(t)
                 .where(t.c.handle == event.org)
                 .values({"key_id": key_fingerprint(event.new_key), counter.name: counter + 1})

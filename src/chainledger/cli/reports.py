@@ -1,0 +1,122 @@
+"""``chainledger report …`` and ``chainledger projections rebuild``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from chainledger.cli.main import Runtime
+from chainledger.cli.render import FORMATS, render
+
+# The columns a table shows; JSON and CSV carry every field (see the README).
+TABLE_COLUMNS = {
+    "workshare": ("subcontractor", "promised_value_per_year", "answer", "contracted_value_per_year",
+                  "paid_to_date", "value_delivered_pct", "referrals_delivered_pct", "status"),
+    "payments": ("payer", "payee", "invoices", "mean_days_to_pay", "paid_within_30_days_pct",
+                 "paid_31_60_days_pct", "paid_61_plus_days_pct", "overdue_invoices",
+                 "oldest_overdue", "late_payment_interest"),
+    "referrals": ("subcontractor", "period", "promised", "sent", "confirmed", "disagreement"),
+    "performance": ("kpi", "period", "provider", "actual", "target", "acceptable", "rating",
+                    "attested"),
+    "findings": ("rule", "severity", "finding", "evidence"),
+    "scorecard": ("area", "rating", "findings", "rules", "metrics"),
+}  # fmt: skip
+
+
+def _report_options(command: Any) -> Any:
+    command = click.option("--package", "package_ref", metavar="REF",
+                           help="One package [default: every package].")(command)  # fmt: skip
+    command = click.option("--as-of", metavar="YYYY-MM-DD",
+                           help="Answer as the ledger stood on this date [default: today].")(command)  # fmt: skip
+    command = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                           show_default=True)(command)  # fmt: skip
+    command = click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
+                           help="Change a rule's threshold (see the README), repeatable.")(command)  # fmt: skip
+    return click.option("--base-rate", metavar="PCT",
+                        help="Bank of England base rate for late-payment interest [default: 4.00].")(command)  # fmt: skip
+
+
+@click.group()
+def report() -> None:
+    """Reports: promised vs delivered, payments, referrals, performance, findings, scorecard."""
+
+
+def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None, fmt: str,
+         thresholds: tuple[str, ...], base_rate: str | None, prime: str | None = None) -> None:  # fmt: skip
+    from chainledger.domain.assessment import Thresholds
+    from chainledger.domain.quantities import parse_date
+
+    settings = {}
+    for item in thresholds:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise click.BadParameter(f"{item!r}: use NAME=VALUE", param_hint="'--threshold'")
+        settings[key.strip()] = value.strip()
+    if base_rate is not None:
+        settings["base_rate_pct"] = base_rate
+    day = parse_date(as_of, "--as-of date") if as_of else date.today()
+    rows = runtime.app().report(
+        name, package=package_ref, as_of=day, thresholds=Thresholds.parse(settings), prime=prime
+    )
+    if fmt == "table":
+        rows = [{k: _cell(row.get(k)) for k in TABLE_COLUMNS[name]} for row in rows]
+        click.echo(f"{name} as of {day}" + (f", package {package_ref}" if package_ref else ""))
+    elif fmt == "csv":
+        rows = [{k: _cell(v) for k, v in row.items()} for row in rows]
+    click.echo(render(rows, fmt, empty=f"Nothing to report as of {day}."))
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return value
+
+
+def _make(name: str, doc: str) -> click.Command:
+    @_report_options
+    @click.pass_obj
+    def command(runtime: Runtime, **options: Any) -> None:
+        _run(runtime, name, **options)
+
+    command.__doc__ = doc
+    return report.command(name)(command)
+
+
+_make(
+    "workshare",
+    "Per named subcontractor: promised at bid, acknowledged?, contracted, delivered, status.",
+)
+_make(
+    "payments", "Per payer and payee: days to pay, Procurement Act buckets, overdue, interest owed."
+)
+_make("referrals", "Per subcontractor and period: referrals promised, sent and confirmed.")
+_make("performance", "KPI actuals against target and acceptable levels, rated.")
+_make("findings", "The audit list: Code of Practice findings, each with the events it rests on.")
+
+
+@report.command("scorecard")
+@click.option("--prime", required=True, metavar="HANDLE", help="The prime to score.")
+@_report_options
+@click.pass_obj
+def scorecard(runtime: Runtime, prime: str, **options: Any) -> None:
+    """A prime against the Code of Practice's four Merlin areas, with the metrics behind each."""
+    _run(runtime, "scorecard", prime=prime, **options)
+
+
+@click.group()
+def projections() -> None:
+    """The read models behind the reports."""
+
+
+@projections.command("rebuild")
+@click.pass_obj
+def rebuild(runtime: Runtime) -> None:
+    """Empty every view and rebuild it from the whole ledger."""
+    app = runtime.app()
+    app.ledger_id  # noqa: B018
+    count = app.projections.rebuild()
+    click.echo(f"Rebuilt the views from {count} events.")

@@ -1,0 +1,199 @@
+"""A package's history as plain facts, each with its date and its evidence (event id).
+
+The read model loads these for one package as the ledger stood on a date; the
+assessments (workshare, payments, findings…) are pure functions of them.
+``nid`` is the event's notification id: what ``chainledger history`` shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from chainledger.domain.terms import Terms
+
+
+@dataclass(frozen=True)
+class Org:
+    handle: str
+    role: str
+    sector: str | None
+    size: str | None
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    on: date
+    nid: int
+    previous: Decimal
+    value: Decimal
+    reason: str
+
+    @property
+    def change_pct(self) -> Decimal:
+        return (self.value - self.previous) / self.previous * 100 if self.previous else Decimal(0)
+
+
+@dataclass(frozen=True)
+class KpiFact:
+    name: str
+    unit: str
+    target: Decimal | None
+    acceptable: Decimal | None
+    direction: str
+    cadence: str
+    on: date
+    nid: int
+
+
+@dataclass(frozen=True)
+class BidFact:
+    prime: str
+    price: Decimal
+    self_delivery_pct: Decimal
+    on: date
+    nid: int
+    withdrawn_nid: int | None = None
+
+
+@dataclass
+class PromiseFact:
+    prime: str
+    subcontractor: str
+    terms: Terms
+    on: date
+    nid: int
+    answer: str = ""  # "", "acknowledged", "disputed"
+    answer_on: date | None = None
+    answer_nid: int | None = None
+    dispute_reason: str = ""
+    explanations: list[tuple[date, int]] = field(default_factory=list)
+
+
+@dataclass
+class VariationFact:
+    subcontractor: str
+    number: int
+    terms: Terms
+    reason: str
+    on: date
+    nid: int
+    status: str = "proposed"  # proposed, agreed, disputed
+    answer_on: date | None = None
+    answer_nid: int | None = None
+
+
+@dataclass
+class SubcontractFact:
+    prime: str
+    subcontractor: str
+    issued_terms: Terms
+    on: date
+    nid: int
+    terms: Terms  # after agreed variations
+    accepted_nid: int | None = None
+    failing_processes: list[tuple[date, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReferralFact:
+    subcontractor: str
+    period: str
+    kind: str  # sent, confirmed
+    count: int
+    on: date
+    nid: int
+
+
+@dataclass(frozen=True)
+class PaymentFact:
+    amount: Decimal
+    paid_on: date
+    nid: int
+
+
+@dataclass
+class InvoiceFact:
+    subcontractor: str
+    prime: str
+    reference: str
+    amount: Decimal
+    invoice_date: date
+    period: str
+    on: date
+    nid: int
+    payments: list[PaymentFact] = field(default_factory=list)
+    confirmed: list[tuple[date, int]] = field(default_factory=list)
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments), Decimal(0))
+
+
+@dataclass
+class KpiReportFact:
+    subcontractor: str
+    kpi: str
+    period: str
+    actual: Decimal
+    on: date
+    nid: int
+    attested_nid: int | None = None
+
+
+@dataclass
+class ConcernFact:
+    subcontractor: str
+    reference: str
+    subject: str
+    on: date
+    nid: int
+    answers: list[tuple[date, int]] = field(default_factory=list)
+
+
+@dataclass
+class PackageFacts:
+    """Everything recorded about one package up to ``as_of``."""
+
+    reference: str
+    commissioner: str
+    title: str
+    area: str
+    value: Decimal  # current, after variations
+    original_value: Decimal
+    start: date
+    end: date
+    payment_model: str
+    at_risk_pct: Decimal
+    on: date
+    nid: int
+    as_of: date
+    prime: str | None = None
+    awarded_price: Decimal | None = None
+    award_on: date | None = None
+    award_nid: int | None = None
+    closed_on: date | None = None
+    value_changes: list[ValueChange] = field(default_factory=list)
+    kpis: dict[str, KpiFact] = field(default_factory=dict)
+    bids: dict[str, BidFact] = field(default_factory=dict)
+    promises: list[PromiseFact] = field(default_factory=list)
+    subcontracts: dict[str, SubcontractFact] = field(default_factory=dict)
+    variations: list[VariationFact] = field(default_factory=list)
+    referrals: list[ReferralFact] = field(default_factory=list)
+    invoices: list[InvoiceFact] = field(default_factory=list)
+    kpi_reports: list[KpiReportFact] = field(default_factory=list)
+    concerns: list[ConcernFact] = field(default_factory=list)
+    orgs: dict[str, Org] = field(default_factory=dict)
+
+    @property
+    def winning_bid(self) -> BidFact | None:
+        return self.bids.get(self.prime) if self.prime else None
+
+    def winning_promises(self) -> list[PromiseFact]:
+        return [p for p in self.promises if self.prime and p.prime == self.prime]
+
+    @property
+    def years(self) -> Decimal:
+        """The contract's length in years."""
+        return Decimal((self.end - self.start).days + 1) / Decimal("365.25")

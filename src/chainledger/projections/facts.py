@@ -1,0 +1,175 @@
+"""Load one package's facts from the supply-chain view, as the ledger stood on a date."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from chainledger.domain.facts import (
+    BidFact,
+    ConcernFact,
+    InvoiceFact,
+    KpiFact,
+    KpiReportFact,
+    Org,
+    PackageFacts,
+    PaymentFact,
+    PromiseFact,
+    ReferralFact,
+    SubcontractFact,
+    ValueChange,
+    VariationFact,
+)
+from chainledger.domain.terms import TERM_FIELDS, Terms
+from chainledger.projections import supply_chain as sc
+from chainledger.projections.organisations import organisations_table
+
+
+def _rows(session: Session, table: Table, reference: str, as_of: date) -> list[Any]:
+    query = (
+        select(table)
+        .where(table.c.package == reference, table.c["on"] <= as_of.isoformat())
+        .order_by(table.c.nid)
+    )
+    return list(session.execute(query))
+
+
+def _d(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _terms(row: Any) -> Terms:
+    return Terms.parse({name: getattr(row, name) for name in TERM_FIELDS})
+
+
+def load_facts(session: Session, reference: str, as_of: date) -> PackageFacts | None:
+    """The package's facts recorded as taking effect on or before ``as_of``; None if none."""
+    created = _rows(session, sc.packages, reference, as_of)
+    if not created:
+        return None
+    p = created[0]
+    facts = PackageFacts(
+        reference=reference, commissioner=p.commissioner, title=p.title, area=p.area,
+        value=Decimal(p.value), original_value=Decimal(p.value), start=_day(p.start),
+        end=_day(p.end), payment_model=p.payment_model, at_risk_pct=Decimal(p.at_risk_pct),
+        on=_day(p.on), nid=p.nid, as_of=as_of,
+    )  # fmt: skip
+    for row in _rows(session, sc.package_changes, reference, as_of):
+        if row.kind == "award":
+            facts.prime, facts.awarded_price = row.prime, Decimal(row.price)
+            facts.award_on, facts.award_nid = _day(row.on), row.nid
+        elif row.kind == "vary":
+            change = ValueChange(_day(row.on), row.nid, Decimal(row.previous), Decimal(row.value),
+                                 row.reason)  # fmt: skip
+            facts.value_changes.append(change)
+            facts.value = change.value
+        else:
+            facts.closed_on = _day(row.on)
+    for row in _rows(session, sc.kpis, reference, as_of):
+        facts.kpis[row.name] = KpiFact(row.name, row.unit, _d(row.target), _d(row.acceptable),
+                                       row.direction, row.cadence, _day(row.on), row.nid)  # fmt: skip
+    for row in _rows(session, sc.bids, reference, as_of):
+        facts.bids[row.prime] = BidFact(row.prime, Decimal(row.price),
+                                        Decimal(row.self_delivery_pct), _day(row.on), row.nid)  # fmt: skip
+    for row in _rows(session, sc.promises, reference, as_of):
+        facts.promises.append(
+            PromiseFact(row.prime, row.subcontractor, _terms(row), _day(row.on), row.nid)
+        )
+    promise_of = {(f.prime, f.subcontractor): f for f in facts.promises}
+    for row in _rows(session, sc.bid_answers, reference, as_of):
+        if row.kind == "withdrawn":
+            old = facts.bids[row.prime]
+            facts.bids[row.prime] = BidFact(old.prime, old.price, old.self_delivery_pct, old.on,
+                                            old.nid, withdrawn_nid=row.nid)  # fmt: skip
+            continue
+        promise = promise_of.get((row.prime, row.subcontractor))
+        if promise is None:
+            continue
+        if row.kind == "explained":
+            promise.explanations.append((_day(row.on), row.nid))
+        else:
+            promise.answer, promise.answer_on, promise.answer_nid = row.kind, _day(row.on), row.nid
+            promise.dispute_reason = row.reason or ""
+    for row in _rows(session, sc.subcontracts, reference, as_of):
+        terms = _terms(row)
+        facts.subcontracts[row.subcontractor] = SubcontractFact(
+            row.prime, row.subcontractor, terms, _day(row.on), row.nid, terms
+        )
+    variations: dict[tuple[str, int], VariationFact] = {}
+    for row in _rows(session, sc.subcontract_changes, reference, as_of):
+        contract = facts.subcontracts.get(row.subcontractor)
+        if contract is None:
+            continue
+        if row.kind == "accepted":
+            contract.accepted_nid = row.nid
+        elif row.kind == "failing":
+            contract.failing_processes.append((_day(row.on), row.nid))
+        elif row.kind == "proposed":
+            variation = VariationFact(row.subcontractor, row.number, _terms(row), row.reason or "",
+                                      _day(row.on), row.nid)  # fmt: skip
+            variations[(row.subcontractor, row.number)] = variation
+            facts.variations.append(variation)
+        else:
+            variation = variations[(row.subcontractor, row.number)]
+            variation.status, variation.answer_on, variation.answer_nid = (
+                row.kind, _day(row.on), row.nid,
+            )  # fmt: skip
+            if row.kind == "agreed":
+                contract.terms = variation.terms
+    facts.referrals = [
+        ReferralFact(r.subcontractor, r.period, r.kind, r.count, _day(r.on), r.nid)
+        for r in _rows(session, sc.referrals, reference, as_of)
+    ]
+    by_invoice: dict[tuple[str, str], InvoiceFact] = {}
+    for row in _rows(session, sc.invoices, reference, as_of):
+        record = InvoiceFact(row.subcontractor, row.prime, row.reference, Decimal(row.amount),
+                             _day(row.invoice_date), row.period, _day(row.on), row.nid)  # fmt: skip
+        by_invoice[(row.subcontractor, row.reference)] = record
+        facts.invoices.append(record)
+    for row in _rows(session, sc.payments, reference, as_of):
+        record = by_invoice.get((row.subcontractor, row.reference))
+        if record is None:
+            continue
+        if row.kind == "paid":
+            record.payments.append(PaymentFact(Decimal(row.amount), _day(row.date), row.nid))
+        else:
+            record.confirmed.append((_day(row.date), row.nid))
+    reports: dict[tuple[str, str, str], KpiReportFact] = {}
+    for row in _rows(session, sc.kpi_reports, reference, as_of):
+        key = (row.subcontractor, row.kpi, row.period)
+        if row.kind == "reported":
+            reports[key] = KpiReportFact(row.subcontractor, row.kpi, row.period,
+                                         Decimal(row.actual), _day(row.on), row.nid)  # fmt: skip
+        elif key in reports:
+            reports[key].attested_nid = row.nid
+    facts.kpi_reports = list(reports.values())
+    by_concern: dict[tuple[str, str], ConcernFact] = {}
+    for row in _rows(session, sc.concerns, reference, as_of):
+        if row.kind == "raised":
+            record = ConcernFact(row.subcontractor, row.reference, row.subject or "",
+                                 _day(row.on), row.nid)  # fmt: skip
+            by_concern[(row.subcontractor, row.reference)] = record
+            facts.concerns.append(record)
+        elif (row.subcontractor, row.reference) in by_concern:
+            by_concern[(row.subcontractor, row.reference)].answers.append((_day(row.on), row.nid))
+    handles = {facts.commissioner, *facts.bids, *(p.subcontractor for p in facts.promises),
+               *facts.subcontracts}  # fmt: skip
+    query = select(organisations_table).where(organisations_table.c.handle.in_(handles))
+    for org in session.execute(query):
+        facts.orgs[org.handle] = Org(org.handle, org.role, org.sector, org.size)
+    return facts
+
+
+def package_references(session: Session) -> list[str]:
+    """Every package in the view, in the order they were created."""
+    return [
+        r for (r,) in session.execute(select(sc.packages.c.package).order_by(sc.packages.c.nid))
+    ]
