@@ -1,0 +1,296 @@
+"""Scenario tests for the findings: a well-run package yields none, and each scenario
+breaks one rule of the Code of Practice and triggers exactly that rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from chainledger.application import ChainLedger
+from chainledger.contracting import UnitOfWork
+from chainledger.domain.assessment import RULE_IDS, Thresholds, working_days_between
+from chainledger.domain.quantities import Period
+from chainledger.domain.values import Role, Sector, Size
+from tests.conftest import PASSPHRASE
+
+PACKAGE = "WELL-RUN-1"
+AS_OF = date(2026, 10, 31)
+QUARTERS = [
+    "2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2",
+]  # fmt: skip
+
+
+@dataclass
+class Story:
+    """A package's story with knobs: the defaults are a well-run package."""
+
+    self_share: str = "0"
+    s2_answer: str = "acknowledged"  # or "disputed", "none"
+    s1_contract: dict[str, str] = field(default_factory=dict)  # terms that differ from the promise
+    s1_promise: dict[str, str] = field(default_factory=dict)
+    s3_named: bool = False  # a third charity, named and acknowledged, never contracted
+    s2_pay_days: int = 20
+    s2_invoice_share: Decimal = Decimal(1)  # what share of its quarterly value S2 invoices
+    s2_referrals: dict[str, int] = field(default_factory=dict)  # period -> count sent
+    s2_actuals: dict[str, str] = field(default_factory=dict)  # period -> KPI actual
+    s2_failing_process_on: date | None = None
+    cut: bool = False  # commissioner cuts 10% and the prime cuts S1 by 20% (agreed)
+    referral_variation: bool = False  # prime cuts S2's referrals 40 -> 32; S2 disputes
+    extra_kpi_without_acceptable: bool = False
+    s2_explanation_on: date | None = None
+    concern_on: date | None = None
+    concern_answered: bool = False
+    as_of: date = AS_OF  # after the contract's end (and the 30 days to explain a shortfall)
+
+
+TERMS = {
+    "hope": {"service": "mental health", "share_pct": "30", "value_per_year": "300000",
+                 "referrals_per_period": "60", "referral_cadence": "quarter", "payment_model": "fixed",
+                 "at_risk_pct": "0", "payment_terms_days": "30", "management_fee_pct": "5"},
+    "mind": {"service": "wellbeing", "share_pct": "20", "value_per_year": "200000",
+                 "referrals_per_period": "40", "referral_cadence": "quarter", "payment_model": "fixed",
+                 "at_risk_pct": "0", "payment_terms_days": "30", "management_fee_pct": "5"},
+    "arts": {"service": "arts therapy", "share_pct": "5", "value_per_year": "50000",
+                 "referrals_per_period": "10", "referral_cadence": "quarter", "payment_model": "fixed",
+                 "at_risk_pct": "0", "payment_terms_days": "30", "management_fee_pct": "5"},
+}  # fmt: skip
+
+
+def build(app: ChainLedger, story: Story) -> None:
+    for handle, role, sector, size in (
+        ("council", Role.COMMISSIONER, Sector.PUBLIC, Size.LARGE),
+        ("prime", Role.PRIME, Sector.PRIVATE, Size.LARGE),
+        ("hope", Role.SUBCONTRACTOR, Sector.VCS, Size.SMALL),
+        ("mind", Role.SUBCONTRACTOR, Sector.VCS, Size.MEDIUM),
+        ("arts", Role.SUBCONTRACTOR, Sector.VCS, Size.MICRO),
+    ):
+        app.create_organisation(handle.title(), role, passphrase=PASSPHRASE, handle=handle,
+                                sector=sector, size=size)  # fmt: skip
+    signer = {h: app.signer(h, PASSPHRASE) for h in ("council", "prime", "hope", "mind", "arts")}
+
+    def at(handle: str, day: str | date) -> Any:
+        return signer[handle].dated(date.fromisoformat(str(day)))
+
+    app.create_package(at("council", "2024-03-01"), PACKAGE, "Employment support", "Barnet",
+                       "2000000", "2024-07-01", "2026-06-30", "Support into work",
+                       "fee-plus-outcome", "20")  # fmt: skip
+    app.define_kpi(at("council", "2024-03-02"), PACKAGE, "job starts", "people", "20", "15")
+    if story.extra_kpi_without_acceptable:
+        app.define_kpi(at("council", "2024-03-02"), PACKAGE, "satisfaction", "%", "80", None)
+    promises = [{"subcontractor": "hope", **TERMS["hope"], **story.s1_promise},
+                {"subcontractor": "mind", **TERMS["mind"]}]  # fmt: skip
+    if story.s3_named:
+        promises.append({"subcontractor": "arts", **TERMS["arts"]})
+    app.submit_bid(at("prime", "2024-04-01"), PACKAGE, "1900000", story.self_share, promises)
+    app.acknowledge_promise(at("hope", "2024-04-10"), PACKAGE, "prime")
+    if story.s2_answer == "acknowledged":
+        app.acknowledge_promise(at("mind", "2024-04-10"), PACKAGE, "prime")
+    elif story.s2_answer == "disputed":
+        app.dispute_promise(at("mind", "2024-04-10"), PACKAGE, "prime", "terms-differ", "8%")
+    if story.s3_named:
+        app.acknowledge_promise(at("arts", "2024-04-10"), PACKAGE, "prime")
+    app.award_package(at("council", "2024-05-01"), PACKAGE, "prime")
+    hope_terms = {**TERMS["hope"], **story.s1_promise, **story.s1_contract}
+    app.issue_subcontract(at("prime", "2024-05-15"), PACKAGE, "hope", **hope_terms)
+    app.issue_subcontract(at("prime", "2024-05-15"), PACKAGE, "mind", **TERMS["mind"])
+    app.accept_subcontract(at("hope", "2024-05-20"), PACKAGE)
+    app.accept_subcontract(at("mind", "2024-05-20"), PACKAGE)
+
+    hope_value = Decimal(hope_terms["value_per_year"]) / 4
+    for quarter in QUARTERS:
+        end = Period.parse(quarter).last_day
+        if story.cut and quarter == "2025-Q3":
+            app.vary_contract_value(at("council", "2025-07-01"), PACKAGE, "1800000", "10% cut")
+            app.propose_variation(at("prime", "2025-07-10"), PACKAGE, "hope", "pass on the cut",
+                                  value_per_year="240000")  # fmt: skip
+            app.answer_variation(at("hope", "2025-07-12"), PACKAGE, 1, True)
+            hope_value = Decimal(60000)
+        if story.referral_variation and quarter == "2025-Q3":
+            app.propose_variation(at("prime", "2025-07-10"), PACKAGE, "mind", "fewer referrals",
+                                  referrals_per_period="32")  # fmt: skip
+            app.answer_variation(at("mind", "2025-07-12"), PACKAGE, 1, False, "not agreed")
+        mind_referrals = story.s2_referrals.get(quarter, 40)
+        if story.referral_variation and quarter >= "2025-Q3":
+            mind_referrals = 32
+        flows = (
+            ("hope", 60, hope_value, "21", 20),
+            ("mind", mind_referrals, Decimal(50000) * story.s2_invoice_share,
+             story.s2_actuals.get(quarter, "20"), story.s2_pay_days),
+        )  # fmt: skip
+        prime_unit = UnitOfWork(app)
+        for sub, sent, _value, _actual, _days in flows:
+            app.send_referrals(at("prime", end), PACKAGE, sub, quarter, sent, uow=prime_unit)
+        prime_unit.commit()
+        for sub, sent, value, actual, days in flows:
+            unit = UnitOfWork(app)
+            reference = f"{sub}-{quarter}"
+            app.confirm_referrals(at(sub, end + timedelta(2)), PACKAGE, quarter, sent, uow=unit)
+            app.submit_invoice(at(sub, end), PACKAGE, reference, str(value), end.isoformat(),
+                               quarter, uow=unit)  # fmt: skip
+            app.report_performance(at(sub, end + timedelta(5)), PACKAGE, "job starts", quarter,
+                                   actual, uow=unit)  # fmt: skip
+            unit.commit()
+            paid_on = end + timedelta(days)
+            app.record_payment(at("prime", paid_on), PACKAGE, sub, reference, str(value),
+                               paid_on.isoformat())  # fmt: skip
+            app.confirm_payment(at(sub, paid_on), PACKAGE, reference, paid_on.isoformat())
+            app.attest_performance(at("prime", end + timedelta(7)), PACKAGE, sub, "job starts",
+                                   quarter)  # fmt: skip
+    if story.s2_failing_process_on:
+        app.start_failing_provider_process(at("prime", story.s2_failing_process_on), PACKAGE,
+                                           "mind", "below acceptable")  # fmt: skip
+    if story.s2_explanation_on:
+        app.explain_shortfall(at("prime", story.s2_explanation_on), PACKAGE, "mind",
+                              "volumes fell when the council changed eligibility")  # fmt: skip
+    if story.concern_on:
+        app.raise_concern(at("mind", story.concern_on), PACKAGE, "Late referrals",
+                          "Referrals arrive weeks late", "MIND-1")  # fmt: skip
+        if story.concern_answered:
+            app.respond_to_concern(at("council", story.concern_on + timedelta(10)), PACKAGE,
+                                   "mind", "MIND-1", "Meeting booked")  # fmt: skip
+
+
+def rules_found(app: ChainLedger, as_of: date = AS_OF) -> list[str]:
+    return sorted(f["rule"] for f in app.report("findings", package=PACKAGE, as_of=as_of))
+
+
+def test_a_well_run_package_has_no_findings(app: ChainLedger) -> None:
+    build(app, Story())
+    assert rules_found(app) == []
+    assert {r["status"] for r in app.report("workshare", package=PACKAGE, as_of=AS_OF)} == {
+        "on track"
+    }
+    assert all(
+        r["rating"] == "good" for r in app.report("performance", package=PACKAGE, as_of=AS_OF)
+    )
+
+
+SCENARIOS: list[tuple[str, Story, list[str]]] = [
+    # Mid-contract: at the end, an undelivered promise is also an unexplained shortfall.
+    ("named, acknowledged, never contracted", Story(s3_named=True, as_of=date(2026, 3, 31)),
+     ["BID_CANDY"]),
+    ("named but disputed", Story(s2_answer="disputed"), ["NAMED_WITHOUT_CONSENT"]),
+    ("named, never acknowledged", Story(s2_answer="none"), ["NAMED_WITHOUT_CONSENT"]),
+    ("contract pays slower than promised", Story(s1_contract={"payment_terms_days": "45"}),
+     ["TERMS_WORSENED"]),
+    ("contract cuts the value", Story(s1_contract={"value_per_year": "280000", "share_pct": "28"}),
+     ["TERMS_WORSENED"]),
+    ("10% cut passed down as 20%", Story(cut=True), ["CUT_PASSED_DOWN"]),
+    ("disputed variation acted on", Story(referral_variation=True), ["UNILATERAL_VARIATION"]),
+    ("paid in 45 days", Story(s2_pay_days=45), ["LATE_PAYMENT"]),
+    ("two quarters of low referrals", Story(s2_referrals={"2026-Q1": 25, "2026-Q2": 25}),
+     ["REFERRAL_SHORTFALL"]),
+    ("prime keeps 10% of delivery", Story(self_share="10"), ["PRIME_SELF_DELIVERY"]),
+    ("small charity carries more risk than the prime",
+     Story(s1_promise={"payment_model": "payment-by-results", "at_risk_pct": "30"}),
+     ["DISPROPORTIONATE_RISK"]),
+    ("a KPI without an acceptable level", Story(extra_kpi_without_acceptable=True),
+     ["KPI_UNDEFINED"]),
+    ("below acceptable twice, no process", Story(s2_actuals={"2026-Q1": "10", "2026-Q2": "12"}),
+     ["PERFORMANCE_FAILING"]),
+    ("promise 80% delivered, unexplained", Story(s2_invoice_share=Decimal("0.8")),
+     ["UNEXPLAINED_SHORTFALL"]),
+    ("concern unanswered", Story(concern_on=date(2026, 9, 1)), ["CONCERN_UNANSWERED"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("story", "expected"), [(s, e) for _, s, e in SCENARIOS],
+                         ids=[name for name, _, _ in SCENARIOS])  # fmt: skip
+def test_each_scenario_triggers_exactly_its_rule(app: ChainLedger, story: Story,
+                                                 expected: list[str]) -> None:  # fmt: skip
+    build(app, story)
+    assert rules_found(app, story.as_of) == expected
+
+
+def test_every_rule_has_a_scenario() -> None:
+    assert {rule for _, _, rules in SCENARIOS for rule in rules} == set(RULE_IDS)
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        Story(
+            s2_actuals={"2026-Q1": "10", "2026-Q2": "12"}, s2_failing_process_on=date(2026, 7, 20)
+        ),
+        Story(s2_invoice_share=Decimal("0.8"), s2_explanation_on=date(2026, 7, 15)),
+        Story(concern_on=date(2026, 9, 1), concern_answered=True),
+    ],
+    ids=["failing-provider process recorded", "shortfall explained", "concern answered"],
+)
+def test_the_remedy_clears_the_finding(app: ChainLedger, story: Story) -> None:
+    build(app, story)
+    assert rules_found(app) == []
+
+
+def test_findings_name_their_evidence(app: ChainLedger) -> None:
+    build(app, Story(s2_pay_days=45, s3_named=True, self_share="10"))
+    assert rules_found(app) == [
+        "BID_CANDY", "LATE_PAYMENT", "PRIME_SELF_DELIVERY", "UNEXPLAINED_SHORTFALL",
+    ]  # fmt: skip
+    found = app.report("findings", package=PACKAGE, as_of=AS_OF)
+    history = {row.notification_id: row for row in app.history(PACKAGE)}
+    for finding in found:
+        assert finding["evidence"], finding
+        assert set(finding["evidence"]) <= set(history), finding
+        assert finding["package"] == PACKAGE
+        assert finding["severity"] in ("high", "medium", "low")
+    late = next(f for f in found if f["rule"] == "LATE_PAYMENT")
+    assert late["organisations"] == ["prime", "mind"]
+    assert late["finding"].startswith("prime paid 8 invoice(s) late (up to 45 days) to mind")
+    assert {history[n].event_type for n in late["evidence"]} == {
+        "InvoiceSubmitted",
+        "PaymentRecorded",
+    }
+    candy = next(f for f in found if f["rule"] == "BID_CANDY")
+    assert "has received nothing at all" in candy["finding"]
+    assert {history[n].event_type for n in candy["evidence"]} == {"BidSubmitted", "PackageAwarded"}
+
+
+def test_as_of_answers_as_the_ledger_stood(app: ChainLedger) -> None:
+    build(app, Story(s2_pay_days=45))
+    assert rules_found(app, as_of=date(2024, 9, 30)) == []  # before any invoice was due
+    early = app.report("payments", package=PACKAGE, as_of=date(2024, 10, 20))
+    mind = next(r for r in early if r["payee"] == "mind")
+    assert (mind["invoices"], mind["paid"], mind["overdue_invoices"]) == (1, "0.00", 0)
+    later = app.report("payments", package=PACKAGE, as_of=date(2024, 11, 5))
+    mind = next(r for r in later if r["payee"] == "mind")
+    assert (mind["overdue_invoices"], mind["oldest_overdue"], mind["oldest_overdue_days"]) == (
+        1, "mind-2024-Q3", 6,
+    )  # fmt: skip
+    # Six months after award mind has been paid nothing yet (its first invoice is late), which
+    # by the letter of the rule is also bid candy at that date; by the end it is not.
+    assert rules_found(app, as_of=date(2024, 11, 5)) == ["BID_CANDY", "LATE_PAYMENT"]
+    assert rules_found(app) == ["LATE_PAYMENT"]
+
+
+def test_thresholds_are_configurable(app: ChainLedger) -> None:
+    build(app, Story(concern_on=date(2026, 9, 1), s2_pay_days=45))
+    assert rules_found(app) == ["CONCERN_UNANSWERED", "LATE_PAYMENT"]
+    patient = Thresholds.parse({"concern_working_days": "50"})
+    found = app.report("findings", package=PACKAGE, as_of=AS_OF, thresholds=patient)
+    assert [f["rule"] for f in found] == ["LATE_PAYMENT"]
+
+    def interest(base_rate: str) -> Decimal:
+        rows = app.report("payments", package=PACKAGE, as_of=AS_OF,
+                          thresholds=Thresholds.parse({"base_rate_pct": base_rate}))  # fmt: skip
+        return Decimal(next(r for r in rows if r["payee"] == "mind")["late_payment_interest"])
+
+    # 8 invoices of £50,000 each paid 15 days late: simple interest at base + 8% a year,
+    # owed (and so rounded to the penny) invoice by invoice.
+    per_invoice = (Decimal(50000) * Decimal("0.12") * 15 / Decimal("365.25")).quantize(
+        Decimal("0.01")
+    )
+    assert interest("4") == per_invoice * 8
+    assert interest("0") < interest("4")
+    with pytest.raises(Exception, match="unknown threshold 'patience'"):
+        Thresholds.parse({"patience": "3"})
+
+
+def test_working_days() -> None:
+    assert working_days_between(date(2026, 9, 4), date(2026, 9, 7)) == 1  # Fri -> Mon
+    assert working_days_between(date(2026, 9, 1), date(2026, 9, 29)) == 20
+    assert working_days_between(date(2026, 9, 1), date(2026, 9, 1)) == 0
