@@ -166,6 +166,13 @@ class Contracting:
             return True
         if uow.get(subcontract_id(package.reference, handle)) is not None:
             return True
+        if package.prime is not None:
+            awarded = uow.get(bid_id(package.reference, package.prime))
+            if awarded is not None and handle in awarded.promises:
+                return True
+            if uow.get(interest_id(package.reference, package.prime, handle)) is not None:
+                return True
+        # Named in a losing bid, or interested before award: the read model knows.
         return self.party_index(package.reference, handle)  # type: ignore[attr-defined]
 
     # -- commissioner ---------------------------------------------------------------
