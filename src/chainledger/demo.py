@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from shutil import rmtree
+from typing import Any
 
 from chainledger.audit import AuditReport, audit_ledger
 from chainledger.bootstrap import open_ledger
 from chainledger.contracting import UnitOfWork
+from chainledger.domain.quantities import Period
 from chainledger.domain.values import Role, Sector, Size
 from chainledger.persistence import EVENTS_TABLE
 
@@ -42,8 +45,14 @@ PROMISES = (
     ("refugee-advice", "ESOL and refugee advice", "5", "50000", "20"),
     ("womens-centre", "support for women", "5", "50000", "20"),
 )
-QUARTERS = (("2026-Q1", "2026-03-31"), ("2026-Q2", "2026-06-30"), ("2026-Q3", "2026-09-30"),
-            ("2026-Q4", "2026-12-31"))  # fmt: skip
+QUARTERS = ("2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3")
+AS_OF = date(2026, 10, 31)  # the demo reports as of a fixed date, so it reads the same every run
+# (subcontractor, referrals sent each quarter, KPI actual, quarterly invoice £)
+FLOWS = (
+    ("hope-trust", 58, "21", "37500"),
+    ("mind-in-barnet", 38, "17", "25000"),
+    ("refugee-advice", 2, "1", "6250"),
+)
 
 
 def _promise(handle: str, service: str, share: str, value: str, referrals: str) -> dict[str, str]:
@@ -74,79 +83,88 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
             identifier=identifier,
         )  # fmt: skip
     say(f"Registered {len(ORGANISATIONS)} organisations, each with its own Ed25519 key.")
-    council, prime, hope, mind, refugee, women = (
-        app.signer(handle, DEMO_PASSPHRASE) for handle, *_ in ORGANISATIONS
-    )
+    keys = {handle: app.signer(handle, DEMO_PASSPHRASE) for handle, *_ in ORGANISATIONS}
+
+    def at(handle: str, day: str | date) -> Any:
+        """``handle`` signing facts that took effect on ``day`` (recorded now)."""
+        return keys[handle].dated(date.fromisoformat(str(day)))
 
     app.create_package(
-        council, PACKAGE, "Employment support", "London Borough of Barnet", "2000000",
-        "2026-01-01", "2027-12-31", "Support for people out of work for over a year",
-        "fee-plus-outcome", "20",
+        at("barnet-council", "2025-01-10"), PACKAGE, "Employment support",
+        "London Borough of Barnet", "2000000", "2025-04-01", "2027-03-31",
+        "Support for people out of work for over a year", "fee-plus-outcome", "20",
     )  # fmt: skip
-    app.define_kpi(council, PACKAGE, "job starts", "people", "20", "15")
-    app.express_interest(hope, PACKAGE, "northgate", "mental health support for job seekers")
-    app.submit_bid(prime, PACKAGE, "1950000", "40", [_promise(*p) for p in PROMISES])
-    say("Northgate bid £1.95m naming four charities for 35% of the work.")
-    app.acknowledge_promise(hope, PACKAGE, "northgate")
-    app.acknowledge_promise(mind, PACKAGE, "northgate")
-    app.dispute_promise(women, PACKAGE, "northgate", "terms-differ", "we agreed 8%, not 5%")
+    app.define_kpi(at("barnet-council", "2025-01-10"), PACKAGE, "job starts", "people", "20", "15")
+    app.express_interest(at("hope-trust", "2025-01-20"), PACKAGE, "northgate",
+                         "mental health support for job seekers")  # fmt: skip
+    app.submit_bid(at("northgate", "2025-02-10"), PACKAGE, "1950000", "40",
+                   [_promise(*p) for p in PROMISES])  # fmt: skip
+    say("Northgate bid £1.95m naming four charities for 35% of the work, keeping 40% itself.")
+    app.acknowledge_promise(at("hope-trust", "2025-02-15"), PACKAGE, "northgate")
+    app.acknowledge_promise(at("mind-in-barnet", "2025-02-16"), PACKAGE, "northgate")
+    app.dispute_promise(at("womens-centre", "2025-02-16"), PACKAGE, "northgate", "terms-differ",
+                        "we agreed 8%, not 5%")  # fmt: skip
     say("Hope Trust and Mind acknowledged their promises; the Women's Centre disputed its terms;")
     say("the Refugee Advice Collective never answered.")
-    app.award_package(council, PACKAGE, "northgate")
+    app.award_package(at("barnet-council", "2025-03-01"), PACKAGE, "northgate")
     for handle, service, share, value, referrals in PROMISES[:3]:
         app.issue_subcontract(
-            prime, PACKAGE, handle, service=service, share_pct=share,
+            at("northgate", "2025-03-15"), PACKAGE, handle, service=service, share_pct=share,
             value_per_year=value if handle != "refugee-advice" else str(int(value) // 2),
             referrals_per_period=referrals, payment_model="fixed", payment_terms_days="30",
             management_fee_pct="5",
         )  # fmt: skip
-    for signer in (hope, mind, refugee):
-        app.accept_subcontract(signer, PACKAGE)
+        app.accept_subcontract(at(handle, "2025-03-20"), PACKAGE)
     say("Awarded to Northgate, which issued three subcontracts (the Refugee Advice Collective's")
     say("at £25,000 a year against £50,000 promised) and none to the Women's Centre.")
 
-    for q, (quarter, quarter_end) in enumerate(QUARTERS):
-        # What a back office sends in bulk: one unit of work per organisation per quarter.
-        prime_unit = UnitOfWork(app)
-        for handle, sent in (("hope-trust", 55), ("mind-in-barnet", 30), ("refugee-advice", 2)):
-            app.send_referrals(prime, PACKAGE, handle, quarter, sent, uow=prime_unit)
-        prime_unit.commit()
-        for signer, received, actual in ((hope, 55, 19), (mind, 30, 16), (refugee, 2, 1)):
-            unit = UnitOfWork(app)
-            reference = f"{signer.org[:4].upper()}-{quarter}"
-            app.confirm_referrals(signer, PACKAGE, quarter, received, uow=unit)
-            app.submit_invoice(signer, PACKAGE, reference, "12500", quarter_end, quarter, uow=unit)
-            app.report_performance(signer, PACKAGE, "job starts", quarter, actual, uow=unit)
-            unit.commit()
-            late = signer is refugee
-            paid_on = f"2026-{3 * q + 5 + (1 if late else 0):02d}-{'20' if late else '15'}"
-            paid_on = paid_on if q < 3 else ("2027-02-20" if late else "2027-01-15")
-            app.record_payment(prime, PACKAGE, signer.org, reference, "12500", paid_on)
-            app.confirm_payment(signer, PACKAGE, reference, paid_on)
+    for q, quarter in enumerate(QUARTERS):
+        end = Period.parse(quarter).last_day
+        # What a back office sends in bulk: one unit of work, one transaction, per quarter.
+        unit = UnitOfWork(app)
+        for handle, sent, actual, value in FLOWS:
+            reference = f"{handle[:4].upper()}-{quarter}"
+            app.send_referrals(at("northgate", end), PACKAGE, handle, quarter, sent, uow=unit)
+            app.confirm_referrals(at(handle, end + timedelta(2)), PACKAGE, quarter, sent, uow=unit)
+            app.submit_invoice(at(handle, end), PACKAGE, reference, value, end.isoformat(),
+                               quarter, uow=unit)  # fmt: skip
+            app.report_performance(at(handle, end + timedelta(5)), PACKAGE, "job starts",
+                                   quarter, actual, uow=unit)  # fmt: skip
+            paid_on = end + timedelta(days=52 if handle == "refugee-advice" else 21)
+            app.record_payment(at("northgate", paid_on), PACKAGE, handle, reference, value,
+                               paid_on.isoformat(), uow=unit)  # fmt: skip
+            app.confirm_payment(at(handle, paid_on), PACKAGE, reference, paid_on.isoformat(),
+                                uow=unit)  # fmt: skip
+        unit.commit()
         if q == 1:
-            app.vary_contract_value(council, PACKAGE, "1800000", "budget cut 2026/27: 10%")
-            app.propose_variation(prime, PACKAGE, "mind-in-barnet", "pass on the cut",
-                                  value_per_year="30000")  # fmt: skip
-            app.answer_variation(mind, PACKAGE, 1, False, "a 40% cut, when the council cut 10%")
-            app.raise_concern(mind, PACKAGE, "Cut passed down", "Our value was cut by 40%.",
-                              "MIND-1")  # fmt: skip
-    say("Four quarters of referrals, invoices, payments and KPI reports recorded; the council")
+            app.vary_contract_value(at("barnet-council", "2025-10-01"), PACKAGE, "1800000",
+                                    "budget cut 2025/26: 10%")  # fmt: skip
+            app.propose_variation(at("northgate", "2025-10-08"), PACKAGE, "mind-in-barnet",
+                                  "pass on the cut", value_per_year="60000")  # fmt: skip
+            app.answer_variation(at("mind-in-barnet", "2025-10-10"), PACKAGE, 1, False,
+                                 "a 40% cut, when the council cut 10%")  # fmt: skip
+            app.raise_concern(at("mind-in-barnet", "2025-10-13"), PACKAGE, "Cut passed down",
+                              "Our value was cut by 40%.", "MIND-1")  # fmt: skip
+    say(f"{len(QUARTERS)} quarters of referrals, invoices, payments and KPI reports; the council")
     say("cut the budget by 10%, Northgate proposed a 40% cut to Mind, which disputed it and")
     say("raised a concern with the council directly.")
+    say(f"The package's history holds {len(app.history(PACKAGE))} signed events.")
 
-    history = app.history(PACKAGE)
-    say(f"The package's history holds {len(history)} signed events; the last few:")
-    for row in history[-4:]:
-        say(f"  #{row.notification_id} {row.org}: {row.summary}")
+    say(f"\nPromised against delivered, as of {AS_OF}:")
+    for row in app.report("workshare", package=PACKAGE, as_of=AS_OF):
+        promised = row["promised_value_per_year"] or "-"
+        say(f"  {row['subcontractor']:<16} promised £{promised:>10}/yr  paid £{row['paid_to_date']:>10}"
+            f"  {row['answer']:<26} {row['status']}")  # fmt: skip
 
-    bid = app.bid_view(PACKAGE, "northgate")
-    say("What the charities said about the promises made in their names:")
-    for promise in bid["promises"]:
-        say(f"  {promise['subcontractor']:<16} {promise['share_pct']:>3}%  {promise['answer']}")
+    found = app.report("findings", package=PACKAGE, as_of=AS_OF)
+    say(f"\nWhat the audit found ({len(found)} findings; evidence = event ids in the history):")
+    for finding in found:
+        evidence = " ".join(f"#{n}" for n in finding["evidence"][:6])
+        more = " …" if len(finding["evidence"]) > 6 else ""
+        say(f"  [{finding['severity']}] {finding['rule']}: {finding['finding']} ({evidence}{more})")
 
     clean = audit_ledger(app)
-    say(_summary("Audit of the ledger as recorded", clean))
-
+    say("\n" + _summary("Audit of the ledger as recorded", clean))
     tampered_path = directory / "tampered.db"
     _copy_database(ledger_path, tampered_path)
     target = _edit_a_payment_date(tampered_path)
@@ -156,7 +174,10 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     for failure in caught.failures:
         where = f"notification {failure.notification_id} ({failure.event_type})"
         say(f"  FAILED {where}: {failure.message}")
-    return clean.ok and not caught.ok
+    say(f"\nExplore it: chainledger --ledger {ledger_path} report findings --as-of {AS_OF}")
+    say(f"       and: chainledger --ledger {ledger_path} history {PACKAGE}")
+    rules = {f["rule"] for f in found}
+    return clean.ok and not caught.ok and {"BID_CANDY", "LATE_PAYMENT"} <= rules
 
 
 def _summary(title: str, report: AuditReport) -> str:
@@ -179,8 +200,8 @@ def _edit_a_payment_date(path: Path) -> str:
         row_id, state = db.execute(
             f"SELECT id, state FROM {EVENTS_TABLE} WHERE topic = 'PaymentRecorded' "
             "AND instr(state, ?) > 0 ORDER BY id DESC LIMIT 1",
-            (b'"paid_on":"2027-02-20"',),
+            (b'"paid_on":"2026-11-21"',),
         ).fetchone()
-        edited = state.replace(b'"paid_on":"2027-02-20"', b'"paid_on":"2027-01-15"')
+        edited = state.replace(b'"paid_on":"2026-11-21"', b'"paid_on":"2026-10-21"')
         db.execute(f"UPDATE {EVENTS_TABLE} SET state = ? WHERE id = ?", (edited, row_id))
-    return f"notification {row_id}, paid on 2027-02-20 becomes 2027-01-15"
+    return f"notification {row_id}, paid on 2026-11-21 becomes 2026-10-21"

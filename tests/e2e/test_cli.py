@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -192,14 +193,28 @@ def test_audit_verify_with_two_workers_matches_one(cli_ledger: CliLedger) -> Non
     )
 
 
-def test_demo_runs_and_reports_the_tampering(tmp_path: Path) -> None:
+def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert "refugee-advice     5%  awaiting answer" in out
-    assert "womens-centre      5%  disputed (terms-differ)" in out
     assert (
-        "Audit of the ledger as recorded: 97 events, 96 signatures, 6 organisations — clean." in out
+        "womens-centre    promised £  50000.00/yr  paid £         0  disputed (terms-differ)" in out
     )
-    assert "paid on 2027-02-20 becomes 2027-01-15" in out
-    assert "FAILED notification 96 (PaymentRecorded): signature by northgate does not verify" in out
+    for rule in ("BID_CANDY", "NAMED_WITHOUT_CONSENT", "TERMS_WORSENED", "CUT_PASSED_DOWN",
+                 "LATE_PAYMENT", "REFERRAL_SHORTFALL", "PRIME_SELF_DELIVERY", "PERFORMANCE_FAILING",
+                 "CONCERN_UNANSWERED"):  # fmt: skip
+        assert f"] {rule}: " in out, rule
+    assert (
+        "Audit of the ledger as recorded: 133 events, 132 signatures, 6 organisations — clean."
+        in out
+    )
+    assert "paid on 2026-11-21 becomes 2026-10-21" in out
+    assert (
+        "FAILED notification 132 (PaymentRecorded): signature by northgate does not verify" in out
+    )
+    ledger = tmp_path / "demo" / "chainledger.db"
+    again = CliRunner().invoke(cli, ["--ledger", str(ledger), "report", "findings",
+                                     "--as-of", "2026-10-31", "--format", "json"])  # fmt: skip
+    assert again.exit_code == 0
+    printed = re.findall(r"^  \[(?:high|medium|low)\] ([A-Z_]+): ", out, re.M)
+    assert [f["rule"] for f in json.loads(again.stdout)] == printed
