@@ -58,7 +58,12 @@ from chainledger.errors import (
     TamperError,
 )
 from chainledger.keystore import Keystore
-from chainledger.persistence import APPLICATION_NAME, SignedEventMapper, describe
+from chainledger.persistence import (
+    APPLICATION_NAME,
+    SignedEventMapper,
+    describe,
+    read_notifications,
+)
 from chainledger.projections.engine import ProjectionEngine
 from chainledger.projections.facts import load_facts, package_references
 from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
@@ -319,12 +324,15 @@ class ChainLedger(Contracting, Application):
         """Every event in ledger order (read in batches; not verified — see audit)."""
         last = 0
         while True:
-            notifications = self.recorder.select_notifications(start=last + 1, limit=1000)
-            if not notifications:
+            with self.recorder.datastore.transaction(commit=False) as session:
+                rows = read_notifications(self, session, last + 1, 1000)
+            if not rows:
                 return
-            for notification in notifications:
-                yield located(self.mapper.to_domain_event(notification), notification.id)
-            last = notifications[-1].id
+            for row in rows:
+                event = decode_event(row.state, originator_id=row.originator_id,
+                                     originator_version=row.originator_version, topic=row.topic)  # fmt: skip
+                yield located(event, row.id)
+            last = rows[-1].id
 
     def party_index(self, package: str, handle: str) -> bool:
         """Whether ``handle`` has bid for, been named in, or shown interest in the package."""

@@ -20,6 +20,8 @@ from chainledger.domain.terms import Terms
 from chainledger.errors import InvalidValue
 
 DAYS_PER_YEAR = Decimal("365.25")
+MAX_WHOLE_THRESHOLD = 3650  # days, months, periods: ten years is more than any contract
+MAX_THRESHOLD = Decimal(1_000_000_000_000)
 HUNDRED = Decimal(100)
 PENNY = Decimal("0.01")
 
@@ -50,12 +52,16 @@ class Thresholds:
         for name, text in settings.items():
             if name not in known:
                 raise InvalidValue(f"unknown threshold {name!r}; thresholds: {', '.join(known)}")
+            whole = known[name].type in ("int", int)
             try:
-                value = int(text) if known[name].type in ("int", int) else Decimal(text)
+                value = int(text) if whole else Decimal(text)
             except (ValueError, ArithmeticError):
                 raise InvalidValue(f"threshold {name} must be a number, not {text!r}") from None
-            if value < 0 or (isinstance(value, Decimal) and not value.is_finite()):
-                raise InvalidValue(f"threshold {name} must be a positive number")
+            if isinstance(value, Decimal) and not value.is_finite():
+                raise InvalidValue(f"threshold {name} must be a finite number")
+            limit = MAX_WHOLE_THRESHOLD if whole else MAX_THRESHOLD
+            if not 0 <= value <= limit:
+                raise InvalidValue(f"threshold {name} must be between 0 and {limit}")
             values[name] = value
         return cls(**values)
 
@@ -348,7 +354,7 @@ def payments(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
             "paid_31_60_days_pct": _s(pct(middle, len(settled))),
             "paid_61_plus_days_pct": _s(pct(len(settled) - within - middle, len(settled))),
             "overdue_invoices": len(overdue),
-            "overdue_amount": _s(sum((x.outstanding for x in overdue), Decimal(0))),
+            "overdue_amount": _s(sum((x.outstanding for x in overdue), Decimal("0.00"))),
             "oldest_overdue": oldest.record.reference if oldest else None,
             "oldest_overdue_days": (facts.as_of - oldest.due).days if oldest else None,
             "late_payment_interest": _s(sum((x.interest for x in timings), Decimal(0))),
