@@ -18,10 +18,9 @@ import sqlalchemy.exc
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
-from sqlalchemy import select
 
 from chainledger.contracting import Contracting
-from chainledger.crypto import Ed25519Signer, raw_public_key, verify
+from chainledger.crypto import Ed25519Signer, VerifiedSignatures, raw_public_key
 from chainledger.domain import (
     assessment,
     model,  # noqa: F401 - registers every event type
@@ -60,6 +59,9 @@ from chainledger.errors import (
 from chainledger.keystore import Keystore
 from chainledger.persistence import (
     APPLICATION_NAME,
+    EVENTS_TABLE,
+    BulkApplicationRecorder,
+    EventTable,
     SignedEventMapper,
     describe,
     read_notifications,
@@ -96,6 +98,7 @@ class ChainLedger(Contracting, Application):
         self.keystore = keystore
         self._ledger_id: UUID | None = None
         self._signing_orgs: dict[str, Organisation] = {}
+        self._verified = VerifiedSignatures()
         self._orgs_loaded_at: dict[str, int] = {}
         try:
             super().__init__(
@@ -105,6 +108,7 @@ class ChainLedger(Contracting, Application):
                     "CREATE_TABLE": "y",
                 }
             )
+            self.table = EventTable(self)
             self.projections = ProjectionEngine(
                 self, [OrganisationsProjection(), TimelineProjection(), SupplyChainProjection()]
             )
@@ -118,6 +122,14 @@ class ChainLedger(Contracting, Application):
 
     def construct_mapper(self) -> SignedEventMapper:
         return SignedEventMapper()
+
+    def construct_recorder(self) -> BulkApplicationRecorder:
+        recorder = BulkApplicationRecorder(
+            datastore=self.factory.datastore,  # type: ignore[attr-defined]
+            events_table_name=EVENTS_TABLE,
+        )
+        recorder.create_table()
+        return recorder
 
     # -- the ledger itself -------------------------------------------------
 
@@ -139,10 +151,7 @@ class ChainLedger(Contracting, Application):
 
     def exists(self, aggregate_id: UUID) -> bool:
         """Whether anything is recorded under ``aggregate_id`` (nothing is verified)."""
-        table = self.recorder.events_record_cls.__table__
-        query = select(table.c.id).where(table.c.originator_id == aggregate_id).limit(1)
-        with self.recorder.datastore.transaction(commit=False) as session:
-            return session.execute(query).first() is not None
+        return self.table.exists(aggregate_id)
 
     def init_ledger(self, name: str) -> UUID:
         """Create the ledger's genesis event with a fresh ledger id."""
@@ -416,17 +425,9 @@ class ChainLedger(Contracting, Application):
         keys are judged by position in the global order, so this reads the
         same table with it.
         """
-        table = self.recorder.events_record_cls.__table__
-        query = (
-            select(table.c.id, table.c.originator_version, table.c.topic, table.c.state)
-            .where(table.c.originator_id == aggregate_id)
-            .order_by(table.c.originator_version)
-        )
-        with self.recorder.datastore.transaction(commit=False) as session:
-            rows = session.execute(query).all()
-        for notification_id, version, topic, state in rows:
+        for notification_id, version, topic, state in self.table.rows(aggregate_id):
             event = decode_event(
-                bytes(state), originator_id=aggregate_id, originator_version=version, topic=topic
+                state, originator_id=aggregate_id, originator_version=version, topic=topic
             )
             yield located(event, notification_id)
 
@@ -453,9 +454,9 @@ class ChainLedger(Contracting, Application):
                 raise event.tamper("registration is not signed by the key it registers")
         else:
             public_key = self._signing_key(event, aggregate)
-        if not verify(public_key, event.signature, event.content):
+        if not self._verified.verify(public_key, event.signature, event.content):
             raise event.tamper(f"signature by {event.org} does not verify")
-        if isinstance(event, SigningKeyRotated) and not verify(
+        if isinstance(event, SigningKeyRotated) and not self._verified.verify(
             event.new_key,
             event.proof_bytes,
             possession_statement(event.ledger_id, event.org, event.new_key_id),
@@ -488,16 +489,9 @@ class ChainLedger(Contracting, Application):
         return key.public_key
 
     def _notification_id(self, aggregate_id: object, version: int | None) -> int | None:
-        if aggregate_id is None or version is None:
+        if not isinstance(aggregate_id, UUID) or version is None:
             return None
-        table = self.recorder.events_record_cls.__table__
-        with self.recorder.datastore.transaction(commit=False) as session:
-            return session.execute(
-                select(table.c.id).where(
-                    table.c.originator_id == aggregate_id,
-                    table.c.originator_version == version,
-                )
-            ).scalar()
+        return self.table.notification_id(aggregate_id, version)
 
     def save_aggregates(self, *aggregates: LedgerAggregate) -> list[LedgerEvent]:
         """Save every pending event of ``aggregates`` in one transaction, in the order made.

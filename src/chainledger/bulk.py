@@ -13,6 +13,7 @@ the steps an organisation signed in the same format.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Iterable, Iterator
@@ -81,13 +82,7 @@ def perform(app: ChainLedger, signer: Signer, line: dict[str, Any], uow: UnitOfW
     if line.get("on") is not None:
         signer = signer.dated(parse_date(line["on"], "on"))
     fixed = dict(step.fixed)
-    signature = inspect.signature(method)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    named = {
-        p.name: p
-        for p in list(signature.parameters.values())[1:]
-        if p.kind is not p.VAR_KEYWORD and p.name != "uow"
-    }
+    named, accepts_any = _parameters(type(app), step.method)
     unknown = set(params) - set(named) - ({*params} if accepts_any else set())
     if unknown or set(params) & set(fixed):
         raise InvalidValue(
@@ -99,6 +94,16 @@ def perform(app: ChainLedger, signer: Signer, line: dict[str, Any], uow: UnitOfW
     if missing:
         raise InvalidValue(f"missing field(s) {', '.join(missing)}")
     return method(signer, **params, **fixed, uow=uow)
+
+
+@functools.cache
+def _parameters(app_class: type, method: str) -> tuple[dict[str, inspect.Parameter], bool]:
+    """A use case's named parameters after the signer, and whether it takes any others."""
+    signature = inspect.signature(getattr(app_class, method))
+    parameters = list(signature.parameters.values())[2:]  # self, signer
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    named = {p.name: p for p in parameters if p.kind is not p.VAR_KEYWORD and p.name != "uow"}
+    return named, accepts_any
 
 
 def read_lines(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -64,23 +64,32 @@ class UnitOfWork:
     def __init__(self, app: ChainLedger) -> None:
         self.app = app
         self._aggregates: dict[UUID, LedgerAggregate] = {}
+        self._absent: set[UUID] = set()
 
     def get(self, aggregate_id: UUID) -> Any:
         """The aggregate (this unit's copy), or None if nothing is recorded under the id."""
         if aggregate_id not in self._aggregates:
+            if aggregate_id in self._absent:
+                return None
             try:
                 self._aggregates[aggregate_id] = self.app.load(aggregate_id)
             except NotFound:
+                # If someone else records it meanwhile, saving this unit is a conflict.
+                self._absent.add(aggregate_id)
                 return None
         return self._aggregates[aggregate_id]
 
     def add(self, aggregate: LedgerAggregate) -> None:
         if aggregate.id in self._aggregates and self._aggregates[aggregate.id] is not aggregate:
             raise Refused("this record already exists")
+        self._absent.discard(aggregate.id)
         self._aggregates[aggregate.id] = aggregate
 
     def commit(self) -> list[LedgerEvent]:
-        """Save every change in one transaction; returns the events written."""
+        """Save every change in one transaction; returns the events written.
+
+        The unit keeps its aggregates, up to date, so it can go on to another batch.
+        """
         changed = [a for a in self._aggregates.values() if a.pending_events]
         return self.app.save_aggregates(*changed) if changed else []
 

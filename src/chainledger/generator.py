@@ -134,8 +134,12 @@ def _package(
     at_risk = rng.choice((0, 10, 20, 30))
     model = "fixed" if at_risk == 0 else rng.choice(("fee-plus-outcome", "payment-by-results"))
 
+    dated: dict[tuple[str, date], Any] = {}
+
     def at(handle: str, day: date) -> Any:
-        return signers[handle].dated(min(day, date.today()))
+        if (handle, day) not in dated:
+            dated[(handle, day)] = signers[handle].dated(min(day, date.today()))
+        return dated[(handle, day)]
 
     unit = UnitOfWork(app)
     tender = start - timedelta(days=120)
@@ -194,7 +198,7 @@ def _package(
 
     today = date.today()
     for quarter in range(8):
-        unit = UnitOfWork(app)
+        # The same unit of work goes on: its aggregates stay loaded between commits.
         quarter_start = add_months(start, 3 * quarter)
         if quarter == 4 and winner.cuts_deep:
             app.vary_contract_value(at(council, quarter_start), reference, str(int(value * 0.9)),

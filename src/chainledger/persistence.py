@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import select
 
 from chainledger.domain.events import LedgerEvent, decode_event, stored_state
@@ -112,3 +113,72 @@ def read_notifications(app: Any, session: Any, start: int, limit: int) -> list[S
     return [
         StoredRow(row[0], row[1], row[2], row[3], bytes(row[4])) for row in session.execute(query)
     ]
+
+
+class EventTable:
+    """Fast reads of one aggregate's rows, in plain SQL compiled once.
+
+    Loading an aggregate is the write path's first step (rules are checked
+    against its state), so it avoids SQLAlchemy's per-statement compilation
+    and session bookkeeping; results are the same rows ``select_events`` reads,
+    with the notification id added.
+    """
+
+    def __init__(self, app: Any) -> None:
+        table = app.recorder.events_record_cls.__table__
+        self.engine = app.recorder.datastore.engine
+        dialect = self.engine.dialect
+        name = dialect.identifier_preparer.format_table(table)
+        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        self._events = (
+            f"SELECT id, originator_version, topic, state FROM {name} "
+            f"WHERE originator_id = {marker} ORDER BY originator_version"
+        )
+        self._one = f"SELECT id FROM {name} WHERE originator_id = {marker} LIMIT 1"
+        self._at = (
+            f"SELECT id FROM {name} WHERE originator_id = {marker} AND originator_version = {marker}"
+        )
+        self._bind = table.c.originator_id.type.bind_processor(dialect) or (lambda v: v)
+
+    def rows(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
+        with self.engine.connect() as connection:
+            result = connection.exec_driver_sql(self._events, (self._bind(aggregate_id),))
+            return [(r[0], r[1], r[2], bytes(r[3])) for r in result]
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        with self.engine.connect() as connection:
+            return connection.exec_driver_sql(self._one, (self._bind(aggregate_id),)).first() is not None
+
+    def notification_id(self, aggregate_id: UUID, version: int) -> int | None:
+        with self.engine.connect() as connection:
+            row = connection.exec_driver_sql(self._at, (self._bind(aggregate_id), version)).first()
+            return None if row is None else row[0]
+
+
+class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
+    """eventsourcing-sqlalchemy's recorder, inserting a save's rows in one statement.
+
+    The library adds one ORM object per event and flushes; this sends the rows
+    as one executemany with RETURNING (SQLAlchemy's "insertmanyvalues", on
+    SQLite and PostgreSQL alike), in the same transaction, after the same table
+    lock, returning the notification ids in order. Nothing else changes.
+    """
+
+    def _insert_stored_events(self, session: Any, stored_events: Any, **kwargs: Any) -> Any:
+        if not stored_events:
+            return []
+        table = self.events_record_cls.__table__
+        self._lock_table(session)
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored_events
+        ]
+        statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        ids = [row[0] for row in session.execute(statement, rows)]
+        self._notify_channel(session)
+        return ids
