@@ -67,17 +67,18 @@ def generate(
     subcontractors: int = 400,
     commissioners: int = 8,
     progress: Callable[[int], None] | None = None,
+    signers: dict[str, Any] | None = None,
 ) -> Generated:
-    """Fill ``app`` (an initialised ledger) with about ``events`` signed events."""
+    """Fill ``app`` (an initialised ledger) with about ``events`` signed events.
+
+    ``signers`` (from an earlier ``prepare``) skips unlocking every key again.
+    """
     started = time.perf_counter()
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     before = app.recorder.max_notification_id() or 0
-    keystore = app.keystore
-    app.keystore = Keystore(keystore.directory, scrypt_n=2**10)  # fast keys for test data
-    try:
-        signers = _organisations(app, rng, primes, subcontractors, commissioners)
-    finally:
-        app.keystore = keystore
+    if signers is None:
+        signers = prepare(app, seed=seed, primes=primes, subcontractors=subcontractors,
+                          commissioners=commissioners)  # fmt: skip
     councils = [h for h in signers if h.startswith("council-")]
     prime_pool = [
         _Prime(
@@ -97,6 +98,24 @@ def generate(
             progress((app.recorder.max_notification_id() or 0) - before)
     written = (app.recorder.max_notification_id() or 0) - before
     return Generated(packages, len(signers), written, time.perf_counter() - started)
+
+
+def prepare(
+    app: ChainLedger,
+    *,
+    seed: int = 2026,
+    primes: int = 10,
+    subcontractors: int = 400,
+    commissioners: int = 8,
+) -> dict[str, Any]:
+    """Register the organisations (if missing) and unlock their keys: handle -> signer."""
+    keystore = app.keystore
+    app.keystore = Keystore(keystore.directory, scrypt_n=2**10)  # fast keys for test data
+    try:
+        rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+        return _organisations(app, rng, primes, subcontractors, commissioners)
+    finally:
+        app.keystore = keystore
 
 
 def _organisations(

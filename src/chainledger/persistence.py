@@ -135,9 +135,7 @@ class EventTable:
             f"WHERE originator_id = {marker} ORDER BY originator_version"
         )
         self._one = f"SELECT id FROM {name} WHERE originator_id = {marker} LIMIT 1"
-        self._at = (
-            f"SELECT id FROM {name} WHERE originator_id = {marker} AND originator_version = {marker}"
-        )
+        self._at = f"SELECT id FROM {name} WHERE originator_id = {marker} AND originator_version = {marker}"
         self._bind = table.c.originator_id.type.bind_processor(dialect) or (lambda v: v)
 
     def rows(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
@@ -147,7 +145,10 @@ class EventTable:
 
     def exists(self, aggregate_id: UUID) -> bool:
         with self.engine.connect() as connection:
-            return connection.exec_driver_sql(self._one, (self._bind(aggregate_id),)).first() is not None
+            return (
+                connection.exec_driver_sql(self._one, (self._bind(aggregate_id),)).first()
+                is not None
+            )
 
     def notification_id(self, aggregate_id: UUID, version: int) -> int | None:
         with self.engine.connect() as connection:
