@@ -8,8 +8,8 @@ late payment, referrals that dry up. Everything is written through the real
 application (signed events, checked by the same rules as the CLI), in bulk: one
 unit of work, so one transaction, per package and quarter.
 
-The number of packages grows with the ``events`` target (about 1,100 events
-per package); the pools of organisations stay the same size.
+Packages are added until the ``events`` target is reached (about 950 events
+each); the pools of organisations stay the same size.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from chainledger.domain.values import Role, Sector, Size
 from chainledger.keystore import Keystore
 
 PASSPHRASE = "generated ledger, not a secret"  # noqa: S105 - test data
-EVENTS_PER_PACKAGE = 1100
 AREAS = ("Barnet", "Camden", "Leeds", "Bristol", "Newcastle", "Norfolk", "Kent", "Cardiff",
          "Glasgow", "Belfast", "Sheffield", "Devon")  # fmt: skip
 SERVICES = ("mental health support", "employment coaching", "housing advice", "ESOL",
@@ -88,15 +87,19 @@ def generate(
         if h.startswith("prime-")
     ]
     subs = [h for h in signers if h.startswith("sub-")]
-    packages = max(1, round(events / EVENTS_PER_PACKAGE))
-    first = 0
-    while app.exists(package_id(f"GEN-{first:05d}")):  # growing an earlier generated ledger
-        first += 1
-    for number in range(first, first + packages):
+    number = 0
+    while app.exists(package_id(f"GEN-{number:05d}")):  # growing an earlier generated ledger
+        number += 1
+    packages = 0
+    written = 0
+    # Whole packages until the target is reached (the last one may overshoot it a little).
+    while written < events or packages == 0:
         _package(app, rng, signers, number, rng.choice(councils), prime_pool, subs)
+        number += 1
+        packages += 1
+        written = (app.recorder.max_notification_id() or 0) - before
         if progress is not None:
-            progress((app.recorder.max_notification_id() or 0) - before)
-    written = (app.recorder.max_notification_id() or 0) - before
+            progress(written)
     return Generated(packages, len(signers), written, time.perf_counter() - started)
 
 
