@@ -4,13 +4,20 @@ For each stored event: its content matches its row (aggregate, version, type);
 it was signed for this ledger; versions are contiguous and each event links to
 the hash of its predecessor; it was signed by a key that belonged to the
 signing organisation at that point in the ledger's order; and the Ed25519
-signature verifies. Keys are tracked as the walk goes, so "the key valid at
-that time" means valid at that position in the global order, which a signer
-cannot backdate.
+signature verifies. "The key valid at that time" means valid at that position
+in the global order, which a signer cannot backdate.
 
-The walk streams in batches (memory grows with the number of aggregates, not
-of events). Signature checks, the expensive part, run in worker processes, one
-per core, while the main process does the sequential checks.
+It works in two passes. The first reads only the genesis and the
+organisations' own events (a few per organisation) and builds each key's span
+of positions, accepting a key change only if its signature, its proof of
+possession and its signer (the organisation's current key) all check out. The
+second reads the whole ledger in ranges of notification ids: worker processes,
+one per core, each read their own range from the database and do everything
+that does not depend on other events — parsing, the row checks, the key at
+that position, the signatures — and send back a compact row per event. The
+main process walks those rows in order for what does: gaps in the notification
+ids, version sequences and hash chains. Memory grows with the number of
+aggregates, not of events.
 """
 
 from __future__ import annotations
@@ -19,21 +26,19 @@ import base64
 import json
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
-
-from sqlalchemy import select
 
 from chainledger.crypto import verify
 from chainledger.domain.canonical import GENESIS_HASH, digest
 from chainledger.domain.events import CONTENT_FORMAT, EVENT_TYPES, UNSIGNED, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.ledger import LedgerCreated
+from chainledger.domain.model import EVENT_TYPES as _REGISTERED  # noqa: F401 - every type
 from chainledger.domain.organisation import (
     OrganisationRegistered,
     SigningKeyRevoked,
@@ -43,11 +48,11 @@ from chainledger.domain.organisation import (
     possession_statement,
 )
 
-READ_BATCH = 2000
-VERIFY_BATCH = 1000
+RANGE = 10_000  # notification ids per task
 PARALLEL_THRESHOLD = 20_000
 MAX_REPORTED_FAILURES = 1000
 KEY_CHANGE_TYPES = {SigningKeyRotated.type_name, SigningKeyRevoked.type_name}
+KEY_TYPES = (LedgerCreated.type_name, OrganisationRegistered.type_name, *KEY_CHANGE_TYPES)
 
 
 @dataclass(frozen=True)
@@ -88,104 +93,239 @@ class AuditReport:
             self.failures.append(failure)
 
 
-@dataclass
-class _Key:
+@dataclass(frozen=True)
+class KeySpan:
+    """Where in the global order a key could sign: after ``start``, up to ``end``."""
+
     org: str
     public_key: bytes
-    active: bool = True
+    start: int  # the position of the event that introduced it
+    end: int | None = None  # the position of the event that replaced it (signed by it)
     ended_by: str = ""
 
 
-@dataclass(frozen=True)
-class _Row:
-    notification_id: int
-    aggregate_id: UUID
-    version: int
-    topic: str
-    state: bytes
+# -- reading rows ----------------------------------------------------------------------------
 
 
-def verify_batch(items: list[tuple[int, bytes, bytes, bytes]]) -> list[int]:
-    """Tags of the (tag, public key, signature, message) items that do not verify."""
-    return [
-        tag
-        for tag, public_key, signature, message in items
-        if not verify(public_key, signature, message)
-    ]
+class _Rows:
+    """Plain SQL over the events table, usable in any process from the database URL."""
 
+    def __init__(self, url: str, table: str) -> None:
+        from sqlalchemy import create_engine
 
-class _Verifier:
-    """Runs signature checks inline or in a pool, keeping a bounded number in flight."""
-
-    def __init__(self, workers: int, on_failure: Callable[[Any], None]) -> None:
-        self.workers = workers
-        self.on_failure = on_failure
-        self.items: list[tuple[int, bytes, bytes, bytes]] = []
-        self.contexts: list[Any] = []
-        self.in_flight: deque[tuple[Future[list[int]], list[Any]]] = deque()
-        self.count = 0
-        self.pool = (
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-            if workers > 1
-            else None
+        self.engine = create_engine(url)
+        dialect = self.engine.dialect
+        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        name = dialect.identifier_preparer.quote(table)
+        columns = "id, originator_id, originator_version, topic, state"
+        self._range = (
+            f"SELECT {columns} FROM {name} WHERE id >= {marker} AND id < {marker} ORDER BY id"
         )
+        placeholders = ", ".join([marker] * len(KEY_TYPES))
+        self._keys = f"SELECT {columns} FROM {name} WHERE topic IN ({placeholders}) ORDER BY id"
 
-    def check(self, public_key: bytes, signature: bytes, message: bytes, context: Any) -> None:
-        self.count += 1
-        self.items.append((len(self.contexts), public_key, signature, message))
-        self.contexts.append(context)
-        if len(self.items) >= VERIFY_BATCH:
-            self._submit()
+    def range(self, start: int, stop: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        with self.engine.connect() as connection:
+            return [_row(r) for r in connection.exec_driver_sql(self._range, (start, stop))]
 
-    def _submit(self) -> None:
-        items, contexts = self.items, self.contexts
-        self.items, self.contexts = [], []
-        if not items:
-            return
-        if self.pool is None:
-            for tag in verify_batch(items):
-                self.on_failure(contexts[tag])
-            return
-        self.in_flight.append((self.pool.submit(verify_batch, items), contexts))
-        while len(self.in_flight) > 2 * self.workers:
-            self._collect_one()
-
-    def _collect_one(self) -> None:
-        future, contexts = self.in_flight.popleft()
-        for tag in future.result():
-            self.on_failure(contexts[tag])
-
-    def finish(self) -> None:
-        self._submit()
-        while self.in_flight:
-            self._collect_one()
-        if self.pool is not None:
-            self.pool.shutdown()
+    def key_events(self) -> Iterator[tuple[int, UUID, int, str, bytes]]:
+        with self.engine.connect() as connection:
+            for r in connection.exec_driver_sql(self._keys, KEY_TYPES):
+                yield _row(r)
 
 
-def _rows(app: Any, last_id: int) -> Iterator[_Row]:
-    table = app.recorder.events_record_cls.__table__
-    engine = app.recorder.datastore.engine
-    while True:
-        query = (
-            select(
-                table.c.id,
-                table.c.originator_id,
-                table.c.originator_version,
-                table.c.topic,
-                table.c.state,
-            )
-            .where(table.c.id > last_id)
-            .order_by(table.c.id)
-            .limit(READ_BATCH)
+def _row(r: Any) -> tuple[int, UUID, int, str, bytes]:
+    raw = r[1]
+    aggregate = (
+        raw
+        if isinstance(raw, UUID)
+        else (UUID(bytes=raw) if isinstance(raw, bytes) else UUID(str(raw)))
+    )
+    return r[0], aggregate, r[2], r[3], bytes(r[4])
+
+
+# -- pass 1: who held which key, where --------------------------------------------------------
+
+
+def key_spans(
+    rows: Iterator[tuple[int, UUID, int, str, bytes]],
+) -> tuple[str | None, dict[str, KeySpan], int]:
+    """(ledger id, key id -> span, organisations) from the genesis and the organisations' events.
+
+    Only changes that fully check out move a key; anything else is left for the
+    second pass to report where it stands.
+    """
+    ledger_id: str | None = None
+    spans: dict[str, KeySpan] = {}
+    current: dict[str, str] = {}
+    for nid, aggregate, _version, topic, state in rows:
+        signature, content = split_state(state)
+        try:
+            envelope = json.loads(content)
+            org, key_id, fields = envelope["org"], envelope["key"], envelope["fields"]
+            if topic == LedgerCreated.type_name:
+                if aggregate == LEDGER_AGGREGATE_ID and ledger_id is None:
+                    ledger_id = envelope["ledger"]
+                continue
+            if envelope["ledger"] != ledger_id:
+                continue
+            if topic == OrganisationRegistered.type_name:
+                public_key = decode_key(fields["public_key"])
+                if (
+                    org not in current
+                    and fields["handle"] == org
+                    and aggregate == organisation_id(org)
+                    and key_fingerprint(public_key) == key_id
+                    and verify(public_key, signature, content)
+                ):
+                    spans[key_id] = KeySpan(org, public_key, nid)
+                    current[org] = key_id
+                continue
+            old = spans.get(current.get(org, ""))
+            new_key = decode_key(fields["new_public_key"])
+            new_id = key_fingerprint(new_key)
+            proof = base64.b64decode(fields["proof"], validate=True)
+            if (
+                old is not None
+                and current[org] == key_id
+                and aggregate == organisation_id(org)
+                and new_id not in spans
+                and verify(old.public_key, signature, content)
+                and verify(new_key, proof, possession_statement(UUID(ledger_id or ""), org, new_id))
+            ):
+                ended_by = "revoked" if topic == SigningKeyRevoked.type_name else "rotated"
+                spans[key_id] = KeySpan(old.org, old.public_key, old.start, nid, ended_by)
+                spans[new_id] = KeySpan(org, new_key, nid)
+                current[org] = new_id
+        except (ValueError, KeyError, TypeError):
+            continue  # unreadable: the second pass reports it
+    return ledger_id, spans, len(current)
+
+
+# -- pass 2: each event on its own, in parallel ---------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(
+    url: str, table: str, ledger_id: str | None, spans: dict[str, KeySpan], types: frozenset[str]
+) -> None:
+    _worker.update(rows=_Rows(url, table), ledger_id=ledger_id, spans=spans, types=types)
+
+
+@dataclass
+class RangeResult:
+    """What a worker found in one range: a compact row per event, and the failures."""
+
+    # nid, aggregate, version, type, the hash it links to (None if unreadable), its own hash
+    chain: list[tuple[int, UUID, int, str, str | None, str]] = field(default_factory=list)
+    failures: list[tuple[int, str, int, str, str]] = field(default_factory=list)
+    signatures: int = 0
+
+
+def check_range(bounds: tuple[int, int]) -> RangeResult:
+    """Check every event with a notification id in ``[start, stop)``."""
+    start, stop = bounds
+    result = RangeResult()
+    for nid, aggregate, version, topic, state in _worker["rows"].range(start, stop):
+        for message in _check_event(nid, aggregate, version, topic, state, result):
+            result.failures.append((nid, str(aggregate), version, topic, message))
+    return result
+
+
+def _check_event(
+    nid: int, aggregate: UUID, version: int, topic: str, state: bytes, result: RangeResult
+) -> Iterator[str]:
+    signature, content = split_state(state)
+    try:
+        envelope = json.loads(content)
+        event_type = envelope["type"]
+        org, key_id, fields = envelope["org"], envelope["key"], envelope["fields"]
+        same_row = (
+            envelope["aggregate"] == str(aggregate)
+            and envelope["version"] == version
+            and event_type == topic
         )
-        with engine.connect() as connection:
-            batch = connection.execute(query).all()
-        if not batch:
+        ledger, prev, content_format = envelope["ledger"], envelope["prev"], envelope["format"]
+    except (ValueError, KeyError, TypeError):
+        result.chain.append((nid, aggregate, version, topic, None, digest(content)))
+        yield "stored event cannot be read: its bytes were altered"
+        return
+    result.chain.append((nid, aggregate, version, topic, str(prev), digest(content)))
+    if len(signature) < 64 or content_format != CONTENT_FORMAT:
+        yield "stored event is truncated or in an unknown format"
+        return
+    if not same_row:
+        yield "content belongs to another aggregate, version or type: events were moved or swapped"
+    if event_type not in _worker["types"]:
+        yield f"unknown event type {event_type!r}"
+
+    if event_type == LedgerCreated.type_name:
+        if aggregate != LEDGER_AGGREGATE_ID or ledger != _worker["ledger_id"]:
+            yield "a second genesis event"
+        if signature != UNSIGNED or org is not None:
+            yield "the genesis event carries a signature it cannot have"
+        return
+    if _worker["ledger_id"] is None:
+        yield "the ledger does not start with its genesis event"
+    elif ledger != _worker["ledger_id"]:
+        yield "signed for another ledger"
+
+    if event_type == OrganisationRegistered.type_name:
+        yield from _registration(aggregate, org, key_id, fields, signature, content, result)
+        return
+    span: KeySpan | None = _worker["spans"].get(key_id or "")
+    if span is None or span.org != org or nid <= span.start:
+        yield f"signed with key {str(key_id)[:16]}…, which is not a key of {org}"
+        return
+    if span.end is not None and nid > span.end:
+        yield f"signed with {org}'s key {key_id[:16]}… after it was {span.ended_by}"
+        return
+    result.signatures += 1
+    if not verify(span.public_key, signature, content):
+        yield f"signature by {org} does not verify"
+    if event_type in KEY_CHANGE_TYPES:
+        if aggregate != organisation_id(org) or (span.end is not None and span.end != nid):
+            yield "a key change not signed by the organisation's current key"
             return
-        for row in batch:
-            yield _Row(row[0], row[1], row[2], row[3], bytes(row[4]))
-        last_id = batch[-1][0]
+        try:
+            new_key = decode_key(fields["new_public_key"])
+            proof = base64.b64decode(fields["proof"], validate=True)
+        except (ValueError, KeyError, TypeError):
+            yield "key change with an unreadable new key"
+            return
+        statement = possession_statement(UUID(ledger), org, key_fingerprint(new_key))
+        result.signatures += 1
+        if not verify(new_key, proof, statement):
+            yield "the new key's proof of possession does not verify"
+
+
+def _registration(
+    aggregate: UUID,
+    org: str,
+    key_id: str,
+    fields: dict[str, Any],
+    signature: bytes,
+    content: bytes,
+    result: RangeResult,
+) -> Iterator[str]:
+    try:
+        public_key = decode_key(fields["public_key"])
+        handle = fields["handle"]
+    except (ValueError, KeyError, TypeError):
+        yield "registration with an unreadable public key"
+        return
+    if handle != org or aggregate != organisation_id(str(handle)):
+        yield "registration of one organisation signed as another"
+    if key_fingerprint(public_key) != key_id:
+        yield "registration not signed by the key it registers"
+        return
+    result.signatures += 1
+    if not verify(public_key, signature, content):
+        yield f"registration signature of {org} does not verify"
+
+
+# -- putting it together --------------------------------------------------------------------
 
 
 def audit_ledger(
@@ -200,177 +340,67 @@ def audit_ledger(
     if workers is None:
         workers = (os.cpu_count() or 1) if total >= PARALLEL_THRESHOLD else 1
     report = AuditReport(workers=workers)
-    dialect = app.recorder.datastore.engine.dialect.name
+    url = app.url
+    table = app.recorder.events_table_name
     # SQLite hands out notification ids without gaps, so a gap means a deleted
     # row. PostgreSQL sequences skip ids on rolled-back inserts, so there a gap
     # proves nothing; Merkle checkpoints cover deletion on every engine.
-    gaps_are_deletions = dialect == "sqlite"
+    gaps_are_deletions = app.recorder.datastore.engine.dialect.name == "sqlite"
 
-    def signature_failed(context: tuple[_Row, str]) -> None:
-        row, what = context
-        report.add(
-            Failure(row.notification_id, str(row.aggregate_id), row.version, row.topic, what)
-        )
-
-    verifier = _Verifier(workers, signature_failed)
+    ledger_id, spans, organisations = key_spans(_Rows(url, table).key_events())
+    report.ledger_id, report.organisations = ledger_id, organisations
+    ranges = [(start, start + RANGE) for start in range(1, total + 1, RANGE)]
+    # The event types this process knows (a worker process imports only the domain's own).
+    initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES))
     chains: dict[UUID, tuple[int, str]] = {}
-    keys: dict[str, _Key] = {}
-    current_key: dict[str, str] = {}
-    expected_id = 1
+    expected = 1
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                   initializer=_start_worker, initargs=initargs)  # fmt: skip
+        results: Iterator[RangeResult] = pool.map(check_range, ranges)
+    else:
+        pool = None
+        _start_worker(*initargs)
+        results = map(check_range, ranges)
     try:
-        for row in _rows(app, 0):
-            report.events += 1
-            if gaps_are_deletions and row.notification_id != expected_id:
-                missing = row.notification_id - expected_id
-                report.add(
-                    Failure(
-                        expected_id,
-                        "",
-                        0,
-                        "",
-                        f"{missing} notification(s) missing before {row.notification_id}: "
-                        "events were removed",
-                    )
-                )
-            expected_id = row.notification_id + 1
-            for message in _check_row(row, report, chains, keys, current_key, verifier):
-                signature_failed((row, message))
-            if progress is not None and report.events % READ_BATCH == 0:
-                progress(READ_BATCH)
+        for result in results:
+            expected = _walk(result, report, chains, expected, gaps_are_deletions)
+            if progress is not None:
+                progress(RANGE)
     finally:
-        verifier.finish()
-    if progress is not None:
-        progress(report.events % READ_BATCH)
-    report.organisations = len(current_key)
-    report.signatures = verifier.count
+        if pool is not None:
+            pool.shutdown()
     report.failures.sort(key=lambda f: f.notification_id)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _check_row(
-    row: _Row,
+def _walk(
+    result: RangeResult,
     report: AuditReport,
     chains: dict[UUID, tuple[int, str]],
-    keys: dict[str, _Key],
-    current_key: dict[str, str],
-    verifier: _Verifier,
-) -> Iterator[str]:
-    """Sequential checks on one row; yields failure messages, queues signature checks."""
-    signature, content = split_state(row.state)
-    try:
-        envelope = json.loads(content)
-        event_type = envelope["type"]
-        org, key_id, fields = envelope["org"], envelope["key"], envelope["fields"]
-        same_row = (
-            envelope["aggregate"] == str(row.aggregate_id)
-            and envelope["version"] == row.version
-            and event_type == row.topic
-        )
-        ledger = envelope["ledger"]
-        prev = envelope["prev"]
-        content_format = envelope["format"]
-    except (ValueError, KeyError, TypeError):
-        yield "stored event cannot be read: its bytes were altered"
-        return
-    if len(signature) < 64 or content_format != CONTENT_FORMAT:
-        yield "stored event is truncated or in an unknown format"
-        return
-    if not same_row:
-        yield "content belongs to another aggregate, version or type: events were moved or swapped"
-    if event_type not in EVENT_TYPES:
-        yield f"unknown event type {event_type!r}"
-
-    # The hash chain and version sequence of the aggregate.
-    last_version, last_hash = chains.get(row.aggregate_id, (0, GENESIS_HASH))
-    if row.version != last_version + 1:
-        yield (
-            f"version {row.version} follows version {last_version}: "
-            "an event is missing or duplicated"
-        )
-    elif prev != last_hash:
-        yield "hash chain broken: the previous event is not the one this event was signed after"
-    chains[row.aggregate_id] = (row.version, digest(content))
-
-    if event_type == LedgerCreated.type_name:
-        if report.ledger_id is not None or row.aggregate_id != LEDGER_AGGREGATE_ID:
-            yield "a second genesis event"
-        if signature != UNSIGNED or org is not None:
-            yield "the genesis event carries a signature it cannot have"
-        report.ledger_id = report.ledger_id or ledger
-        return
-    if report.ledger_id is None:
-        yield "the ledger does not start with its genesis event"
-    elif ledger != report.ledger_id:
-        yield "signed for another ledger"
-
-    if event_type == OrganisationRegistered.type_name:
-        yield from _registration(
-            row, envelope, fields, keys, current_key, verifier, signature, content
-        )
-        return
-
-    key = keys.get(key_id or "")
-    if key is None or key.org != org:
-        yield f"signed with key {str(key_id)[:16]}…, which is not a key of {org}"
-        return
-    if not key.active:
-        yield f"signed with {org}'s key {key_id[:16]}… after it was {key.ended_by}"
-        return
-    verifier.check(key.public_key, signature, content, (row, f"signature by {org} does not verify"))
-
-    if event_type in KEY_CHANGE_TYPES:
-        if row.aggregate_id != organisation_id(org) or current_key.get(org) != key_id:
-            yield "a key change not signed by the organisation's current key"
-            return
-        try:
-            new_key = decode_key(fields["new_public_key"])
-            proof = _b64(fields["proof"])
-        except (ValueError, KeyError, TypeError):
-            yield "key change with an unreadable new key"
-            return
-        new_id = key_fingerprint(new_key)
-        statement = possession_statement(UUID(report.ledger_id or ledger), org, new_id)
-        verifier.check(
-            new_key, proof, statement, (row, "the new key's proof of possession does not verify")
-        )
-        key.active = False
-        key.ended_by = "revoked" if event_type == SigningKeyRevoked.type_name else "rotated"
-        keys[new_id] = _Key(org, new_key)
-        current_key[org] = new_id
-
-
-def _registration(
-    row: _Row,
-    envelope: dict[str, Any],
-    fields: dict[str, Any],
-    keys: dict[str, _Key],
-    current_key: dict[str, str],
-    verifier: _Verifier,
-    signature: bytes,
-    content: bytes,
-) -> Iterator[str]:
-    org, key_id = envelope["org"], envelope["key"]
-    try:
-        public_key = decode_key(fields["public_key"])
-        handle = fields["handle"]
-    except (ValueError, KeyError, TypeError):
-        yield "registration with an unreadable public key"
-        return
-    if handle != org or row.aggregate_id != organisation_id(str(handle)):
-        yield "registration of one organisation signed as another"
-    if key_fingerprint(public_key) != key_id:
-        yield "registration not signed by the key it registers"
-        return
-    if org in current_key:
-        yield f"{org} registered twice"
-        return
-    verifier.check(
-        public_key, signature, content, (row, f"registration signature of {org} does not verify")
-    )
-    keys[key_id] = _Key(org, public_key)
-    current_key[org] = key_id
-
-
-def _b64(text: str) -> bytes:
-    return base64.b64decode(text, validate=True)
+    expected: int,
+    gaps_are_deletions: bool,
+) -> int:
+    """The checks that need the events before: gaps, version sequences, hash chains."""
+    report.signatures += result.signatures
+    for nid, aggregate, version, topic, message in result.failures:
+        report.add(Failure(nid, aggregate, version, topic, message))
+    for nid, aggregate, version, topic, prev, digest_ in result.chain:
+        report.events += 1
+        if gaps_are_deletions and nid != expected:
+            report.add(Failure(expected, "", 0, "",
+                               f"{nid - expected} notification(s) missing before {nid}: "
+                               "events were removed"))  # fmt: skip
+        expected = nid + 1
+        last_version, last_hash = chains.get(aggregate, (0, GENESIS_HASH))
+        if version != last_version + 1:
+            report.add(Failure(nid, str(aggregate), version, topic,
+                               f"version {version} follows version {last_version}: "
+                               "an event is missing or duplicated"))  # fmt: skip
+        elif prev is not None and prev != last_hash:
+            report.add(Failure(nid, str(aggregate), version, topic,
+                               "hash chain broken: the previous event is not the one this event "
+                               "was signed after"))  # fmt: skip
+        chains[aggregate] = (version, digest_)
+    return expected

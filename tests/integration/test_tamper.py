@@ -232,7 +232,11 @@ def test_flipped_byte_in_signature_is_reported(ledger: CliLedger) -> None:
 
     result = audit_fails(ledger)
     assert_reported(result, rotation, "signature by hope-trust does not verify")
-    assert "TAMPERED: 1 failure(s)." in result.stdout
+    # A key change that does not verify introduces no key: what the "new" key signed
+    # afterwards is not signed by a key of hope-trust either.
+    revocation = find_row(ledger.path, "hope-trust", 3)
+    assert_reported(result, revocation, "which is not a key of hope-trust")
+    assert "TAMPERED: 2 failure(s)." in result.stdout
     assert_refused(ledger, "hope-trust", rotation, "signature by hope-trust does not verify")
 
 
@@ -356,8 +360,12 @@ def test_signature_replaced_by_another_organisations_is_reported(ledger: CliLedg
 
     result = audit_fails(ledger)
     assert_reported(result, rotation, "signature by hope-trust does not verify")
-    # The content, and so the hash chain, is untouched: only this event fails.
-    assert "TAMPERED: 1 failure(s)." in result.stdout
+    # The content, and so the hash chain, is untouched; but a key change that does not
+    # verify introduces no key, so the event signed with the "new" key fails too.
+    revocation = find_row(ledger.path, "hope-trust", 3)
+    assert_reported(result, revocation, "which is not a key of hope-trust")
+    assert "hash chain broken" not in result.stdout
+    assert "TAMPERED: 2 failure(s)." in result.stdout
 
     assert_refused(ledger, "hope-trust", rotation, "signature by hope-trust does not verify")
 
