@@ -165,3 +165,32 @@ def test_event_type_names_are_unique() -> None:
         @ledger_event("TestThingNoted")
         class Again(LedgerEvent):
             pass
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+        st.text(st.characters(blacklist_categories=("Cs",))),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(
+            st.text(st.characters(max_codepoint=127), max_size=8), children, max_size=5
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_fast_canonical_json_equals_the_rfc8785_reference(value: object) -> None:
+    # The fast path (Python's C encoder) must give exactly RFC 8785's bytes for every
+    # value an event can hold: ASCII keys, any text, safe integers, no floats.
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@given(st.dictionaries(st.text(min_size=1), st.text(), min_size=1, max_size=4))
+def test_non_ascii_keys_take_the_reference_path(value: dict[str, str]) -> None:
+    assert canonical_json(value) == rfc8785.dumps(value)
