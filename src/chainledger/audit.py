@@ -47,6 +47,7 @@ from chainledger.domain.organisation import (
     key_fingerprint,
     possession_statement,
 )
+from chainledger.persistence import param_marker
 
 RANGE = 10_000  # notification ids per task
 PARALLEL_THRESHOLD = 20_000
@@ -115,7 +116,7 @@ class _Rows:
 
         self.engine = create_engine(url)
         dialect = self.engine.dialect
-        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        marker = param_marker(dialect)
         name = dialect.identifier_preparer.quote(table)
         columns = "id, originator_id, originator_version, topic, state"
         self._range = (

@@ -41,6 +41,14 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
+def param_marker(dialect: Any) -> str:
+    """The DB-API placeholder for one parameter: ``?`` for SQLite, ``%s`` for psycopg."""
+    markers = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+    if dialect.paramstyle not in markers:
+        raise NotImplementedError(f"parameter style {dialect.paramstyle}")
+    return markers[dialect.paramstyle]
+
+
 def describe(url: str) -> str:
     """A URL safe to print: the file for SQLite, no password for servers."""
     path = sqlite_path(url)
@@ -129,7 +137,7 @@ class EventTable:
         self.engine = app.recorder.datastore.engine
         dialect = self.engine.dialect
         name = dialect.identifier_preparer.format_table(table)
-        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        marker = param_marker(dialect)
         self._events = (
             f"SELECT id, originator_version, topic, state FROM {name} "
             f"WHERE originator_id = {marker} ORDER BY originator_version"

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
 from chainledger.domain.events import LedgerEvent, decode_event, located
-from chainledger.persistence import read_notifications
+from chainledger.persistence import param_marker, read_notifications
 
 metadata = MetaData()
 
@@ -74,9 +74,7 @@ class Writer:
         cache_key = (dialect.name, table.name, keys)
         if cache_key not in cls._statements:
             quote = dialect.identifier_preparer.quote
-            marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
-            if marker is None:
-                raise NotImplementedError(f"parameter style {dialect.paramstyle}")
+            marker = param_marker(dialect)
             cls._statements[cache_key] = (
                 f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
                 f"({', '.join(quote(k) for k in keys)}) VALUES ({', '.join([marker] * len(keys))})"
