@@ -338,9 +338,7 @@ class ChainLedger(Contracting, Application):
             if not rows:
                 return
             for row in rows:
-                event = decode_event(row.state, originator_id=row.originator_id,
-                                     originator_version=row.originator_version, topic=row.topic)  # fmt: skip
-                yield located(event, row.id)
+                yield row.event()
             last = rows[-1].id
 
     def party_index(self, package: str, handle: str) -> bool:

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import select
 
-from chainledger.domain.events import LedgerEvent, decode_event, stored_state
+from chainledger.domain.events import LedgerEvent, decode_event, located, stored_state
 from chainledger.errors import InvalidValue
 
 DEFAULT_LEDGER = "chainledger.db"
@@ -97,6 +97,16 @@ class StoredRow:
     originator_version: int
     topic: str
     state: bytes
+
+    def event(self) -> LedgerEvent:
+        """The domain event stored here, knowing its notification id."""
+        event = decode_event(
+            self.state,
+            originator_id=self.originator_id,
+            originator_version=self.originator_version,
+            topic=self.topic,
+        )
+        return located(event, self.id)
 
 
 def read_notifications(app: Any, session: Any, start: int, limit: int) -> list[StoredRow]:

@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, sele
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
-from chainledger.domain.events import LedgerEvent, decode_event, located
+from chainledger.domain.events import LedgerEvent
 from chainledger.persistence import param_marker, read_notifications
 
 metadata = MetaData()
@@ -155,13 +155,7 @@ class ProjectionEngine:
                     ]
                     if not readers:
                         continue
-                    event = decode_event(
-                        notification.state,
-                        originator_id=notification.originator_id,
-                        originator_version=notification.originator_version,
-                        topic=notification.topic,
-                    )
-                    located(event, notification.id)
+                    event = notification.event()
                     for projection in readers:
                         projection.apply(event, writer)
                 writer.flush()
