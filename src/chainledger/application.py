@@ -20,7 +20,13 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 
 from chainledger.contracting import Contracting
-from chainledger.crypto import Ed25519Signer, VerifiedSignatures, raw_public_key
+from chainledger.crypto import (
+    Ed25519Signer,
+    Opener,
+    VerifiedSignatures,
+    raw_public_key,
+    raw_x25519_public_key,
+)
 from chainledger.domain import (
     assessment,
     model,  # noqa: F401 - registers every event type
@@ -51,6 +57,7 @@ from chainledger.errors import (
     ChainledgerError,
     Conflict,
     InvalidValue,
+    KeyProblem,
     LedgerUnavailable,
     NotFound,
     Refused,
@@ -69,8 +76,10 @@ from chainledger.persistence import (
 from chainledger.projections.engine import ProjectionEngine
 from chainledger.projections.facts import load_facts, package_references
 from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
+from chainledger.projections.reviews import ReviewsProjection
 from chainledger.projections.supply_chain import SupplyChainProjection, is_party
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
+from chainledger.reviews import Reviews
 
 
 @dataclass(frozen=True)
@@ -86,9 +95,10 @@ class OrganisationDetails:
     key_id: str
     keys: tuple[tuple[str, str, str, str], ...]  # key id, status, from, until
     version: int
+    encryption_key_id: str | None = None
 
 
-class ChainLedger(Contracting, Application):
+class ChainLedger(Reviews, Contracting, Application):
     """A signed supply-chain ledger."""
 
     name = APPLICATION_NAME
@@ -110,7 +120,13 @@ class ChainLedger(Contracting, Application):
             )
             self.table = EventTable(self)
             self.projections = ProjectionEngine(
-                self, [OrganisationsProjection(), TimelineProjection(), SupplyChainProjection()]
+                self,
+                [
+                    OrganisationsProjection(),
+                    TimelineProjection(),
+                    SupplyChainProjection(),
+                    ReviewsProjection(),
+                ],
             )
         except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
             raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
@@ -176,7 +192,11 @@ class ChainLedger(Contracting, Application):
         size: Size | None = None,
         identifier: str | None = None,
     ) -> OrganisationDetails:
-        """Generate a key pair and register the organisation, signed by the new key."""
+        """Generate key pairs and register the organisation, signed by the new signing key.
+
+        The organisation also gets an encryption key pair (for content sealed to
+        it, such as the ratings of a review round it owns).
+        """
         name = check_text(name, "organisation name")
         handle = check_handle(handle) if handle else slugify(name)
         if identifier is not None:
@@ -188,6 +208,7 @@ class ChainLedger(Contracting, Application):
                 "choose another with --handle"
             )
         private_key = self.keystore.create(passphrase)
+        encryption_key = self.keystore.create_encryption_key(passphrase)
         signer = Ed25519Signer(ledger_id, handle, private_key)
         organisation = Organisation.register(
             signer=signer,
@@ -197,9 +218,39 @@ class ChainLedger(Contracting, Application):
             sector=sector,
             size=size,
             identifier=identifier,
+            encryption_key=raw_x25519_public_key(encryption_key),
         )
         self.save_aggregates(organisation)
         return self.organisation(handle)
+
+    def new_encryption_key(self, handle: str, passphrase: str) -> str:
+        """Give ``handle`` a new encryption key (the old ones still open what they sealed)."""
+        signer = self.signer(handle, passphrase)
+        organisation = self._organisation(handle)
+        private_key = self.keystore.create_encryption_key(passphrase)
+        organisation.register_encryption_key(signer, raw_x25519_public_key(private_key))
+        self.save_aggregates(organisation)
+        return organisation.current_encryption_key_id
+
+    def opener(self, handle: str, passphrase: str) -> Opener:
+        """Opens content sealed to any of ``handle``'s encryption keys held in the key directory."""
+        organisation = self._organisation(handle)
+        if not organisation.encryption_keys:
+            raise NotFound(
+                f"{handle} has no encryption key yet; make one with: "
+                f"chainledger org encryption-key {handle}"
+            )
+        keys = [
+            self.keystore.load_encryption_key(key_id, passphrase, owner=handle)
+            for key_id in organisation.encryption_keys
+            if self.keystore.path_for(key_id).exists()
+        ]
+        if not keys:
+            raise KeyProblem(
+                f"none of {handle}'s encryption keys is in {self.keystore.directory}; "
+                "use --keys or CHAINLEDGER_KEYS to point at the directory that holds them"
+            )
+        return Opener(handle, tuple(keys))
 
     def signer(self, handle: str, passphrase: str) -> Ed25519Signer:
         """A signer for ``handle``'s current key, unlocked from the key directory."""
@@ -256,6 +307,7 @@ class ChainLedger(Contracting, Application):
             key_id=org.current_key_id,
             keys=keys,
             version=org.version,
+            encryption_key_id=org.current_encryption_key_id,
         )
 
     def organisations(self, role: Role | None = None) -> list[OrganisationRow]:
@@ -375,9 +427,14 @@ class ChainLedger(Contracting, Application):
         as_of: date | None = None,
         thresholds: Thresholds | None = None,
         prime: str | None = None,
+        review_opener: Opener | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of report ``name`` (workshare, payments, referrals, performance, findings,
-        scorecard) for one package or all, as of a date (default today)."""
+        scorecard) for one package or all, as of a date (default today).
+
+        With ``review_opener`` (a round owner's keys), findings include those of the
+        360 review rounds it owns.
+        """
         t = thresholds or Thresholds()
         day = as_of or date.today()
         if name == "scorecard":
@@ -396,7 +453,12 @@ class ChainLedger(Contracting, Application):
         if name == "performance":
             return [row for f in facts for row in assessment.performance(f, t)]
         if name == "findings":
-            return [x.as_dict() for f in facts for x in assessment.findings(f, t)]
+            found = [x for f in facts for x in assessment.findings(f, t)]
+            if review_opener is not None:
+                found += self.review_findings(review_opener, package, t)
+            order = {"high": 0, "medium": 1, "low": 2}
+            found.sort(key=lambda x: (order[x.severity], x.package, x.rule, x.organisations))
+            return [x.as_dict() for x in found]
         raise InvalidValue(f"unknown report {name!r}")
 
     # -- reading and writing aggregates --------------------------------------

@@ -1,18 +1,28 @@
-"""Ed25519 signing and verification, with the domain's ``Signer`` protocol."""
+"""Ed25519 signing and verification, with the domain's ``Signer`` protocol, and sealing
+(public-key encryption) of confidential content with X25519, HKDF-SHA256 and AES-256-GCM."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from uuid import UUID
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from chainledger.domain.canonical import canonical_json
 from chainledger.domain.organisation import key_fingerprint
+from chainledger.errors import KeyProblem, TamperError
 
 
 def raw_public_key(private_key: Ed25519PrivateKey) -> bytes:
@@ -80,3 +90,97 @@ class VerifiedSignatures:
             self._seen.clear()
         self._seen.add(fingerprint)
         return True
+
+
+# -- sealing: content only the holder of one X25519 private key can read ------------------
+
+SEAL_ALGORITHM = "X25519-HKDF-SHA256-AES256GCM"
+_SEAL_INFO = b"chainledger sealed content v1"
+
+
+def raw_x25519_public_key(private_key: X25519PrivateKey) -> bytes:
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _seal_key(shared: bytes, ephemeral: bytes, recipient: bytes, context: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=_SEAL_INFO + context
+    ).derive(shared)
+
+
+def seal_to(recipient_public_key: bytes, plaintext: bytes, context: bytes) -> str:
+    """Encrypt ``plaintext`` so that only the holder of the recipient's private key can read it.
+
+    An ephemeral X25519 key agrees a secret with the recipient's key; HKDF-SHA256
+    turns it into an AES-256-GCM key. ``context`` (what the content is, where it
+    belongs) is bound in as associated data, so a sealed value moved elsewhere
+    does not open. The result is a compact JSON text naming the recipient key.
+    """
+    recipient = X25519PublicKey.from_public_bytes(recipient_public_key)
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_public = raw_x25519_public_key(ephemeral)
+    key = _seal_key(ephemeral.exchange(recipient), ephemeral_public, recipient_public_key, context)
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(key).encrypt(nonce, plaintext, context)
+    return canonical_json(
+        {
+            "alg": SEAL_ALGORITHM,
+            "to": key_fingerprint(recipient_public_key),
+            "epk": _b64(ephemeral_public),
+            "nonce": _b64(nonce),
+            "ct": _b64(ciphertext),
+        }
+    ).decode("ascii")
+
+
+def sealed_recipient(sealed: str) -> str:
+    """The key id a sealed value was encrypted to."""
+    return str(_parse_sealed(sealed)["to"])
+
+
+def _parse_sealed(sealed: str) -> dict[str, str]:
+    try:
+        value = json.loads(sealed)
+        if not isinstance(value, dict) or value.get("alg") != SEAL_ALGORITHM:
+            raise ValueError("not a sealed value")
+        return {k: str(value[k]) for k in ("to", "epk", "nonce", "ct")}
+    except (ValueError, KeyError, TypeError):
+        raise TamperError("a sealed value is malformed") from None
+
+
+@dataclass(frozen=True)
+class Opener:
+    """Opens values sealed to one organisation's X25519 keys. Its repr never shows a key."""
+
+    org: str
+    private_keys: tuple[X25519PrivateKey, ...] = field(repr=False)
+
+    @property
+    def key_ids(self) -> dict[str, X25519PrivateKey]:
+        return {key_fingerprint(raw_x25519_public_key(k)): k for k in self.private_keys}
+
+    def open(self, sealed: str, context: bytes) -> bytes:
+        """The plaintext; ``TamperError`` if it was altered or sealed for another place."""
+        parts = _parse_sealed(sealed)
+        private_key = self.key_ids.get(parts["to"])
+        if private_key is None:
+            raise KeyProblem(
+                f"this was sealed to key {parts['to'][:16]}…, which is not one of "
+                f"{self.org}'s encryption keys in the key directory"
+            )
+        recipient = raw_x25519_public_key(private_key)
+        try:
+            ephemeral_public = base64.b64decode(parts["epk"], validate=True)
+            nonce = base64.b64decode(parts["nonce"], validate=True)
+            ciphertext = base64.b64decode(parts["ct"], validate=True)
+            shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+            key = _seal_key(shared, ephemeral_public, recipient, context)
+            return AESGCM(key).decrypt(nonce, ciphertext, context)
+        except (InvalidTag, ValueError):
+            raise TamperError(
+                "a sealed value does not open: it was altered or moved from where it was sealed"
+            ) from None

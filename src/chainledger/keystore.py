@@ -1,5 +1,8 @@
 """Private keys on disk: PKCS#8-encrypted, file mode 0600, never in the ledger.
 
+Two kinds live here: Ed25519 signing keys and X25519 encryption keys (for
+sealed content such as 360 review ratings), stored and protected alike.
+
 PKCS#8 as written by ``cryptography`` protects the key with PBKDF2 at a low
 iteration count, so the passphrase is first stretched with scrypt (its
 parameters and salt sit in plain header lines above the PEM block). Standard
@@ -18,9 +21,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from chainledger.crypto import raw_public_key
+from chainledger.crypto import raw_public_key, raw_x25519_public_key
 from chainledger.domain.organisation import key_fingerprint
 from chainledger.errors import KeyProblem
 
@@ -36,8 +40,17 @@ def _stretch(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return base64.b64encode(derived)
 
 
+PrivateKey = Ed25519PrivateKey | X25519PrivateKey
+
+
+def _public_bytes(private_key: PrivateKey) -> bytes:
+    if isinstance(private_key, Ed25519PrivateKey):
+        return raw_public_key(private_key)
+    return raw_x25519_public_key(private_key)
+
+
 class Keystore:
-    """A directory of encrypted Ed25519 private keys."""
+    """A directory of encrypted private keys (Ed25519 for signing, X25519 for sealing)."""
 
     def __init__(self, directory: Path, *, scrypt_n: int = SCRYPT_N) -> None:
         self.directory = Path(directory)
@@ -47,11 +60,21 @@ class Keystore:
         return self.directory / f"{key_id}.key"
 
     def create(self, passphrase: str) -> Ed25519PrivateKey:
-        """Generate a key, write it encrypted under ``passphrase``, and return it."""
+        """Generate a signing key, write it encrypted under ``passphrase``, and return it."""
+        private_key = Ed25519PrivateKey.generate()
+        self._store(private_key, passphrase)
+        return private_key
+
+    def create_encryption_key(self, passphrase: str) -> X25519PrivateKey:
+        """Generate an encryption key, write it encrypted under ``passphrase``, and return it."""
+        private_key = X25519PrivateKey.generate()
+        self._store(private_key, passphrase)
+        return private_key
+
+    def _store(self, private_key: PrivateKey, passphrase: str) -> None:
         if len(passphrase) < MIN_PASSPHRASE:
             raise KeyProblem(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
-        private_key = Ed25519PrivateKey.generate()
-        key_id = key_fingerprint(raw_public_key(private_key))
+        key_id = key_fingerprint(_public_bytes(private_key))
         salt = os.urandom(16)
         password = _stretch(passphrase, salt, self.scrypt_n, SCRYPT_R, SCRYPT_P)
         pem = private_key.private_bytes(
@@ -73,10 +96,24 @@ class Keystore:
             raise KeyProblem(f"cannot write key file {path}: {exc.strerror}") from None
         with os.fdopen(fd, "wb") as handle:
             handle.write(header + pem)
-        return private_key
 
     def load(self, key_id: str, passphrase: str, *, owner: str = "") -> Ed25519PrivateKey:
-        """The private key with this id, unlocked with ``passphrase``."""
+        """The signing key with this id, unlocked with ``passphrase``."""
+        private_key = self._load(key_id, passphrase, owner)
+        if not isinstance(private_key, Ed25519PrivateKey):
+            raise KeyProblem(f"key file {self.path_for(key_id)} does not hold an Ed25519 key")
+        return private_key
+
+    def load_encryption_key(
+        self, key_id: str, passphrase: str, *, owner: str = ""
+    ) -> X25519PrivateKey:
+        """The encryption key with this id, unlocked with ``passphrase``."""
+        private_key = self._load(key_id, passphrase, owner)
+        if not isinstance(private_key, X25519PrivateKey):
+            raise KeyProblem(f"key file {self.path_for(key_id)} does not hold an X25519 key")
+        return private_key
+
+    def _load(self, key_id: str, passphrase: str, owner: str) -> PrivateKey:
         path = self.path_for(key_id)
         whose = f" of {owner}" if owner else ""
         if not path.exists():
@@ -108,9 +145,9 @@ class Keystore:
             private_key = serialization.load_pem_private_key(b"-----BEGIN" + pem, password)
         except (ValueError, TypeError):
             raise KeyProblem(f"wrong passphrase for the key{whose} ({path.name})") from None
-        if not isinstance(private_key, Ed25519PrivateKey):
-            raise KeyProblem(f"key file {path} does not hold an Ed25519 key")
-        if key_fingerprint(raw_public_key(private_key)) != key_id:
+        if not isinstance(private_key, (Ed25519PrivateKey, X25519PrivateKey)):
+            raise KeyProblem(f"key file {path} does not hold an Ed25519 or X25519 key")
+        if key_fingerprint(_public_bytes(private_key)) != key_id:
             raise KeyProblem(f"key file {path} holds a different key than its name says")
         return private_key
 

@@ -36,6 +36,7 @@ class Runtime:
         self.keys = keys
         self._app: ChainLedger | None = None
         self.on: str | None = None  # --on: when the recorded facts took effect
+        self._passphrases: dict[str, str] = {}  # asked once per command, never shown
 
     def app(self, *, create: bool = False) -> ChainLedger:
         if self._app is None:
@@ -43,6 +44,12 @@ class Runtime:
 
             self._app = open_ledger(self.ledger, self.keys, create=create)
         return self._app
+
+    def opener(self, handle: str) -> Any:
+        """Opens what was sealed to ``handle``'s encryption keys (same passphrase as signing)."""
+        app = self.app()
+        app.organisation(handle)
+        return app.opener(handle, self.passphrase(handle))
 
     def record(self, handle: str, action: Callable[[ChainLedger, Any, Any], Any]) -> Any:
         """Sign and record one step as ``handle``; prints what was recorded.
@@ -72,19 +79,23 @@ class Runtime:
         return app.signer(handle, self.passphrase(handle)).dated(on)
 
     def passphrase(self, who: str, *, confirm: bool = False) -> str:
-        """The passphrase from CHAINLEDGER_PASSPHRASE, or asked for at the terminal."""
+        """The passphrase from CHAINLEDGER_PASSPHRASE, or asked for at the terminal (once)."""
         value = os.environ.get(PASSPHRASE_ENV)
         if value:
             return value
+        if who in self._passphrases and not confirm:
+            return self._passphrases[who]
         if not sys.stdin.isatty():
             raise click.UsageError(
                 f"no passphrase for {who}'s key: set {PASSPHRASE_ENV} or run in a terminal"
             )
-        return str(
+        value = str(
             click.prompt(
                 f"Passphrase for {who}'s key", hide_input=True, confirmation_prompt=confirm
             )
         )
+        self._passphrases[who] = value
+        return value
 
 
 class ChainledgerGroup(click.Group):
@@ -143,7 +154,7 @@ def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
 
 
 def _register_commands() -> None:
-    from chainledger.cli import audit, bulk, contracting, demo, ledger, org, reports
+    from chainledger.cli import audit, bulk, contracting, demo, ledger, org, reports, review
 
     cli.add_command(ledger.init)
     cli.add_command(org.org)
@@ -152,6 +163,8 @@ def _register_commands() -> None:
     cli.add_command(contracting.history)
     cli.add_command(bulk.import_)
     cli.add_command(bulk.export)
+    cli.add_command(review.review)
+    reports.report.add_command(review.report_reviews)
     cli.add_command(reports.report)
     cli.add_command(reports.projections)
     cli.add_command(audit.audit)

@@ -34,10 +34,12 @@ def create(
     identifier: str | None,
     handle: str | None,
 ) -> None:
-    """Register organisation NAME with a new Ed25519 key pair.
+    """Register organisation NAME with new signing and encryption key pairs.
 
-    The private key is stored encrypted (mode 0600) in the key directory and
-    never enters the ledger; the registration is signed by the new key itself.
+    The private keys are stored encrypted (mode 0600) in the key directory and
+    never enter the ledger; the registration is signed by the new key itself.
+    The encryption key (X25519) lets others seal content only NAME can read,
+    such as the ratings of a 360 review round it owns.
 
     \b
     Example:
@@ -60,6 +62,7 @@ def create(
     click.echo(f"Registered {details.handle} ({details.role}): {details.name}")
     click.echo(f"Key fingerprint: {details.key_id}")
     click.echo(f"Private key: {runtime.keys / (details.key_id + '.key')}")
+    click.echo(f"Encryption key: {details.encryption_key_id}")
 
 
 @org.command("list")
@@ -111,6 +114,7 @@ def show(runtime: Runtime, handle: str, fmt: str) -> None:
             "size": details.size,
             "identifier": details.identifier,
             "fingerprint": details.key_id,
+            "encryption_key": details.encryption_key_id,
             "keys": keys,
         }
         if fmt == "json":
@@ -126,6 +130,7 @@ def show(runtime: Runtime, handle: str, fmt: str) -> None:
         f"size:        {details.size or '-'}",
         f"identifier:  {details.identifier or '-'}",
         f"fingerprint: {details.key_id}",
+        f"encryption:  {details.encryption_key_id or '- (none: chainledger org encryption-key)'}",
         "",
         render(keys, "table"),
     ]
@@ -161,3 +166,18 @@ def revoke_key(runtime: Runtime, handle: str, reason: str) -> None:
     app.organisation(handle)
     new_key = app.revoke_key(handle, runtime.passphrase(handle), reason)
     click.echo(f"Revoked {handle}'s key. New fingerprint: {new_key}")
+
+
+@org.command("encryption-key")
+@click.argument("handle")
+@click.pass_obj
+def encryption_key(runtime: Runtime, handle: str) -> None:
+    """Give HANDLE a new encryption key pair (X25519), signed by its signing key.
+
+    Others seal content to the newest key; older keys stay in the key directory
+    so that what was sealed to them can still be opened. Uses the same passphrase.
+    """
+    app = runtime.app()
+    app.organisation(handle)
+    key_id = app.new_encryption_key(handle, runtime.passphrase(handle))
+    click.echo(f"New encryption key for {handle}: {key_id}")

@@ -43,6 +43,12 @@ class Thresholds:
     shortfall_delivered_pct: Decimal = Decimal(90)  # a promise counts as delivered at this %
     shortfall_explanation_days: int = 30  # days after the end to explain a shortfall
     concern_working_days: int = 20  # working days to answer a concern
+    review_self_gap: Decimal = Decimal(1)  # self-rating this far above others' median
+    review_low_median: Decimal = Decimal(2)  # others' median at or below this is low…
+    review_high_median: Decimal = Decimal(4)  # …at or above this is high
+    review_min_raters: int = 3  # raters needed for LOW_RATED and PERCEPTION_GAP
+    evidence_good_pct: Decimal = Decimal(90)  # a ledger measure at or above this is good…
+    evidence_poor_pct: Decimal = Decimal(60)  # …below this is poor
 
     @classmethod
     def parse(cls, settings: dict[str, str]) -> Thresholds:
@@ -875,3 +881,50 @@ def scorecard(prime: str, packages: list[PackageFacts], t: Thresholds) -> list[d
 
 def _mean(values: list[Decimal]) -> Decimal | None:
     return (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.1")) if values else None
+
+
+# -- ledger measures set beside 360 review ratings ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A ledger measure shown beside a review dimension, with the events it rests on."""
+
+    label: str
+    value: Decimal | None  # a percentage; None when there is nothing yet to measure
+    evidence: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"measure": self.label, "value": _s(self.value), "evidence": list(self.evidence)}
+
+
+def review_evidence(facts: PackageFacts, ratee: str, t: Thresholds) -> dict[str, Measure]:
+    """Per review dimension (by slug), what the ledger shows about ``ratee`` in the package.
+
+    Only the prime has measures so far: payment reliability beside the share of its
+    subcontractors' invoices paid within the late-payment threshold, and honouring
+    commitments beside the promised value it has delivered to date.
+    """
+    if not facts.prime or ratee != facts.prime:
+        return {}
+    timings = [invoice_timing(facts, r, t) for r in facts.invoices if r.prime == ratee]
+    settled = [x for x in timings if x.days_to_pay is not None]
+    on_time = sum(
+        1 for x in settled if x.days_to_pay is not None and x.days_to_pay <= t.late_payment_days
+    )
+    deliveries = [delivery(facts, p.subcontractor) for p in facts.winning_promises()]
+    paid = sum((d.paid for d in deliveries), Decimal(0))
+    due = sum((d.value_due for d in deliveries), Decimal(0))
+    return {
+        "payment": Measure(
+            f"invoices paid within {t.late_payment_days} days %",
+            pct(on_time, len(settled)),
+            tuple(_evidence(*(x.record.nid for x in settled))),
+        ),
+        "commitments": Measure(
+            "promised value delivered to date %",
+            pct(paid, due),
+            tuple(_evidence(*(p.nid for p in facts.winning_promises()),
+                            *(n for d in deliveries for n in d.evidence))),
+        ),
+    }  # fmt: skip

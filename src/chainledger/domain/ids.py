@@ -46,3 +46,13 @@ def interest_id(package: str, prime: str, subcontractor: str) -> UUID:
 def concern_id(package: str, subcontractor: str, reference: str) -> UUID:
     """A concern a subcontractor raised with the commissioner of a package."""
     return uuid5(NAMESPACE, f"concern:{package}:{subcontractor}:{reference}")
+
+
+def review_round_id(package: str, period: str) -> UUID:
+    """The review round of a package for one period."""
+    return uuid5(NAMESPACE, f"review:{package}:{period}")
+
+
+def rating_id(package: str, period: str, rater: str, ratee: str) -> UUID:
+    """One rater's rating of one ratee in a review round."""
+    return uuid5(NAMESPACE, f"rating:{package}:{period}:{rater}:{ratee}")

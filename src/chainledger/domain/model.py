@@ -4,7 +4,16 @@ Decoding a stored event needs its class registered; importing this module
 registers them all.
 """
 
-from chainledger.domain import bid, concern, invoice, ledger, organisation, package, subcontract
+from chainledger.domain import (
+    bid,
+    concern,
+    invoice,
+    ledger,
+    organisation,
+    package,
+    review,
+    subcontract,
+)
 from chainledger.domain.events import EVENT_TYPES
 
 __all__ = [
@@ -15,5 +24,6 @@ __all__ = [
     "ledger",
     "organisation",
     "package",
+    "review",
     "subcontract",
 ]

@@ -5,6 +5,11 @@ An organisation registers itself with an event signed by its own new key
 (compromise); either way the event is signed by the outgoing key and carries
 the incoming key's proof of possession. A key signs validly only while it is
 the organisation's current key.
+
+An organisation also registers X25519 encryption keys, signed by its current
+signing key, so that others can seal content only it can read (the owner of a
+360 review round reads the ratings; nobody else does). Old encryption keys are
+kept: what was sealed to them can still be opened by their holder.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ def encode_key(public_key: bytes) -> str:
 def decode_key(text: str) -> bytes:
     raw = base64.b64decode(text, validate=True)
     if len(raw) != PUBLIC_KEY_LENGTH:
-        raise ValueError("an Ed25519 public key has 32 bytes")
+        raise ValueError("a public key has 32 bytes")
     return raw
 
 
@@ -101,6 +106,8 @@ class Organisation(LedgerAggregate):
     identifier: str | None
     keys: dict[str, SigningKey]
     current_key_id: str
+    encryption_keys: dict[str, bytes]
+    current_encryption_key_id: str | None
 
     @classmethod
     def register(
@@ -113,8 +120,14 @@ class Organisation(LedgerAggregate):
         sector: Sector | None,
         size: Size | None,
         identifier: str | None,
+        encryption_key: bytes | None = None,
     ) -> Organisation:
-        """Register an organisation; ``signer`` must hold the key being registered."""
+        """Register an organisation; ``signer`` must hold the key being registered.
+
+        ``encryption_key`` (X25519, optional) is the key others seal content to.
+        """
+        if encryption_key is not None and len(encryption_key) != PUBLIC_KEY_LENGTH:
+            raise Refused("an X25519 public key has 32 bytes")
         if signer.key_id != key_fingerprint(public_key):
             raise Refused("the registration must be signed by the key it registers")
         return cls._create(
@@ -129,6 +142,7 @@ class Organisation(LedgerAggregate):
             size=size,
             identifier=identifier,
             public_key=encode_key(public_key),
+            encryption_key=encode_key(encryption_key) if encryption_key is not None else None,
         )
 
     @property
@@ -141,6 +155,22 @@ class Organisation(LedgerAggregate):
         if key is None or not key.signs_validly_at(position):
             return None
         return key
+
+    @property
+    def encryption_key(self) -> tuple[str, bytes] | None:
+        """The current encryption key (id, raw public key), if the organisation has one."""
+        key_id = self.current_encryption_key_id
+        return (key_id, self.encryption_keys[key_id]) if key_id else None
+
+    def register_encryption_key(self, signer: Signer, public_key: bytes) -> None:
+        """Make ``public_key`` (X25519) the key others seal content to; signed by the org."""
+        if signer.org != self.handle or signer.key_id != self.current_key_id:
+            raise Refused(f"only {self.handle}, with its current key, can register its keys")
+        if len(public_key) != PUBLIC_KEY_LENGTH:
+            raise Refused("an X25519 public key has 32 bytes")
+        if key_fingerprint(public_key) in self.encryption_keys:
+            raise Refused("this encryption key has been registered before")
+        self._trigger(EncryptionKeyRegistered, signer, public_key=encode_key(public_key))
 
     def rotate_key(self, signer: Signer, public_key: bytes, proof: bytes) -> None:
         """Replace the current key (routine); signed by the outgoing key."""
@@ -185,6 +215,7 @@ class OrganisationRegistered(LedgerEvent):
     size: Size | None
     identifier: str | None
     public_key: str
+    encryption_key: str | None
 
     @property
     def registered_key(self) -> bytes:
@@ -208,6 +239,29 @@ class OrganisationRegistered(LedgerEvent):
             )
         }
         aggregate.current_key_id = key_id
+        aggregate.encryption_keys = {}
+        aggregate.current_encryption_key_id = None
+        if self.encryption_key is not None:
+            raw = decode_key(self.encryption_key)
+            aggregate.encryption_keys[key_fingerprint(raw)] = raw
+            aggregate.current_encryption_key_id = key_fingerprint(raw)
+
+
+@ledger_event("EncryptionKeyRegistered")
+class EncryptionKeyRegistered(LedgerEvent):
+    public_key: str
+
+    def apply(self, aggregate: Any) -> None:
+        if self.org != aggregate.handle:
+            raise self.tamper(f"an encryption key of {aggregate.handle} registered by {self.org}")
+        raw = decode_key(self.public_key)
+        key_id = key_fingerprint(raw)
+        aggregate.encryption_keys[key_id] = raw
+        aggregate.current_encryption_key_id = key_id
+
+    def summary(self) -> str:
+        key_id = key_fingerprint(decode_key(self.public_key))
+        return f"{self.org} registered encryption key {key_id[:16]}…"
 
 
 @ledger_event("SigningKeyRotated")

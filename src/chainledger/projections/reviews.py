@@ -1,0 +1,178 @@
+"""The review read model: rounds and sealed ratings, as the ledger shows them to anyone.
+
+Nothing here is readable content: a commitment is a hash, and a revealed
+rating is sealed to the round's owner. Rows are appended one per event and
+folded on read, like the supply-chain view.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, String, Table, Text, select
+from sqlalchemy.orm import Session
+
+from chainledger.domain import review
+from chainledger.domain.events import LedgerEvent
+from chainledger.domain.organisation import decode_key
+from chainledger.domain.review import Dimension
+from chainledger.projections.engine import Writer, metadata
+from chainledger.projections.supply_chain import NID
+
+rounds_table = Table(
+    "rv_rounds",
+    metadata,
+    Column("nid", NID, primary_key=True),
+    Column("round", String(36), nullable=False, index=True),
+    Column("package", String(64), nullable=False, index=True),
+    Column("period", String(10), nullable=False),
+    Column("on", String(10), nullable=False),
+    Column("kind", String(10), nullable=False),  # opened, closed
+    Column("org", String(40), nullable=False),
+    Column("dimensions", Text),  # JSON [[slug, title], ...] when opened
+    Column("owner_key", String(64)),
+)
+ratings_table = Table(
+    "rv_ratings",
+    metadata,
+    Column("nid", NID, primary_key=True),
+    Column("rating", String(36), nullable=False, index=True),
+    Column("package", String(64), nullable=False, index=True),
+    Column("period", String(10), nullable=False),
+    Column("on", String(10), nullable=False),
+    Column("kind", String(10), nullable=False),  # committed, revealed
+    Column("rater", String(40), nullable=False),
+    Column("ratee", String(40), nullable=False),
+    Column("commitment", String(64)),
+    Column("sealed", Text),
+)
+
+
+@dataclass
+class RoundRow:
+    package: str
+    period: str
+    owner: str
+    dimensions: tuple[Dimension, ...]
+    owner_key: bytes
+    opened_on: str
+    opened_nid: int
+    closed_on: str | None = None
+    closed_nid: int | None = None
+
+    @property
+    def status(self) -> str:
+        return "closed" if self.closed_nid is not None else "open"
+
+
+@dataclass
+class RatingRow:
+    rater: str
+    ratee: str
+    commitment: str
+    committed_on: str
+    committed_nid: int
+    sealed_for_owner: str | None = None
+    revealed_on: str | None = None
+    revealed_nid: int | None = None
+
+
+class ReviewsProjection:
+    name = "reviews"
+    tables = (rounds_table, ratings_table)
+    topics: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self._ratings: dict[str, dict[str, Any]] = {}
+
+    def reset(self) -> None:
+        self._ratings = {}
+
+    def apply(self, event: LedgerEvent, writer: Writer) -> None:
+        e: Any = event
+        base = {"nid": e.notification_id, "on": e.on.isoformat()}
+        if isinstance(e, review.ReviewRoundOpened):
+            writer.insert(rounds_table, {
+                **base, "round": str(e.originator_id), "package": e.package, "period": e.period, "kind": "opened", "org": e.org,
+                "dimensions": json.dumps([[d.slug, d.title] for d in e.dimensions]),
+                "owner_key": e.owner_key,
+            })  # fmt: skip
+        elif isinstance(e, review.ReviewRoundClosed):
+            opened = writer.execute(
+                select(rounds_table.c.package, rounds_table.c.period).where(
+                    rounds_table.c.round == str(e.originator_id), rounds_table.c.kind == "opened"
+                )
+            ).first()
+            if opened is not None:
+                writer.insert(rounds_table, {**base, "round": str(e.originator_id),
+                                             "package": opened.package,
+                                             "period": opened.period, "kind": "closed",
+                                             "org": e.org, "dimensions": None, "owner_key": None})  # fmt: skip
+        elif isinstance(e, review.RatingCommitted):
+            place = {"package": e.package, "period": e.period, "rater": e.org, "ratee": e.ratee}
+            self._ratings[str(e.originator_id)] = place
+            writer.insert(ratings_table, {**base, **place, "rating": str(e.originator_id),
+                                          "kind": "committed", "commitment": e.commitment,
+                                          "sealed": None})  # fmt: skip
+        elif isinstance(e, review.RatingRevealed):
+            place = self._place(str(e.originator_id), writer)
+            if place is not None:
+                writer.insert(ratings_table, {**base, **place, "rating": str(e.originator_id),
+                                              "kind": "revealed", "commitment": None,
+                                              "sealed": e.sealed})  # fmt: skip
+
+    def _place(self, rating: str, writer: Writer) -> dict[str, Any] | None:
+        if rating not in self._ratings:
+            found = writer.execute(
+                select(ratings_table.c.package, ratings_table.c.period, ratings_table.c.rater,
+                       ratings_table.c.ratee)
+                .where(ratings_table.c.rating == rating, ratings_table.c.kind == "committed")
+            ).first()  # fmt: skip
+            if found is None:
+                return None
+            self._ratings[rating] = dict(found._mapping)
+        return self._ratings[rating]
+
+
+def rounds(
+    session: Session, package: str | None = None, period: str | None = None
+) -> list[RoundRow]:
+    """Every review round (of one package, one period), oldest first."""
+    query = select(rounds_table).order_by(rounds_table.c.nid)
+    if package is not None:
+        query = query.where(rounds_table.c.package == package)
+    if period is not None:
+        query = query.where(rounds_table.c.period == period)
+    found: dict[tuple[str, str], RoundRow] = {}
+    for row in session.execute(query):
+        key = (row.package, row.period)
+        if row.kind == "opened":
+            found[key] = RoundRow(
+                package=row.package, period=row.period, owner=row.org,
+                dimensions=tuple(Dimension(s, t) for s, t in json.loads(row.dimensions)),
+                owner_key=decode_key(row.owner_key), opened_on=row.on, opened_nid=row.nid,
+            )  # fmt: skip
+        elif key in found:
+            found[key].closed_on = row.on
+            found[key].closed_nid = row.nid
+    return list(found.values())
+
+
+def ratings(session: Session, package: str, period: str) -> list[RatingRow]:
+    """Every commitment of a round, with its reveal if there is one."""
+    query = (
+        select(ratings_table)
+        .where(ratings_table.c.package == package, ratings_table.c.period == period)
+        .order_by(ratings_table.c.nid)
+    )
+    found: dict[str, RatingRow] = {}
+    for row in session.execute(query):
+        if row.kind == "committed":
+            found[row.rating] = RatingRow(row.rater, row.ratee, row.commitment, row.on, row.nid)
+        elif row.rating in found:
+            found[row.rating].sealed_for_owner = row.sealed
+            found[row.rating].revealed_on = row.on
+            found[row.rating].revealed_nid = row.nid
+    return list(found.values())
