@@ -27,7 +27,7 @@ from chainledger.domain.assessment import Thresholds
 from chainledger.domain.ids import rating_id, review_round_id
 from chainledger.domain.review import DEFAULT_DIMENSIONS, RatingContent, RatingKey
 from chainledger.domain.values import Role, Sector, Size
-from chainledger.errors import KeyProblem, NotFound, Refused
+from chainledger.errors import InvalidValue, KeyProblem, NotFound, Refused
 from chainledger.keystore import Keystore
 from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
@@ -185,9 +185,9 @@ def test_commitments_only_while_open_and_reveals_only_after_close(tmp_path: Path
         app.rate(sign["other"], "P", PERIOD, "prime", flat(3))
     with pytest.raises(Refused, match=r"prime \(prime\) does not rate council"):
         app.rate(sign["prime"], "P", PERIOD, "council", flat(3))
-    with pytest.raises(Exception, match="missing: improvement"):
-        app.rate(sign["s1"], "P", PERIOD, "prime", {k: 3 for k in DIMS[:-1]})
-    with pytest.raises(Exception, match="not a whole number from 1 to 5"):
+    with pytest.raises(InvalidValue, match="missing: improvement"):
+        app.rate(sign["s1"], "P", PERIOD, "prime", dict.fromkeys(DIMS[:-1], 3))
+    with pytest.raises(InvalidValue, match="not a whole number from 1 to 5"):
         app.rate(sign["s1"], "P", PERIOD, "prime", flat(6))
     app.rate(sign["s1"], "P", PERIOD, "prime", flat(3))
     with pytest.raises(Refused, match="already committed"):
@@ -385,8 +385,6 @@ def test_the_prime_shared_report_reveals_no_single_rating(scenario: Scenario) ->
 
 
 def test_shared_report_never_below_three(scenario: Scenario) -> None:
-    from chainledger.errors import InvalidValue
-
     with pytest.raises(InvalidValue, match="never below 3"):
         owner_report(scenario, for_handle="prime", min_group=2)
     # With five: the four subcontractors are too few alone, so they are pooled with the
