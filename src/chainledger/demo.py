@@ -3,7 +3,9 @@
 Barnet Council tenders employment support; Northgate wins with a bid naming
 four charities. One acknowledges, one disputes the terms, one never answers;
 the council cuts the budget by 10% and Northgate tries to pass a 40% cut to
-one charity. Everything runs through the same application API as the CLI, on
+one charity. The council then runs a 360 review round: sealed ratings between
+Northgate, the charities and itself, read back beside the ledger's evidence.
+Everything runs through the same application API as the CLI, on
 an embedded SQLite ledger in its own directory, and the demo says what it
 found as it goes.
 """
@@ -21,7 +23,9 @@ from chainledger.audit import AuditReport, audit_ledger
 from chainledger.bootstrap import open_ledger
 from chainledger.contracting import UnitOfWork
 from chainledger.domain.quantities import Period
+from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
+from chainledger.errors import Refused
 from chainledger.persistence import EVENTS_TABLE
 
 DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 - the demo publishes it
@@ -150,13 +154,15 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     say("raised a concern with the council directly.")
     say(f"The package's history holds {len(app.history(PACKAGE))} signed events.")
 
+    owner = _review_round(app, at, say)
+
     say(f"\nPromised against delivered, as of {AS_OF}:")
     for row in app.report("workshare", package=PACKAGE, as_of=AS_OF):
         promised = row["promised_value_per_year"] or "-"
         say(f"  {row['subcontractor']:<16} promised £{promised:>10}/yr  paid £{row['paid_to_date']:>10}"
             f"  {row['answer']:<26} {row['status']}")  # fmt: skip
 
-    found = app.report("findings", package=PACKAGE, as_of=AS_OF)
+    found = app.report("findings", package=PACKAGE, as_of=AS_OF, review_opener=owner)
     say(f"\nWhat the audit found ({len(found)} findings; evidence = event ids in the history):")
     for finding in found:
         evidence = " ".join(f"#{n}" for n in finding["evidence"][:6])
@@ -176,8 +182,60 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
         say(f"  FAILED {where}: {failure.message}")
     say(f"\nExplore it: chainledger --ledger {ledger_path} report findings --as-of {AS_OF}")
     say(f"       and: chainledger --ledger {ledger_path} history {PACKAGE}")
+    say(
+        f"       and: CHAINLEDGER_KEYS={directory / 'keys'} CHAINLEDGER_PASSPHRASE='{DEMO_PASSPHRASE}' \\"
+    )
+    say(f"            chainledger --ledger {ledger_path} report reviews --as barnet-council")
     rules = {f["rule"] for f in found}
-    return clean.ok and not caught.ok and {"BID_CANDY", "LATE_PAYMENT"} <= rules
+    expected = {"BID_CANDY", "LATE_PAYMENT", "SELF_OTHER_GAP", "LOW_RATED"}
+    return clean.ok and not caught.ok and expected <= rules
+
+
+# Scores on the eight dimensions (openness, fairness, payment, support, commitments,
+# clarity, equality, improvement), with a comment.
+REVIEW = {
+    ("northgate", "northgate"): ("55555545", "We pride ourselves on partnership."),
+    ("hope-trust", "northgate"): ("43442434", "Pays on time; rarely shares plans."),
+    ("mind-in-barnet", "northgate"): ("21321323", "A 40% cut proposed without a conversation."),
+    ("refugee-advice", "northgate"): ("31212312", "Half the promised value, paid late."),
+    ("womens-centre", "northgate"): ("11111111", "Named in the bid, never contracted."),
+    ("barnet-council", "northgate"): ("33434343", ""),
+    **{("northgate", h): ("44444444", "") for h, *_ in PROMISES},
+    **{(h, h): ("44434444", "") for h, *_ in PROMISES},
+}  # fmt: skip
+
+
+def _review_round(app: Any, at: Callable[[str, str], Any], say: Callable[[str], None]) -> Any:
+    """The council's 360 review of 2026-Q2; returns what opens its ratings (the council's
+    encryption key), for the findings."""
+    period = "2026-Q2"
+    slugs = [d.slug for d in DEFAULT_DIMENSIONS]
+    app.open_review(at("barnet-council", "2026-07-01"), PACKAGE, period)
+    for (rater, ratee), (digits, comment) in REVIEW.items():
+        scores = dict(zip(slugs, digits, strict=True))
+        app.rate(at(rater, "2026-07-10"), PACKAGE, period, ratee, scores, comment)
+    app.close_review(at("barnet-council", "2026-07-31"), PACKAGE, period)
+    say(f"\nThe council ran a 360 review for {period}: {len(REVIEW)} ratings committed, sealed;")
+    say("nobody, the council included, could read one until the round closed.")
+    kinder = dict(zip(slugs, "55555555", strict=True))
+    try:
+        app.reveal(at("refugee-advice", "2026-08-05"),
+                   app.opener("refugee-advice", DEMO_PASSPHRASE), PACKAGE, period, "northgate",
+                   kinder)  # fmt: skip
+    except Refused as refused:
+        say(f"The Refugee Advice Collective tried to reveal a kinder rating: refused ({refused}).")
+    for handle in ("barnet-council", "northgate", "hope-trust", "mind-in-barnet", "refugee-advice"):
+        app.reveal(at(handle, "2026-08-05"), app.opener(handle, DEMO_PASSPHRASE), PACKAGE, period)
+    say("Everyone revealed to the council except the Women's Centre, whose ratings stay sealed.")
+    owner = app.opener("barnet-council", DEMO_PASSPHRASE)
+    shared = app.review_report(owner, package=PACKAGE, period=period, for_handle="northgate")
+    say("What Northgate may see of how it was rated (groups of 3 or more, nobody named):")
+    for dim in shared["rounds"][0]["dimensions"]:
+        groups = ", ".join(f"{g['group']} median {g['median']} (n={g['n']})" for g in dim["groups"])
+        ledger = dim["ledger"]
+        beside = f"; ledger: {ledger['measure']} {ledger['value']}" if ledger else ""
+        say(f"  {dim['title']:<44} self {dim['self']}; {groups or 'withheld'}{beside}")
+    return owner
 
 
 def _summary(title: str, report: AuditReport) -> str:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from chainledger.cli.main import cli
+from chainledger.demo import DEMO_PASSPHRASE
 from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import PASSPHRASE, CliLedger
 
@@ -202,10 +203,11 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
     )
     for rule in ("BID_CANDY", "NAMED_WITHOUT_CONSENT", "TERMS_WORSENED", "CUT_PASSED_DOWN",
                  "LATE_PAYMENT", "REFERRAL_SHORTFALL", "PRIME_SELF_DELIVERY", "PERFORMANCE_FAILING",
-                 "CONCERN_UNANSWERED"):  # fmt: skip
+                 "CONCERN_UNANSWERED", "SELF_OTHER_GAP", "LOW_RATED"):  # fmt: skip
         assert f"] {rule}: " in out, rule
+    assert "tried to reveal a kinder rating: refused" in out
     assert (
-        "Audit of the ledger as recorded: 133 events, 132 signatures, 6 organisations — clean."
+        "Audit of the ledger as recorded: 161 events, 160 signatures, 6 organisations — clean."
         in out
     )
     assert "paid on 2026-11-21 becomes 2026-10-21" in out
@@ -213,8 +215,12 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
         "FAILED notification 132 (PaymentRecorded): signature by northgate does not verify" in out
     )
     ledger = tmp_path / "demo" / "chainledger.db"
-    again = CliRunner().invoke(cli, ["--ledger", str(ledger), "report", "findings",
-                                     "--as-of", "2026-10-31", "--format", "json"])  # fmt: skip
-    assert again.exit_code == 0
+    again = CliRunner().invoke(
+        cli, ["--ledger", str(ledger), "report", "findings", "--as-of", "2026-10-31",
+              "--format", "json", "--as", "barnet-council"],
+        env={"CHAINLEDGER_KEYS": str(tmp_path / "demo" / "keys"),
+             "CHAINLEDGER_PASSPHRASE": DEMO_PASSPHRASE},
+    )  # fmt: skip
+    assert again.exit_code == 0, again.stderr
     printed = re.findall(r"^  \[(?:high|medium|low)\] ([A-Z_]+): ", out, re.M)
     assert [f["rule"] for f in json.loads(again.stdout)] == printed

@@ -44,7 +44,8 @@ def report() -> None:
 
 
 def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None, fmt: str,
-         thresholds: tuple[str, ...], base_rate: str | None, prime: str | None = None) -> None:  # fmt: skip
+         thresholds: tuple[str, ...], base_rate: str | None, prime: str | None = None,
+         review_owner: str | None = None) -> None:  # fmt: skip
     from chainledger.domain.assessment import Thresholds
     from chainledger.domain.quantities import parse_date
 
@@ -57,8 +58,11 @@ def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None
     if base_rate is not None:
         settings["base_rate_pct"] = base_rate
     day = parse_date(as_of, "--as-of date") if as_of else date.today()
-    rows = runtime.app().report(
-        name, package=package_ref, as_of=day, thresholds=Thresholds.parse(settings), prime=prime
+    limits = Thresholds.parse(settings)
+    app = runtime.app()
+    opener = runtime.opener(review_owner) if review_owner else None
+    rows = app.report(
+        name, package=package_ref, as_of=day, thresholds=limits, prime=prime, review_opener=opener
     )
     if fmt == "table":
         rows = [{k: _cell(row.get(k)) for k in TABLE_COLUMNS[name]} for row in rows]
@@ -95,7 +99,22 @@ _make(
 )
 _make("referrals", "Per subcontractor and period: referrals promised, sent and confirmed.")
 _make("performance", "KPI actuals against target and acceptable levels, rated.")
-_make("findings", "The audit list: Code of Practice findings, each with the events it rests on.")
+
+
+@report.command("findings")
+@click.option(
+    "--as", "review_owner", metavar="HANDLE",
+    help="Also the 360 review findings of the rounds HANDLE owns (needs its key).",
+)  # fmt: skip
+@_report_options
+@click.pass_obj
+def findings(runtime: Runtime, review_owner: str | None, **options: Any) -> None:
+    """The audit list: Code of Practice findings, each with the events it rests on.
+
+    Review findings (SELF_OTHER_GAP, LOW_RATED, PERCEPTION_GAP) need the ratings,
+    which only the round's owner can open: add --as with the commissioner's handle.
+    """
+    _run(runtime, "findings", review_owner=review_owner, **options)
 
 
 @report.command("scorecard")
