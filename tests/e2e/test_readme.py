@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -11,10 +12,10 @@ from tests.conftest import CliLedger
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def readme_commands() -> list[list[str]]:
+def readme_commands(name: str = "package-life") -> list[list[str]]:
     text = README.read_text(encoding="utf-8")
-    block = re.search(r"<!-- package-life:start -->\n```sh\n(.*?)```", text, re.S)
-    assert block, "the README lost its package-life block"
+    block = re.search(rf"<!-- {name}:start -->\n```sh\n(.*?)```", text, re.S)
+    assert block, f"the README lost its {name} block"
     joined = block.group(1).replace("\\\n", " ")
     commands = []
     for line in joined.splitlines():
@@ -35,3 +36,14 @@ def test_readme_package_life_runs_as_written(cli_ledger: CliLedger) -> None:
     history = cli_ledger.ok("history", "BAR-ES-2026").stdout
     assert "hope-trust disputed variation 1" in history
     assert "package closed" in history
+
+
+def test_readme_review_runs_as_written(cli_ledger: CliLedger) -> None:
+    for args in readme_commands() + readme_commands("review"):
+        result = cli_ledger.run(*args)
+        assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    status = cli_ledger.ok("review", "status", "BAR-ES-2026", "--period", "2026-Q2").stdout
+    assert "closed, owned by barnet-council" in status
+    report = cli_ledger.ok("report", "reviews", "--as", "barnet-council", "--format", "json")
+    unusable = {(u["rater"], u["ratee"]): u["status"] for u in json.loads(report.stdout)["unusable"]}
+    assert unusable == {("womens-centre", "northgate"): "never revealed"}

@@ -376,7 +376,11 @@ def shared_comments(r: RoundRatings, ratee: str, min_group: int) -> list[str]:
 
 
 def findings(rounds: list[RoundRatings], t: Thresholds) -> list[Finding]:
-    """SELF_OTHER_GAP, LOW_RATED and PERCEPTION_GAP, one finding per ratee, round and rule."""
+    """SELF_OTHER_GAP, LOW_RATED and PERCEPTION_GAP, one finding per ratee, round and rule.
+
+    Each looks only at dimensions rated by at least ``review_min_raters`` others: a
+    median of one or two ratings is not a finding, and would point at its raters.
+    """
     found: list[Finding] = []
     for r in rounds:
         for ratee in r.ratees:
@@ -395,12 +399,14 @@ def _ratee_findings(r: RoundRatings, ratee: str, t: Thresholds) -> list[Finding]
         stats = Stats.of(others)
         own = r.self_score(ratee, dim.slug)
         note = f"{dim.title.lower()} (others' median {stats.median}, n={stats.n}"
+        if stats.n < t.review_min_raters:
+            continue  # too few others to say anything about (or to say it safely)
         if own is not None and own - stats.median >= t.review_self_gap:
             gap_notes.append(f"{note}, self {own})")
-        if stats.n >= t.review_min_raters and stats.median <= t.review_low_median:
+        if stats.median <= t.review_low_median:
             low_notes.append(f"{note})")
         measure = r.measures.get(ratee, {}).get(dim.slug)
-        if stats.n >= t.review_min_raters and measure is not None and measure.value is not None:
+        if measure is not None and measure.value is not None:
             rated_high = (
                 stats.median >= t.review_high_median and measure.value < t.evidence_poor_pct
             )
