@@ -226,7 +226,9 @@ def _review_round(app: Any, at: Callable[[str, str], Any], say: Callable[[str], 
         say(f"The Refugee Advice Collective tried to reveal a kinder rating: refused ({refused}).")
     for handle in ("barnet-council", "northgate", "hope-trust", "mind-in-barnet", "refugee-advice"):
         app.reveal(at(handle, "2026-08-05"), app.opener(handle, DEMO_PASSPHRASE), PACKAGE, period)
-    say("Everyone revealed to the council except the Women's Centre, whose ratings stay sealed.")
+    app.finalise_review(at("barnet-council", "2026-08-15"), PACKAGE, period)
+    say("Everyone revealed to the council except the Women's Centre, whose ratings stay sealed;")
+    say("then the council ended the reveals, so the results can no longer change.")
     owner = app.opener("barnet-council", DEMO_PASSPHRASE)
     shared = app.review_report(owner, package=PACKAGE, period=period, for_handle="northgate")
     say("What Northgate may see of how it was rated (groups of 3 or more, nobody named):")

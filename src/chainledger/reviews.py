@@ -30,12 +30,14 @@ from chainledger.domain.quantities import Period
 from chainledger.domain.review import (
     DEFAULT_DIMENSIONS,
     MAX_COMMENT,
+    MIN_GROUP,
     Dimension,
     Parties,
     Rating,
     RatingContent,
     RatingKey,
     ReviewRound,
+    check_min_group,
     parse_dimension,
     parse_scores,
 )
@@ -90,12 +92,18 @@ class Reviews:
         package: str,
         period: str,
         dimensions: tuple[str, ...] = (),
+        min_group: object = MIN_GROUP,
         *,
         uow: UnitOfWork | None = None,
     ) -> ReviewRound:
-        """The package's commissioner opens a review round for one period."""
+        """The package's commissioner opens a review round for one period.
+
+        ``min_group`` (at least 3) is the smallest group of raters whose aggregate the
+        shared view shows; it is fixed with the round, so views cannot differ by it.
+        """
         package, period = self._place(package, period)
         chosen = tuple(parse_dimension(d) for d in dimensions) or DEFAULT_DIMENSIONS
+        k = check_min_group(min_group)
         with self.unit_of_work(uow) as unit:
             self._acting_as(unit, signer, Role.COMMISSIONER, "open a review round")
             pkg: Package | None = unit.get(package_id(package))
@@ -122,7 +130,12 @@ class Reviews:
                 )
             _, owner_key = owner.encryption_key
             opened = ReviewRound.open(
-                signer, package=package, period=period, dimensions=chosen, owner_key=owner_key
+                signer,
+                package=package,
+                period=period,
+                dimensions=chosen,
+                owner_key=owner_key,
+                min_group=k,
             )
             unit.add(opened)
             return opened
@@ -139,6 +152,20 @@ class Reviews:
         package, period = self._place(package, period)
         with self.unit_of_work(uow) as unit:
             self._round(unit, package, period).close(signer)
+
+    def finalise_review(
+        self: ChainLedger,
+        signer: Signer,
+        package: str,
+        period: str,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The round's owner ends the reveals: unrevealed ratings never count, and the
+        shared view, now fixed, can be given to the rated organisations."""
+        package, period = self._place(package, period)
+        with self.unit_of_work(uow) as unit:
+            self._round(unit, package, period).finalise(signer)
 
     # -- raters -------------------------------------------------------------------------
 
@@ -158,7 +185,7 @@ class Reviews:
         ratee = check_handle(ratee)
         with self.unit_of_work(uow) as unit:
             round_ = self._round(unit, package, period)
-            round_.require_open()
+            round_.require_open(signer)
             self.review_parties(package).check_may_rate(signer.org, ratee, package)
             content = RatingContent(
                 scores=parse_scores(scores, round_.dimensions),
@@ -209,7 +236,7 @@ class Reviews:
             raise InvalidValue("give --ratee with --score: scores belong to one rating")
         with self.unit_of_work(uow) as unit:
             round_ = self._round(unit, package, period)
-            round_.require_closed()
+            round_.require_revealing(signer)
             candidates = [check_handle(ratee)] if ratee else self.review_parties(package).handles
             revealed = []
             for handle in candidates:
@@ -320,7 +347,7 @@ class Reviews:
             with self.recorder.datastore.transaction(commit=False) as session:
                 commitments = review_view.ratings(session, row.package, row.period)
             rr = RoundRatings(row.package, row.period, row.owner, row.status, row.dimensions,
-                              row.opened_nid)  # fmt: skip
+                              row.opened_nid, min_group=row.min_group)  # fmt: skip
             for c in commitments:
                 self._open_rating(opener, row, parties, c, rr)
             as_of = min(Period.parse(row.period).last_day, date.today())
@@ -361,6 +388,8 @@ class Reviews:
             return unusable(f"does not open ({error})")
         if key.commitment(content) != c.commitment:
             return unusable("does not match its commitment")
+        if row.final_nid is not None and c.revealed_nid > row.final_nid:
+            return unusable("revealed after the round was final")
         group = parties.group(c.rater, c.ratee) if parties.role_of(c.rater) else None
         if group is None:
             return unusable("rater is not a party to the package")
@@ -374,17 +403,16 @@ class Reviews:
         package: str | None = None,
         period: str | None = None,
         for_handle: str | None = None,
-        min_group: object = review_analysis.MIN_GROUP,
         thresholds: Thresholds | None = None,
     ) -> dict[str, Any]:
-        """The owner's full report, or with ``for_handle`` what that organisation may see."""
-        k = review_analysis.check_min_group(min_group)
+        """The owner's full report, or with ``for_handle`` what that organisation may see
+        (final rounds only, with each round's minimum group)."""
         if for_handle is not None:
             check_handle(for_handle)
             self.organisation(for_handle)
         rounds = self.opened_rounds(opener, package=package, period=period, thresholds=thresholds)
         if for_handle is not None:
-            return review_analysis.shared_report(rounds, for_handle, k)
+            return review_analysis.shared_report(rounds, for_handle)
         return review_analysis.owner_report(rounds)
 
     def review_findings(

@@ -207,7 +207,7 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
         assert f"] {rule}: " in out, rule
     assert "tried to reveal a kinder rating: refused" in out
     assert (
-        "Audit of the ledger as recorded: 161 events, 160 signatures, 6 organisations — clean."
+        "Audit of the ledger as recorded: 162 events, 161 signatures, 6 organisations — clean."
         in out
     )
     assert "paid on 2026-11-21 becomes 2026-10-21" in out

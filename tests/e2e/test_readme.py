@@ -43,7 +43,9 @@ def test_readme_review_runs_as_written(cli_ledger: CliLedger) -> None:
         result = cli_ledger.run(*args)
         assert result.exit_code == 0, (args, result.stdout, result.stderr)
     status = cli_ledger.ok("review", "status", "BAR-ES-2026", "--period", "2026-Q2").stdout
-    assert "closed, owned by barnet-council" in status
+    assert "final, owned by barnet-council" in status
     report = cli_ledger.ok("report", "reviews", "--as", "barnet-council", "--format", "json")
-    unusable = {(u["rater"], u["ratee"]): u["status"] for u in json.loads(report.stdout)["unusable"]}
+    unusable = {
+        (u["rater"], u["ratee"]): u["status"] for u in json.loads(report.stdout)["unusable"]
+    }
     assert unusable == {("womens-centre", "northgate"): "never revealed"}

@@ -12,7 +12,7 @@ import itertools
 import json
 import sqlite3
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -25,7 +25,14 @@ from chainledger.bootstrap import open_ledger
 from chainledger.crypto import seal_to
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.ids import rating_id, review_round_id
-from chainledger.domain.review import DEFAULT_DIMENSIONS, RatingContent, RatingKey
+from chainledger.domain.review import (
+    DEFAULT_DIMENSIONS,
+    RatingContent,
+    RatingKey,
+    RatingRevealed,
+    RoundStatus,
+)
+from chainledger.domain.review_analysis import shared_report
 from chainledger.domain.values import Role, Sector, Size
 from chainledger.errors import InvalidValue, KeyProblem, NotFound, Refused
 from chainledger.keystore import Keystore
@@ -124,6 +131,7 @@ def _build(tmp: Path) -> Scenario:
     for handle in ("prime", "council", *SUBS):
         if handle != NEVER_REVEALED:
             app.reveal(at(handle, AFTER), app.opener(handle, PASSPHRASE), PACKAGE, PERIOD)
+    app.finalise_review(at("council", AFTER), PACKAGE, PERIOD)
     return Scenario(app, path, str(refused.value), before, after)
 
 
@@ -181,6 +189,8 @@ def test_commitments_only_while_open_and_reveals_only_after_close(tmp_path: Path
     with pytest.raises(Refused, match="already has a review round"):
         app.open_review(sign["council"], "P", PERIOD)
 
+    with pytest.raises(Refused, match="before the round opened"):
+        app.rate(sign["s1"].dated(date(2020, 1, 1)), "P", PERIOD, "prime", flat(3))
     with pytest.raises(Refused, match="other is not a party"):
         app.rate(sign["other"], "P", PERIOD, "prime", flat(3))
     with pytest.raises(Refused, match=r"prime \(prime\) does not rate council"):
@@ -203,9 +213,16 @@ def test_commitments_only_while_open_and_reveals_only_after_close(tmp_path: Path
         app.rate(sign["prime"], "P", PERIOD, "s1", flat(3))
     with pytest.raises(KeyProblem, match="not one of prime's encryption keys"):
         app.reveal(sign["s1"], app.opener("prime", PASSPHRASE), "P", PERIOD)
+    with pytest.raises(Refused, match="before the round closed"):
+        app.reveal(sign["s1"].dated(date(2020, 1, 1)), opener, "P", PERIOD)
     assert app.reveal(sign["s1"], opener, "P", PERIOD) == ["prime"]
     with pytest.raises(Refused, match="no unrevealed rating"):
         app.reveal(sign["s1"], opener, "P", PERIOD)
+    with pytest.raises(Refused, match="only council"):
+        app.finalise_review(sign["prime"], "P", PERIOD)
+    app.finalise_review(sign["council"], "P", PERIOD)
+    with pytest.raises(Refused, match="final: reveals have ended"):
+        app.reveal(sign["prime"], app.opener("prime", PASSPHRASE), "P", PERIOD)
 
 
 # -- the owner's report -------------------------------------------------------------------
@@ -229,7 +246,7 @@ def test_owner_sees_every_revealed_rating_by_group(scenario: Scenario) -> None:
         assert cells[("prime", slug, "commissioner")]["median"] == str(
             RATINGS[("council", "prime")][0][slug]
         )
-    assert report["rounds"][0]["status"] == "closed"
+    assert report["rounds"][0]["status"] == "final"
 
 
 def test_unrevealed_commitments_are_reported_as_such(scenario: Scenario) -> None:
@@ -284,28 +301,41 @@ def test_only_the_round_owner_can_read_it(scenario: Scenario) -> None:
         scenario.app.review_report(scenario.app.opener("prime", PASSPHRASE), package=PACKAGE)
 
 
-def test_a_forged_reveal_that_does_not_match_is_not_counted(
-    tmp_path: Path, scenario: Scenario
-) -> None:
-    """A rater whose software skips the check reveals a different rating: the owner's
-    report re-checks every reveal against its commitment and leaves it out."""
+def test_reveals_that_skip_the_checks_are_not_counted(tmp_path: Path, scenario: Scenario) -> None:
+    """A rater whose software skips the checks reveals a different rating, and another
+    reveals after the round was made final: the owner's report re-checks every reveal
+    and counts neither."""
     import shutil
 
     with sqlite3.connect(scenario.path) as source, sqlite3.connect(tmp_path / "copy.db") as copy:
         source.backup(copy)
     shutil.copytree(scenario.path.parent / "keys", tmp_path / "keys")
     app = _app(tmp_path / "copy.db", tmp_path / "keys")
-    rater, ratee = "s5", "prime"
-    rating = app.load(rating_id(PACKAGE, PERIOD, rater, ratee))
+    signer = app.signer(NEVER_REVEALED, PASSPHRASE).dated(AFTER)
     round_ = app.load(review_round_id(PACKAGE, PERIOD))
-    key = RatingKey(app.ledger_id, PACKAGE, PERIOD, rater, ratee)
-    forged = RatingContent(flat(5), "", "00" * 32)
-    rating.reveal(app.signer(rater, PASSPHRASE).dated(AFTER), round_,
-                  sealed=seal_to(round_.owner_key, forged.to_bytes(), key.sealing_context("owner")))  # fmt: skip
-    app.save_aggregates(rating)
+    assert round_.status is RoundStatus.FINAL
+
+    def reveal_anyway(ratee: str, content: RatingContent) -> None:
+        rating = app.load(rating_id(PACKAGE, PERIOD, NEVER_REVEALED, ratee))
+        key = RatingKey(app.ledger_id, PACKAGE, PERIOD, NEVER_REVEALED, ratee)
+        sealed = seal_to(round_.owner_key, content.to_bytes(), key.sealing_context("owner"))
+        rating._trigger(RatingRevealed, signer, sealed=sealed)  # no domain checks
+        app.save_aggregates(rating)
+
+    reveal_anyway("prime", RatingContent(flat(5), "", "00" * 32))  # not what was committed
+    own = app.load(rating_id(PACKAGE, PERIOD, NEVER_REVEALED, NEVER_REVEALED))
+    key = RatingKey(app.ledger_id, PACKAGE, PERIOD, NEVER_REVEALED, NEVER_REVEALED)
+    genuine = app.opener(NEVER_REVEALED, PASSPHRASE).open(own.sealed_for_rater,
+                                                          key.sealing_context("rater"))  # fmt: skip
+    reveal_anyway(NEVER_REVEALED, RatingContent.from_bytes(genuine))  # true, but too late
+
     report = app.review_report(app.opener("council", PASSPHRASE), package=PACKAGE)
     unusable = {(u["rater"], u["ratee"]): u["status"] for u in report["unusable"]}
-    assert unusable[(rater, ratee)] == "does not match its commitment"
+    assert unusable == {
+        (NEVER_REVEALED, "prime"): "does not match its commitment",
+        (NEVER_REVEALED, NEVER_REVEALED): "revealed after the round was final",
+    }
+    assert report == {**owner_report(scenario), "unusable": report["unusable"]}
 
 
 # -- what the prime can see ------------------------------------------------------------------
@@ -385,16 +415,23 @@ def test_the_prime_shared_report_reveals_no_single_rating(scenario: Scenario) ->
 
 
 def test_shared_report_never_below_three(scenario: Scenario) -> None:
+    opener = scenario.app.opener("council", PASSPHRASE)
+    (round_,) = scenario.app.opened_rounds(opener, package=PACKAGE)
+    assert round_.min_group == 3  # the default, fixed when the round was opened
+
+    def shared_with(k: int) -> dict[str, Any]:
+        return shared_report([replace(round_, min_group=k)], "prime")
+
     with pytest.raises(InvalidValue, match="never below 3"):
-        owner_report(scenario, for_handle="prime", min_group=2)
+        shared_with(2)
     # With five: the four subcontractors are too few alone, so they are pooled with the
     # council's one rating, and the pool of five shows.
-    five = owner_report(scenario, for_handle="prime", min_group=5)
+    five = shared_with(5)
     groups = [g for d in five["rounds"][0]["dimensions"] for g in d["groups"]]
     assert groups
     assert all(g["group"] == "pooled" and g["n"] == 5 for g in groups)
     assert {tuple(g["members"]) for g in groups} == {("subcontractors", "commissioner")}
     assert "Council's own view." in five["rounds"][0]["comments"]
-    six = owner_report(scenario, for_handle="prime", min_group=6)
+    six = shared_with(6)
     assert all(not d["groups"] for d in six["rounds"][0]["dimensions"])
     assert six["rounds"][0]["comments"] == []

@@ -52,9 +52,11 @@ def review() -> None:
          chainledger review rate P-1 --period 2026-Q1 --as hope-trust \\
            --ratee big-prime --score openness=2,fairness=2,payment=1,support=3 …
     3. The commissioner closes the round; then each rater reveals, sealed to the
-       commissioner only, and a reveal must match what was committed:
+       commissioner only, and a reveal must match what was committed; then the
+       commissioner ends the reveals:
          chainledger review close P-1 --period 2026-Q1 --as council
          chainledger review reveal P-1 --period 2026-Q1 --as hope-trust
+         chainledger review finalise P-1 --period 2026-Q1 --as council
     4. The commissioner reads the results, and gives each party its share:
          chainledger report reviews --package P-1 --as council
          chainledger report reviews --package P-1 --as council --for big-prime
@@ -73,16 +75,28 @@ def review() -> None:
     help="A dimension to score, repeatable [default: the Code of Practice's eight]. "
     "A new one needs a title, e.g. 'co-design:Co-design of services'.",
 )  # fmt: skip
+@click.option(
+    "--min-group", default="3", show_default=True, metavar="N",
+    help="The smallest group of raters the shared view shows (never below 3).",
+)  # fmt: skip
 @click.pass_obj
 def review_open(
-    runtime: Runtime, package: str, period: str, handle: str, dimensions: tuple[str, ...]
+    runtime: Runtime,
+    package: str,
+    period: str,
+    handle: str,
+    dimensions: tuple[str, ...],
+    min_group: str,
 ) -> None:
     """Open a review round for PACKAGE and a period (the package's commissioner).
 
     Ratings revealed in the round are sealed to the commissioner's encryption key.
+    The minimum group is fixed with the round, so that no two shared views of it
+    differ by a single rater.
     """
     runtime.record(
-        handle, lambda app, s, uow: app.open_review(s, package, period, dimensions, uow=uow)
+        handle,
+        lambda app, s, uow: app.open_review(s, package, period, dimensions, min_group, uow=uow),
     )
 
 
@@ -94,6 +108,21 @@ def review_open(
 def review_close(runtime: Runtime, package: str, period: str, handle: str) -> None:
     """Close PACKAGE's round for a period: no more ratings; raters may now reveal."""
     runtime.record(handle, lambda app, s, uow: app.close_review(s, package, period, uow=uow))
+
+
+@review.command("finalise")
+@click.argument("package")
+@_period_option
+@as_option
+@click.pass_obj
+def review_finalise(runtime: Runtime, package: str, period: str, handle: str) -> None:
+    """End the reveals of PACKAGE's round for a period (its owner).
+
+    Ratings not revealed by now never count. The shared view (report reviews
+    --for) is given only for final rounds: it can no longer change, so no two
+    views can be compared to single out one rating.
+    """
+    runtime.record(handle, lambda app, s, uow: app.finalise_review(s, package, period, uow=uow))
 
 
 @review.command("rate")
@@ -150,6 +179,8 @@ def review_reveal(
     With --ratee and --score, the scores you give are checked against your
     commitment and the reveal is refused if they differ.
     """
+    if comment is not None and not scores:
+        raise click.UsageError("--comment is checked only with --score (and --ratee)")
     given = _parse_scores(scores) if scores else None
     opener = runtime.opener(handle)
     runtime.record(
@@ -205,12 +236,8 @@ def review_status(runtime: Runtime, package: str, period: str | None, fmt: str) 
 )  # fmt: skip
 @click.option(
     "--for", "for_handle", metavar="HANDLE",
-    help="Only what HANDLE may see of how it was rated: groups of at least --min-group "
-    "raters, no attribution.",
-)  # fmt: skip
-@click.option(
-    "--min-group", default="3", show_default=True, metavar="N",
-    help="With --for: the smallest group shown (never below 3).",
+    help="Only what HANDLE may see of how it was rated, in final rounds: groups of at least "
+    "the round's minimum (3 or more) raters, no attribution.",
 )  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_obj
@@ -220,7 +247,6 @@ def report_reviews(
     period: str | None,
     handle: str,
     for_handle: str | None,
-    min_group: str,
     fmt: str,
 ) -> None:
     """360 review results: per ratee, dimension and rater group, with the ledger's evidence.
@@ -229,17 +255,12 @@ def report_reviews(
     (self, prime, subcontractors, commissioner), the self-other gap, the mutual
     matrix, the trend across periods and every commitment that counts for
     nothing (never revealed, or not matching). With --for, the shared view: what
-    the rated organisation may see, safe to hand to it.
+    the rated organisation may see of final rounds, safe to hand to it.
     """
-    from chainledger.domain.review_analysis import check_min_group
-
-    k = check_min_group(min_group)
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a missing ledger before asking for a passphrase
     opener = runtime.opener(handle)
-    result = app.review_report(
-        opener, package=package_ref, period=period, for_handle=for_handle, min_group=k
-    )
+    result = app.review_report(opener, package=package_ref, period=period, for_handle=for_handle)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     elif for_handle is not None:
@@ -302,7 +323,8 @@ def _shared_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
             base = {"package": r["package"], "period": r["period"], "dimension": d["dimension"],
                     "self": d["self"], "others_median": d["others_median"],
                     "self_other_gap": d["self_other_gap"],
-                    "ledger": f"{ledger['measure']}: {ledger['value']}" if ledger else ""}  # fmt: skip
+                    "ledger": f"{ledger['measure']}: {ledger['value'] or 'nothing yet'}"
+                              if ledger else ""}  # fmt: skip
             groups = d["groups"] or [None]
             for g in groups:
                 rows.append({
@@ -318,15 +340,24 @@ def _shared_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _shared_text(result: dict[str, Any]) -> str:
-    ratee, k = result["ratee"], result["min_group"]
+    ratee = result["ratee"]
+    waiting = [
+        f"The review of {w['package']} for {w['period']} is {w['status']}, not final: its "
+        "shared view is given once its owner runs review finalise."
+        for w in result["not_final"]
+    ]
     if not result["rounds"]:
-        return f"No revealed ratings of {ratee} to share."
+        return "\n".join(waiting or [f"No revealed ratings of {ratee} to share."])
     out = [
-        f"How {ratee} was rated: groups of at least {k} raters, no rating attributed; smaller "
-        "groups pooled or withheld, and groups whose raters all agree withheld."
+        f"How {ratee} was rated: no rating attributed; groups smaller than the round's "
+        "minimum pooled or withheld, and groups whose raters all agree withheld.",
+        *waiting,
     ]
     for r in result["rounds"]:
-        out += ["", f"Review of {r['package']} for {r['period']}"]
+        out += [
+            "",
+            f"Review of {r['package']} for {r['period']} (groups of {r['min_group']} or more)",
+        ]
         rows = [{k2: v for k2, v in row.items() if k2 not in ("package", "period")}
                 for row in _shared_rows({"rounds": [r]})]  # fmt: skip
         out.append(render(rows, "table"))

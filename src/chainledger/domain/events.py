@@ -246,6 +246,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def effective_date(signer: Signer) -> date:
+    """The date a fact signed by ``signer`` takes effect: its ``--on`` date, or today."""
+    return signer.on or now().date()
+
+
 def located(event: LedgerEvent, notification_id: int) -> LedgerEvent:
     """The event, knowing its place in the ledger's global order."""
     object.__setattr__(event, "notification_id", notification_id)

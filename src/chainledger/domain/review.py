@@ -15,15 +15,17 @@ by the application, so the domain sees only opaque sealed text.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.canonical import canonical_json, digest
-from chainledger.domain.events import LedgerEvent, Signer, ledger_event
+from chainledger.domain.events import LedgerEvent, Signer, effective_date, ledger_event
 from chainledger.domain.ids import rating_id, review_round_id
 from chainledger.domain.organisation import decode_key, encode_key, key_fingerprint
 from chainledger.domain.values import check_text
@@ -33,7 +35,25 @@ MIN_SCORE = 1
 MAX_SCORE = 5
 MAX_DIMENSIONS = 20
 MAX_COMMENT = 1000
-SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+
+MIN_GROUP = 3
+"""The smallest group of raters whose aggregate a rated organisation may see; never lower."""
+
+
+def check_min_group(value: object) -> int:
+    """A round's minimum group size: a whole number from 3 to 1000."""
+    if isinstance(value, bool):
+        raise InvalidValue("minimum group size must be a whole number")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidValue(f"minimum group size must be a whole number, not {value!r}") from None
+    if number < MIN_GROUP:
+        raise InvalidValue(f"minimum group size is never below {MIN_GROUP}")
+    if number > 1000:
+        raise InvalidValue("minimum group size must be at most 1000")
+    return number
 
 
 @dataclass(frozen=True)
@@ -61,10 +81,10 @@ def parse_dimension(text: str) -> Dimension:
     """``slug`` or ``slug:Title`` (a default dimension's slug needs no title)."""
     slug, _, title = str(text).partition(":")
     slug = slug.strip().lower()
-    if not slug or len(slug) > 30 or set(slug) - SLUG_CHARS:
+    if not SLUG_PATTERN.match(slug):
         raise InvalidValue(
-            f"dimension {text!r}: use slug or slug:Title, the slug in lower-case letters, "
-            "digits and hyphens (at most 30)"
+            f"dimension {text!r}: use slug or slug:Title, the slug a lower-case letter then "
+            "letters, digits and hyphens (at most 30)"
         )
     known = {d.slug: d for d in DEFAULT_DIMENSIONS}
     if not title.strip():
@@ -244,8 +264,9 @@ class RatingKey:
 
 
 class RoundStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
+    OPEN = "open"  # raters commit
+    CLOSED = "closed"  # raters reveal
+    FINAL = "final"  # reveals ended; what was revealed is what counts
 
 
 class ReviewRound(LedgerAggregate):
@@ -256,7 +277,10 @@ class ReviewRound(LedgerAggregate):
     owner: str
     dimensions: tuple[Dimension, ...]
     owner_key: bytes  # the X25519 key ratings are sealed to when revealed
+    min_group: int  # the smallest group a rated organisation's shared view shows
     status: RoundStatus
+    opened_on: date
+    closed_on: date | None
 
     @classmethod
     def open(
@@ -267,6 +291,7 @@ class ReviewRound(LedgerAggregate):
         period: str,
         dimensions: tuple[Dimension, ...],
         owner_key: bytes,
+        min_group: int = MIN_GROUP,
     ) -> ReviewRound:
         return cls._create(
             ReviewRoundOpened,
@@ -277,6 +302,7 @@ class ReviewRound(LedgerAggregate):
             period=period,
             dimensions=check_dimensions(dimensions),
             owner_key=encode_key(owner_key),
+            min_group=check_min_group(min_group),
         )
 
     @property
@@ -288,22 +314,48 @@ class ReviewRound(LedgerAggregate):
         return f"the review of {self.package} for {self.period}"
 
     def close(self, signer: Signer) -> None:
+        """End the commitments; raters may now reveal."""
         if signer.org != self.owner:
             raise Refused(f"only {self.owner}, who opened {self.label}, can close it")
-        if self.status is RoundStatus.CLOSED:
+        if self.status is not RoundStatus.OPEN:
             raise Refused(f"{self.label} is already closed")
+        not_before(signer, self.opened_on, "the round opened")
         self._trigger(ReviewRoundClosed, signer)
 
-    def require_open(self) -> None:
+    def finalise(self, signer: Signer) -> None:
+        """End the reveals: what was revealed is what counts, and views of it cannot change."""
+        if signer.org != self.owner:
+            raise Refused(f"only {self.owner}, who opened {self.label}, can make it final")
+        if self.status is RoundStatus.OPEN:
+            raise Refused(f"{self.label} is still open: close it, and let raters reveal, first")
+        if self.status is RoundStatus.FINAL:
+            raise Refused(f"{self.label} is already final")
+        assert self.closed_on is not None
+        not_before(signer, self.closed_on, "the round closed")
+        self._trigger(ReviewRoundFinalised, signer)
+
+    def require_open(self, signer: Signer) -> None:
         if self.status is not RoundStatus.OPEN:
             raise Refused(f"{self.label} is closed: ratings can no longer be committed")
+        not_before(signer, self.opened_on, "the round opened")
 
-    def require_closed(self) -> None:
-        if self.status is not RoundStatus.CLOSED:
+    def require_revealing(self, signer: Signer) -> None:
+        if self.status is RoundStatus.OPEN:
             raise Refused(
                 f"{self.label} is still open: ratings are revealed only after {self.owner} "
                 "closes it"
             )
+        if self.status is RoundStatus.FINAL:
+            raise Refused(f"{self.label} is final: reveals have ended")
+        assert self.closed_on is not None
+        not_before(signer, self.closed_on, "the round closed")
+
+
+def not_before(signer: Signer, day: date, what: str) -> None:
+    """Refuse a step dated (``--on``) before ``day``."""
+    on = effective_date(signer)
+    if on < day:
+        raise Refused(f"the date {on} is before {what} ({day})")
 
 
 @ledger_event("ReviewRoundOpened")
@@ -313,6 +365,7 @@ class ReviewRoundOpened(LedgerEvent):
     period: str
     dimensions: tuple[Dimension, ...]
     owner_key: str
+    min_group: int
 
     def apply(self, aggregate: Any) -> None:
         aggregate.package = self.package
@@ -320,7 +373,10 @@ class ReviewRoundOpened(LedgerEvent):
         aggregate.owner = self.org
         aggregate.dimensions = self.dimensions
         aggregate.owner_key = decode_key(self.owner_key)
+        aggregate.min_group = self.min_group
         aggregate.status = RoundStatus.OPEN
+        aggregate.opened_on = self.on
+        aggregate.closed_on = None
 
     def summary(self) -> str:
         names = ", ".join(d.slug for d in self.dimensions)
@@ -333,9 +389,21 @@ class ReviewRoundClosed(LedgerEvent):
         if self.org != aggregate.owner or aggregate.status is not RoundStatus.OPEN:
             raise self.tamper("a review round closed by someone other than its owner, or twice")
         aggregate.status = RoundStatus.CLOSED
+        aggregate.closed_on = self.on
 
     def summary(self) -> str:
         return f"{self.org} closed the review round; raters may now reveal"
+
+
+@ledger_event("ReviewRoundFinalised")
+class ReviewRoundFinalised(LedgerEvent):
+    def apply(self, aggregate: Any) -> None:
+        if self.org != aggregate.owner or aggregate.status is not RoundStatus.CLOSED:
+            raise self.tamper("a review round made final by someone other than its owner, or early")
+        aggregate.status = RoundStatus.FINAL
+
+    def summary(self) -> str:
+        return f"{self.org} made the review round final: reveals have ended"
 
 
 class Rating(LedgerAggregate):
@@ -353,7 +421,7 @@ class Rating(LedgerAggregate):
     def commit(
         cls, signer: Signer, review: ReviewRound, *, ratee: str, commitment: str, sealed: str
     ) -> Rating:
-        review.require_open()
+        review.require_open(signer)
         return cls._create(
             RatingCommitted,
             id=rating_id(review.package, review.period, signer.org, ratee),
@@ -369,7 +437,7 @@ class Rating(LedgerAggregate):
     def reveal(self, signer: Signer, review: ReviewRound, *, sealed: str) -> None:
         if signer.org != self.rater:
             raise Refused(f"only {self.rater} can reveal its own rating")
-        review.require_closed()
+        review.require_revealing(signer)
         if self.sealed_for_owner is not None:
             raise Refused(f"{self.rater} has already revealed its rating of {self.ratee}")
         self._trigger(RatingRevealed, signer, sealed=sealed)

@@ -19,27 +19,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from chainledger.domain.assessment import Finding, Measure, Thresholds
-from chainledger.domain.review import MAX_SCORE, MIN_SCORE, Dimension, RaterGroup
-from chainledger.errors import InvalidValue
-
-MIN_GROUP = 3
-"""The smallest group whose aggregate a rated organisation may see; never lower."""
+from chainledger.domain.review import (
+    MAX_SCORE,
+    MIN_GROUP,
+    MIN_SCORE,
+    Dimension,
+    RaterGroup,
+    check_min_group,
+)
 
 OTHER_GROUPS = (RaterGroup.PRIME, RaterGroup.SUBCONTRACTORS, RaterGroup.COMMISSIONER)
 POOLED = "pooled"
 TENTH = Decimal("0.1")
-
-
-def check_min_group(value: object) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise InvalidValue(f"minimum group size must be a whole number, not {value!r}") from None
-    if number < MIN_GROUP:
-        raise InvalidValue(f"minimum group size is never below {MIN_GROUP}")
-    if number > 1000:
-        raise InvalidValue("minimum group size must be at most 1000")
-    return number
 
 
 @dataclass(frozen=True)
@@ -77,6 +68,7 @@ class RoundRatings:
     ratings: list[OpenedRating] = field(default_factory=list)
     unusable: list[Unusable] = field(default_factory=list)
     measures: dict[str, dict[str, Measure]] = field(default_factory=dict)  # ratee -> slug ->
+    min_group: int = MIN_GROUP  # the round's: the smallest group its shared view shows
 
     @property
     def ratees(self) -> list[str]:
@@ -316,16 +308,22 @@ def _show_or_withhold(cell: SharedCell, shown: list[SharedCell], withheld: list[
         shown.append(cell)
 
 
-def shared_report(
-    rounds: list[RoundRatings], ratee: str, min_group: int = MIN_GROUP
-) -> dict[str, Any]:
-    """What ``ratee`` may see of how it was rated, round by round (never pooled across
-    rounds, so no difference between views can single out a rating)."""
-    min_group = check_min_group(min_group)
+def shared_report(rounds: list[RoundRatings], ratee: str) -> dict[str, Any]:
+    """What ``ratee`` may see of how it was rated, round by round.
+
+    A view must not change, or two views could be subtracted to single out a
+    rating: so only *final* rounds are shown (no reveal can be added), each with
+    the minimum group fixed when it was opened, and rounds are never pooled.
+    """
     views = []
+    waiting = []
     for r in rounds:
         if not any(x.ratee == ratee for x in r.ratings):
             continue
+        if r.status != "final":
+            waiting.append({"package": r.package, "period": r.period, "status": r.status})
+            continue
+        min_group = check_min_group(r.min_group)
         dimensions = []
         for dim in r.dimensions:
             shown, withheld = shared_cells(r, ratee, dim.slug, min_group)
@@ -351,10 +349,10 @@ def shared_report(
             })  # fmt: skip
         views.append({
             "package": r.package, "period": r.period, "status": r.status,
-            "dimensions": dimensions,
+            "min_group": min_group, "dimensions": dimensions,
             "comments": shared_comments(r, ratee, min_group),
         })  # fmt: skip
-    return {"view": "shared", "ratee": ratee, "min_group": min_group, "rounds": views}
+    return {"view": "shared", "ratee": ratee, "rounds": views, "not_final": waiting}
 
 
 def shared_comments(r: RoundRatings, ratee: str, min_group: int) -> list[str]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, String, Table, Text, select
+from sqlalchemy import Column, Integer, String, Table, Text, select
 from sqlalchemy.orm import Session
 
 from chainledger.domain import review
@@ -29,10 +29,11 @@ rounds_table = Table(
     Column("package", String(64), nullable=False, index=True),
     Column("period", String(10), nullable=False),
     Column("on", String(10), nullable=False),
-    Column("kind", String(10), nullable=False),  # opened, closed
+    Column("kind", String(10), nullable=False),  # opened, closed, finalised
     Column("org", String(40), nullable=False),
     Column("dimensions", Text),  # JSON [[slug, title], ...] when opened
     Column("owner_key", String(64)),
+    Column("min_group", Integer),
 )
 ratings_table = Table(
     "rv_ratings",
@@ -57,13 +58,18 @@ class RoundRow:
     owner: str
     dimensions: tuple[Dimension, ...]
     owner_key: bytes
+    min_group: int
     opened_on: str
     opened_nid: int
     closed_on: str | None = None
     closed_nid: int | None = None
+    final_on: str | None = None
+    final_nid: int | None = None
 
     @property
     def status(self) -> str:
+        if self.final_nid is not None:
+            return "final"
         return "closed" if self.closed_nid is not None else "open"
 
 
@@ -97,9 +103,9 @@ class ReviewsProjection:
             writer.insert(rounds_table, {
                 **base, "round": str(e.originator_id), "package": e.package, "period": e.period, "kind": "opened", "org": e.org,
                 "dimensions": json.dumps([[d.slug, d.title] for d in e.dimensions]),
-                "owner_key": e.owner_key,
+                "owner_key": e.owner_key, "min_group": e.min_group,
             })  # fmt: skip
-        elif isinstance(e, review.ReviewRoundClosed):
+        elif isinstance(e, review.ReviewRoundClosed | review.ReviewRoundFinalised):
             opened = writer.execute(
                 select(rounds_table.c.package, rounds_table.c.period).where(
                     rounds_table.c.round == str(e.originator_id), rounds_table.c.kind == "opened"
@@ -108,8 +114,10 @@ class ReviewsProjection:
             if opened is not None:
                 writer.insert(rounds_table, {**base, "round": str(e.originator_id),
                                              "package": opened.package,
-                                             "period": opened.period, "kind": "closed",
-                                             "org": e.org, "dimensions": None, "owner_key": None})  # fmt: skip
+                                             "period": opened.period, "org": e.org,
+                                             "kind": "closed" if isinstance(e, review.ReviewRoundClosed) else "finalised",
+                                             "dimensions": None, "owner_key": None,
+                                             "min_group": None})  # fmt: skip
         elif isinstance(e, review.RatingCommitted):
             place = {"package": e.package, "period": e.period, "rater": e.org, "ratee": e.ratee}
             self._ratings[str(e.originator_id)] = place
@@ -152,11 +160,15 @@ def rounds(
             found[key] = RoundRow(
                 package=row.package, period=row.period, owner=row.org,
                 dimensions=tuple(Dimension(s, t) for s, t in json.loads(row.dimensions)),
-                owner_key=decode_key(row.owner_key), opened_on=row.on, opened_nid=row.nid,
+                owner_key=decode_key(row.owner_key), min_group=row.min_group,
+                opened_on=row.on, opened_nid=row.nid,
             )  # fmt: skip
-        elif key in found:
+        elif key in found and row.kind == "closed":
             found[key].closed_on = row.on
             found[key].closed_nid = row.nid
+        elif key in found:
+            found[key].final_on = row.on
+            found[key].final_nid = row.nid
     return list(found.values())
 
 
