@@ -45,6 +45,7 @@ from chainledger.domain.review_analysis import OpenedRating, RoundRatings, Unusa
 from chainledger.domain.values import Role, check_handle, check_reference
 from chainledger.errors import ChainledgerError, InvalidValue, NotFound, Refused, TamperError
 from chainledger.projections import reviews as review_view
+from chainledger.projections.supply_chain import subcontractors_of
 
 if TYPE_CHECKING:
     from chainledger.application import ChainLedger
@@ -60,13 +61,17 @@ class Reviews:
 
     def review_parties(self: ChainLedger, package: str) -> Parties:
         """The package's commissioner, prime and subcontractors (named in the winning bid
-        or holding a subcontract), from the supply-chain view."""
-        found = self.package_facts(package, date.today())
-        if not found:
-            raise NotFound(f"no package {package!r} in this ledger")
-        facts = found[0]
-        subs = set(facts.subcontracts) | {p.subcontractor for p in facts.winning_promises()}
-        return Parties(facts.commissioner, facts.prime, frozenset(subs))
+        or holding a subcontract): the package itself, and one query of the views."""
+        try:
+            pkg: Package = self.load(package_id(package))
+        except NotFound:
+            raise NotFound(f"no package {package!r} in this ledger") from None
+        subs: set[str] = set()
+        if pkg.prime is not None:
+            self.projections.catch_up()
+            with self.recorder.datastore.transaction(commit=False) as session:
+                subs = subcontractors_of(session, package, pkg.prime)
+        return Parties(pkg.commissioner, pkg.prime, frozenset(subs))
 
     def _round(self, uow: UnitOfWork, package: str, period: str) -> ReviewRound:
         found = uow.get(review_round_id(package, period))

@@ -35,6 +35,7 @@ MIN_SCORE = 1
 MAX_SCORE = 5
 MAX_DIMENSIONS = 20
 MAX_COMMENT = 1000
+SCORE_TEXTS = frozenset(str(n) for n in range(MIN_SCORE, MAX_SCORE + 1))
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 
 MIN_GROUP = 3
@@ -110,7 +111,7 @@ def parse_score(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise InvalidValue(f"{what} must be a whole number from {MIN_SCORE} to {MAX_SCORE}")
     text = str(value).strip()
-    if text not in {str(n) for n in range(MIN_SCORE, MAX_SCORE + 1)}:
+    if text not in SCORE_TEXTS:
         raise InvalidValue(
             f"{what} {value!r} is not a whole number from {MIN_SCORE} to {MAX_SCORE}"
         )

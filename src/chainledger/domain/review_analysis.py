@@ -70,13 +70,29 @@ class RoundRatings:
     measures: dict[str, dict[str, Measure]] = field(default_factory=dict)  # ratee -> slug ->
     min_group: int = MIN_GROUP  # the round's: the smallest group its shared view shows
 
+    _index: tuple[int, dict[str, list[OpenedRating]]] = field(
+        default_factory=lambda: (-1, {}), repr=False, compare=False
+    )
+
     @property
     def ratees(self) -> list[str]:
-        return sorted({r.ratee for r in self.ratings})
+        return sorted(self._by_ratee())
+
+    def of(self, ratee: str) -> list[OpenedRating]:
+        """The ratings of ``ratee``, from an index rebuilt only when ratings were added."""
+        return self._by_ratee().get(ratee, [])
+
+    def _by_ratee(self) -> dict[str, list[OpenedRating]]:
+        if self._index[0] != len(self.ratings):
+            index: dict[str, list[OpenedRating]] = {}
+            for rating in self.ratings:
+                index.setdefault(rating.ratee, []).append(rating)
+            self._index = (len(self.ratings), index)
+        return self._index[1]
 
     def scores(self, ratee: str, slug: str, groups: Iterable[RaterGroup]) -> list[int]:
         wanted = set(groups)
-        return [r.scores[slug] for r in self.ratings if r.ratee == ratee and r.group in wanted]
+        return [r.scores[slug] for r in self.of(ratee) if r.group in wanted]
 
     def self_score(self, ratee: str, slug: str) -> int | None:
         mine = self.scores(ratee, slug, [RaterGroup.SELF])
@@ -318,7 +334,7 @@ def shared_report(rounds: list[RoundRatings], ratee: str) -> dict[str, Any]:
     views = []
     waiting = []
     for r in rounds:
-        if not any(x.ratee == ratee for x in r.ratings):
+        if not r.of(ratee):
             continue
         if r.status != "final":
             waiting.append({"package": r.package, "period": r.period, "status": r.status})
@@ -358,9 +374,7 @@ def shared_report(rounds: list[RoundRatings], ratee: str) -> dict[str, Any]:
 def shared_comments(r: RoundRatings, ratee: str, min_group: int) -> list[str]:
     """Comments from groups (or the pool of small groups) of at least ``min_group`` raters,
     unattributed and in a fixed order that says nothing about who wrote them."""
-    by_group = {
-        g: [x for x in r.ratings if x.ratee == ratee and x.group is g] for g in OTHER_GROUPS
-    }
+    by_group = {g: [x for x in r.of(ratee) if x.group is g] for g in OTHER_GROUPS}
     allowed: list[OpenedRating] = []
     small: list[OpenedRating] = []
     for ratings in by_group.values():
@@ -416,7 +430,7 @@ def _ratee_findings(r: RoundRatings, ratee: str, t: Thresholds) -> list[Finding]
                     f"while the ledger shows {measure.label} {measure.value}"
                 )
                 evidence.update(measure.evidence)
-    evidence.update(n for x in r.ratings if x.ratee == ratee for n in x.evidence)
+    evidence.update(n for x in r.of(ratee) for n in x.evidence)
     where = f"in the {r.period} review of {r.package}"
     result = []
     if gap_notes:

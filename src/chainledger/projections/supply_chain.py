@@ -405,3 +405,14 @@ def is_party(session: Session, package_ref: str, handle: str) -> bool:
         ),
     ]
     return session.execute(union(*queries).limit(1)).first() is not None
+
+
+def subcontractors_of(session: Session, package_ref: str, prime: str) -> set[str]:
+    """The subcontractors of ``prime`` in a package: named in its bid or holding a subcontract."""
+    query = union(
+        select(promises.c.subcontractor).where(
+            promises.c.package == package_ref, promises.c.prime == prime
+        ),
+        select(subcontracts.c.subcontractor).where(subcontracts.c.package == package_ref),
+    )
+    return {row[0] for row in session.execute(query)}
