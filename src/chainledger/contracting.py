@@ -94,7 +94,7 @@ class UnitOfWork:
         return self.app.save_aggregates(*changed) if changed else []
 
 
-def _text(value: Any, what: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
+def text_field(value: Any, what: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InvalidValue(f"{what} must not be empty")
@@ -210,12 +210,12 @@ class Contracting:
             package = Package.create(
                 signer,
                 reference=reference,
-                title=_text(title, "title", max_length=200),
-                area=_text(area, "area", max_length=200),
+                title=text_field(title, "title", max_length=200),
+                area=text_field(area, "area", max_length=200),
                 value=parse_money(value, "contract value"),
                 start=parse_date(start, "start date"),
                 end=parse_date(end, "end date"),
-                description=_text(description, "service description"),
+                description=text_field(description, "service description"),
                 payment_model=parse_enum(PaymentModel, str(payment_model), "payment model"),
                 at_risk_pct=parse_percent(at_risk_pct, "at-risk %"),
             )
@@ -240,8 +240,8 @@ class Contracting:
             contract = self._package(work, package)
             self._commissioner_only(contract, signer, "define its KPIs")
             kpi = Kpi(
-                name=_text(name, "KPI name", max_length=100),
-                unit=_text(unit, "KPI unit", max_length=50),
+                name=text_field(name, "KPI name", max_length=100),
+                unit=text_field(unit, "KPI unit", max_length=50),
                 target=None if target in (None, "") else parse_decimal(target, "target"),
                 acceptable=None
                 if acceptable in (None, "")
@@ -279,7 +279,7 @@ class Contracting:
             contract.vary_value(
                 signer,
                 value=parse_money(value, "new contract value"),
-                reason=_text(reason, "reason"),
+                reason=text_field(reason, "reason"),
             )
 
     def close_package(
@@ -294,7 +294,7 @@ class Contracting:
         with self.unit_of_work(uow) as work:
             contract = self._package(work, package)
             self._commissioner_only(contract, signer, "close it")
-            contract.close(signer, reason=_text(reason, "reason"))
+            contract.close(signer, reason=text_field(reason, "reason"))
 
     def respond_to_concern(
         self,
@@ -319,7 +319,7 @@ class Contracting:
                 raise NotFound(
                     f"no concern {concern!r} from {subcontractor} on {contract.reference}"
                 )
-            record.respond(signer, text=_text(text, "response"))
+            record.respond(signer, text=text_field(text, "response"))
 
     # -- prime ----------------------------------------------------------------------
 
@@ -373,7 +373,7 @@ class Contracting:
             bid = self._bid(work, contract, signer.org)
             if contract.prime == signer.org:
                 raise Refused(f"{signer.org}'s bid has been awarded: it cannot be withdrawn")
-            bid.withdraw(signer, reason=_text(reason, "reason"))
+            bid.withdraw(signer, reason=text_field(reason, "reason"))
 
     def issue_subcontract(
         self,
@@ -429,7 +429,9 @@ class Contracting:
             self._awarded_prime_only(contract, signer, "vary subcontracts")
             subcontract = self._subcontract(work, contract, subcontractor)
             return subcontract.propose_variation(
-                signer, terms=subcontract.terms.replace(**changes), reason=_text(reason, "reason")
+                signer,
+                terms=subcontract.terms.replace(**changes),
+                reason=text_field(reason, "reason"),
             )
 
     def send_referrals(
@@ -496,7 +498,7 @@ class Contracting:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "attest performance reports")
             self._subcontract(work, contract, subcontractor).attest_performance(
-                signer, kpi=_text(kpi, "KPI"), period=Period.parse(period)
+                signer, kpi=text_field(kpi, "KPI"), period=Period.parse(period)
             )
 
     def start_failing_provider_process(
@@ -513,7 +515,7 @@ class Contracting:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "start a failing-provider process")
             self._subcontract(work, contract, subcontractor).start_failing_provider_process(
-                signer, reason=_text(reason, "reason")
+                signer, reason=text_field(reason, "reason")
             )
 
     def explain_shortfall(
@@ -532,7 +534,7 @@ class Contracting:
             bid.explain_shortfall(
                 signer,
                 subcontractor=check_handle(subcontractor),
-                explanation=_text(explanation, "explanation"),
+                explanation=text_field(explanation, "explanation"),
             )
 
     # -- subcontractor --------------------------------------------------------------
@@ -567,7 +569,7 @@ class Contracting:
                     signer,
                     package=contract.reference,
                     prime=prime,
-                    offer=_text(offer, "offer"),
+                    offer=text_field(offer, "offer"),
                     document_sha256=digest,
                 )
             )
@@ -604,7 +606,7 @@ class Contracting:
             bid.dispute(
                 signer,
                 reason=parse_enum(DisputeReason, str(reason), "dispute reason"),
-                note=_text(note, "note", required=False),
+                note=text_field(note, "note", required=False),
             )
 
     def accept_subcontract(
@@ -635,7 +637,7 @@ class Contracting:
                 signer,
                 number=parse_count(number, "variation number"),
                 accept=bool(accept),
-                reason=_text(reason, "reason", required=not accept),
+                reason=text_field(reason, "reason", required=not accept),
             )
 
     def confirm_referrals(
@@ -753,8 +755,8 @@ class Contracting:
                     signer,
                     package=contract.reference,
                     reference=reference,
-                    subject=_text(subject, "subject", max_length=200),
-                    text=_text(text, "concern"),
+                    subject=text_field(subject, "subject", max_length=200),
+                    text=text_field(text, "concern"),
                 )
             )
             return reference

@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -159,7 +159,7 @@ class Opener:
     org: str
     private_keys: tuple[X25519PrivateKey, ...] = field(repr=False)
 
-    @property
+    @cached_property
     def key_ids(self) -> dict[str, X25519PrivateKey]:
         return {key_fingerprint(raw_x25519_public_key(k)): k for k in self.private_keys}
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from chainledger.contracting import UnitOfWork, _text
+from chainledger.contracting import UnitOfWork, text_field
 from chainledger.crypto import Opener, seal_to
 from chainledger.domain import review_analysis
 from chainledger.domain.assessment import Finding, Thresholds, review_evidence
@@ -194,7 +194,7 @@ class Reviews:
             self.review_parties(package).check_may_rate(signer.org, ratee, package)
             content = RatingContent(
                 scores=parse_scores(scores, round_.dimensions),
-                comment=_text(comment, "comment", required=False, max_length=MAX_COMMENT),
+                comment=text_field(comment, "comment", required=False, max_length=MAX_COMMENT),
                 salt=os.urandom(32).hex(),
             )
             if unit.get(rating_id(package, period, signer.org, ratee)) is not None:
@@ -268,7 +268,7 @@ class Reviews:
                         parse_scores(scores, round_.dimensions),
                         content.comment
                         if comment is None
-                        else _text(comment, "comment", required=False, max_length=MAX_COMMENT),
+                        else text_field(comment, "comment", required=False, max_length=MAX_COMMENT),
                         content.salt,
                     )
                     if key.commitment(given) != rating.commitment:
