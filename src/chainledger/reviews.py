@@ -395,9 +395,9 @@ class Reviews:
             return unusable("does not match its commitment")
         if row.final_nid is not None and c.revealed_nid > row.final_nid:
             return unusable("revealed after the round was final")
-        group = parties.group(c.rater, c.ratee) if parties.role_of(c.rater) else None
-        if group is None:
-            return unusable("rater is not a party to the package")
+        if c.ratee not in parties.may_rate(c.rater):
+            return unusable("not a rating this rater may give")
+        group = parties.group(c.rater, c.ratee)
         into.ratings.append(OpenedRating(c.rater, c.ratee, group, scores, content.comment, nids))
         return None
 

@@ -24,9 +24,10 @@ from chainledger.application import ChainLedger
 from chainledger.bootstrap import open_ledger
 from chainledger.crypto import seal_to
 from chainledger.domain.assessment import Thresholds
-from chainledger.domain.ids import rating_id, review_round_id
+from chainledger.domain.ids import organisation_id, rating_id, review_round_id
 from chainledger.domain.review import (
     DEFAULT_DIMENSIONS,
+    Rating,
     RatingContent,
     RatingKey,
     RatingRevealed,
@@ -435,3 +436,38 @@ def test_shared_report_never_below_three(scenario: Scenario) -> None:
     six = shared_with(6)
     assert all(not d["groups"] for d in six["rounds"][0]["dimensions"])
     assert six["rounds"][0]["comments"] == []
+
+
+def test_a_rating_recorded_around_the_rules_is_not_counted(tmp_path: Path) -> None:
+    """The prime's own software records a rating of the commissioner (which the use case
+    refuses) straight through the domain: it is signed and revealed, but not counted."""
+    app = _app(tmp_path / "l.db", tmp_path / "keys")
+    app.init_ledger("t")
+    for handle, role in (("council", Role.COMMISSIONER), ("prime", Role.PRIME),
+                         ("s1", Role.SUBCONTRACTOR)):  # fmt: skip
+        app.create_organisation(handle, role, passphrase=PASSPHRASE, handle=handle)
+    sign = {h: app.signer(h, PASSPHRASE) for h in ("council", "prime", "s1")}
+    app.create_package(sign["council"], "P", "t", "a", "100000", "2026-01-01", "2026-12-31",
+                       "d", "fixed")  # fmt: skip
+    app.submit_bid(sign["prime"], "P", "90000", "50", [])
+    app.award_package(sign["council"], "P", "prime")
+    app.open_review(sign["council"], "P", PERIOD)
+    with pytest.raises(Refused, match="does not rate council"):
+        app.rate(sign["prime"], "P", PERIOD, "council", flat(1))
+
+    round_ = app.load(review_round_id("P", PERIOD))
+    key = RatingKey(app.ledger_id, "P", PERIOD, "prime", "council")
+    content = RatingContent(flat(1), "", "11" * 32)
+    own_key = app.load(organisation_id("prime")).encryption_key[1]
+    sealed = seal_to(own_key, content.to_bytes(), key.sealing_context("rater"))
+    around = Rating.commit(sign["prime"], round_, ratee="council",
+                           commitment=key.commitment(content), sealed=sealed)  # fmt: skip
+    app.save_aggregates(around)
+    app.close_review(sign["council"], "P", PERIOD)
+    assert app.reveal(sign["prime"], app.opener("prime", PASSPHRASE), "P", PERIOD) == ["council"]
+
+    report = app.review_report(app.opener("council", PASSPHRASE), package="P")
+    assert report["cells"] == []
+    assert [(u["rater"], u["ratee"], u["status"]) for u in report["unusable"]] == [
+        ("prime", "council", "not a rating this rater may give")
+    ]
