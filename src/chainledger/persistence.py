@@ -133,6 +133,18 @@ def read_notifications(app: Any, session: Any, start: int, limit: int) -> list[S
     ]
 
 
+def uuid_parameter(table: Any, dialect: Any) -> Any:
+    """How a UUID goes to the DB-API driver for the events table's originator id.
+
+    SQLite stores it as text, converted by the column type's bind processor;
+    psycopg adapts ``UUID`` objects natively (its text form would be refused by
+    the binary protocol the dialect uses).
+    """
+    if dialect.name == "postgresql":
+        return lambda value: value
+    return table.c.originator_id.type.bind_processor(dialect) or (lambda value: value)
+
+
 class EventTable:
     """Fast reads of one aggregate's rows, in plain SQL compiled once.
 
@@ -154,7 +166,7 @@ class EventTable:
         )
         self._one = f"SELECT id FROM {name} WHERE originator_id = {marker} LIMIT 1"
         self._at = f"SELECT id FROM {name} WHERE originator_id = {marker} AND originator_version = {marker}"
-        self._bind = table.c.originator_id.type.bind_processor(dialect) or (lambda v: v)
+        self._bind = uuid_parameter(table, dialect)
 
     def rows(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
         with self.engine.connect() as connection:
