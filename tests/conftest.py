@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +82,39 @@ def _no_stray_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CHAINLEDGER_"):
             monkeypatch.delenv(name)
+
+
+POSTGRES_ENV = "CHAINLEDGER_TEST_POSTGRES"
+POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)  # read before tests clear CHAINLEDGER_* variables
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    The server comes from CHAINLEDGER_TEST_POSTGRES (scripts/test starts one).
+    Without it the test is skipped — except under CI, where that is a failure.
+    """
+    server = POSTGRES_SERVER
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
+        pytest.skip(f"no PostgreSQL server ({POSTGRES_ENV} is not set)")
+    import uuid
+
+    import sqlalchemy
+
+    name = f"chainledger_test_{uuid.uuid4().hex[:16]}"
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sqlalchemy.make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        from sqlalchemy.pool import NullPool
+
+        sqlalchemy.create_engine(url, poolclass=NullPool).dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
