@@ -8,10 +8,12 @@ raises ``TamperError`` instead of being returned.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import sqlalchemy.exc
@@ -80,6 +82,8 @@ from chainledger.projections.reviews import ReviewsProjection
 from chainledger.projections.supply_chain import SupplyChainProjection, is_party
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 from chainledger.reviews import Reviews
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -552,6 +556,23 @@ class ChainLedger(Reviews, Contracting, Application):
         if not isinstance(aggregate_id, UUID) or version is None:
             return None
         return self.table.notification_id(aggregate_id, version)
+
+    def with_retries(self, attempt: Callable[[], T], *, attempts: int = 8) -> T:
+        """Run ``attempt`` — one whole use case: read, check the rules, write — again when it
+        lost a race with another writer (``Conflict``), up to ``attempts`` times.
+
+        Retrying is safe because a conflict writes nothing, and each attempt reads the
+        records afresh and checks every rule again: a step that has meanwhile become
+        invalid (a duplicate, an overpayment) is refused, not recorded twice.
+        """
+        for tries in range(1, attempts + 1):
+            try:
+                return attempt()
+            except Conflict:
+                if tries == attempts:
+                    raise
+                time.sleep(random.uniform(0, 0.005 * 2**tries))  # noqa: S311 - jitter, not secrets
+        raise AssertionError("unreachable")
 
     def save_aggregates(self, *aggregates: LedgerAggregate) -> list[LedgerEvent]:
         """Save every pending event of ``aggregates`` in one transaction, in the order made.

@@ -61,9 +61,16 @@ class Runtime:
 
         app = self.app()
         signer = self.signer(handle)
-        unit = UnitOfWork(app)
-        result = action(app, signer, unit)
-        for event in unit.commit():
+
+        def attempt() -> tuple[Any, list[Any]]:
+            unit = UnitOfWork(app)
+            result = action(app, signer, unit)
+            return result, unit.commit()
+
+        # Another writer may record into the same record between our read and our
+        # write; nothing is written then, and the step is read and checked afresh.
+        result, events = app.with_retries(attempt)
+        for event in events:
             click.echo(
                 f"Recorded #{event.notification_id or '?'} {event.type_name}: {event.summary()}"
             )

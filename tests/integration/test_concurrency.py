@@ -1,0 +1,158 @@
+"""Concurrent writers: 8 processes × 250 payments into one package, on SQLite and PostgreSQL.
+
+The package has 8 invoices and every process pays all of them in turn (its
+n-th payment goes to invoice (process + n) mod 8), so the processes keep
+writing into the same records at once and losing races to each other: a lost
+race writes nothing and is retried (``ChainLedger.with_retries``, the same path
+the CLI takes). Afterwards the counts are exact, every invoice's versions are
+contiguous, nothing is duplicated and ``audit verify`` is clean.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from chainledger.bootstrap import open_ledger
+from chainledger.contracting import UnitOfWork
+from chainledger.domain.ids import invoice_id
+from chainledger.domain.values import Role
+from chainledger.keystore import Keystore
+from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
+
+WRITERS = 8
+EACH = 250
+PACKAGE = "CONC-1"
+SUB = "hope-trust"
+INVOICES = [f"INV-{n}" for n in range(WRITERS)]
+PAID_ON = date(2025, 8, 1)
+
+
+def _prepare(url: str, keys: Path) -> None:
+    app = open_ledger(url, keys, create=True)
+    app.keystore = Keystore(keys, scrypt_n=FAST_SCRYPT_N)
+    app.init_ledger("concurrency")
+    for handle, role in (("council", Role.COMMISSIONER), ("prime", Role.PRIME),
+                         (SUB, Role.SUBCONTRACTOR)):  # fmt: skip
+        app.create_organisation(handle, role, passphrase=PASSPHRASE, handle=handle)
+    sign = {h: app.signer(h, PASSPHRASE).dated(date(2025, 1, 5)) for h in ("council", "prime", SUB)}
+    app.create_package(sign["council"], PACKAGE, "t", "a", "9000000", "2025-01-01",
+                       "2027-12-31", "d", "fixed")  # fmt: skip
+    app.submit_bid(sign["prime"], PACKAGE, "8000000", "50", [])
+    app.award_package(sign["council"], PACKAGE, "prime")
+    app.issue_subcontract(sign["prime"], PACKAGE, SUB, service="x", share_pct="10",
+                          value_per_year="100000", referrals_per_period="1",
+                          payment_model="fixed", payment_terms_days="30")  # fmt: skip
+    app.accept_subcontract(sign[SUB], PACKAGE)
+    for reference in INVOICES:
+        app.submit_invoice(sign[SUB], PACKAGE, reference, "1000.00", "2025-06-30", "2025-Q2")
+
+
+def _writer(url: str, keys: str, number: int, results: Any) -> None:
+    """One process: record EACH payments of 1p, each its own unit of work, retried."""
+    app = open_ledger(url, Path(keys))
+    signer = app.signer("prime", PASSPHRASE).dated(PAID_ON)
+    recorded = 0
+    for n in range(EACH):
+        invoice = INVOICES[(number + n) % len(INVOICES)]
+
+        def attempt(invoice: str = invoice) -> list[Any]:
+            unit = UnitOfWork(app)
+            app.record_payment(signer, PACKAGE, SUB, invoice, "0.01", PAID_ON.isoformat(), uow=unit)
+            return unit.commit()
+
+        recorded += len(app.with_retries(attempt, attempts=100))
+    results.put(recorded)
+
+
+def _run_writers(url: str, keys: Path) -> list[int]:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    processes = [
+        context.Process(target=_writer, args=(url, str(keys), number, results))
+        for number in range(WRITERS)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=600)
+        assert process.exitcode == 0
+    return sorted(results.get(timeout=5) for _ in processes)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_eight_writers_into_one_record(ledger_url: str, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    _prepare(ledger_url, keys)
+
+    assert _run_writers(ledger_url, keys) == [EACH] * WRITERS
+
+    app = open_ledger(ledger_url, keys)
+    every = list(app.all_events())
+    assert len({e.content for e in every}) == len(every)  # nothing recorded twice
+    per_invoice = WRITERS * EACH // len(INVOICES)
+    for reference in INVOICES:
+        invoice = app.load(invoice_id(PACKAGE, SUB, reference))  # verifies signatures and links
+        assert invoice.version == 1 + per_invoice
+        versions = [e.originator_version for e in every if e.originator_id == invoice.id]
+        assert versions == list(range(1, 2 + per_invoice))  # contiguous, in the global order
+
+    cli = CliLedger(tmp_path / "unused.db", keys, CliRunner())
+    cli.path = ledger_url  # type: ignore[assignment]
+    (row,) = json.loads(
+        cli.ok("report", "payments", "--package", PACKAGE, "--format", "json").stdout
+    )
+    assert Decimal(row["paid"]) == Decimal("0.01") * WRITERS * EACH
+    assert "OK: every signature and chain link verifies." in cli.ok("audit", "verify").stdout
+
+
+def test_the_cli_retries_a_lost_race(
+    cli_ledger: CliLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that loses a race to another writer is read, checked and written again."""
+    from chainledger.application import ChainLedger
+    from chainledger.errors import Conflict
+
+    cli_ledger.ok("org", "create", "Barnet Council", "--role", "commissioner")
+    real = ChainLedger.save_aggregates
+    calls: list[int] = []
+
+    def lose_twice(self: ChainLedger, *aggregates: Any) -> Any:
+        calls.append(len(aggregates))
+        if len(calls) <= 2:
+            raise Conflict("someone else recorded into the same record at the same moment")
+        return real(self, *aggregates)
+
+    monkeypatch.setattr(ChainLedger, "save_aggregates", lose_twice)
+    args = ("package", "create", "P-1", "--as", "barnet-council", "--title", "t", "--area", "a",
+            "--value", "1000", "--start", "2026-01-01", "--end", "2026-12-31",
+            "--description", "d", "--payment-model", "fixed")  # fmt: skip
+    result = cli_ledger.ok(*args)
+    assert len(calls) == 3
+    assert result.stdout.count("Recorded #") == 1
+    monkeypatch.setattr(ChainLedger, "save_aggregates", real)
+    history = json.loads(cli_ledger.ok("history", "P-1", "--format", "json").stdout)
+    assert [row["event_type"] for row in history] == ["PackageCreated"]
+
+    # A conflict that never clears is refused plainly, and nothing is written.
+    def always_lose(self: ChainLedger, *aggregates: Any) -> Any:
+        raise Conflict("someone else recorded into the same record at the same moment")
+
+    monkeypatch.setattr(ChainLedger, "save_aggregates", always_lose)
+    monkeypatch.setattr("chainledger.application.time.sleep", lambda _seconds: None)
+    refused = cli_ledger.run(*args[:2], "P-2", *args[3:])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: someone else recorded into the same record")
