@@ -68,3 +68,16 @@ def test_views_caught_up_on_postgresql_equal_a_rebuild(postgres_url: str, tmp_pa
     rebuilt = ledger.ok("projections", "rebuild").stdout
     assert rebuilt.startswith("Rebuilt the views from ")
     assert ledger.ok("report", "findings", "--format", "json").stdout == before
+
+
+def test_an_unreachable_server_is_a_plain_error(tmp_path: Path) -> None:
+    """No server at the URL: one plain error, exit 1, no traceback, no password shown."""
+    ledger = CliLedger(tmp_path / "unused.db", tmp_path / "keys", CliRunner())
+    ledger.path = "postgresql+psycopg://chainledger:s3cret-pw@127.0.0.1:1/ledger"  # type: ignore[assignment]
+    result = ledger.run("org", "list")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: cannot open the ledger at postgresql+psycopg://127.0.0.1:1/ledger"
+    )
+    assert "Traceback" not in result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr
