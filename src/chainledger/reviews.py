@@ -31,7 +31,6 @@ from chainledger.domain.review import (
     DEFAULT_DIMENSIONS,
     MAX_COMMENT,
     MIN_GROUP,
-    Dimension,
     Parties,
     Rating,
     RatingContent,
@@ -428,4 +427,4 @@ class Reviews:
         return review_analysis.findings(rounds, thresholds)
 
 
-__all__ = ["Dimension", "Reviews"]
+__all__ = ["Reviews"]
