@@ -18,7 +18,7 @@ import inspect
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from chainledger.contracting import UnitOfWork
@@ -106,9 +106,20 @@ def _parameters(app_class: type, method: str) -> tuple[dict[str, inspect.Paramet
     return named, accepts_any
 
 
-def read_lines(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; malformed lines raise naming the line."""
-    for number, text in enumerate(stream, 1):
+def read_lines(stream: Iterable[str | bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; malformed lines raise naming the line.
+
+    A binary stream is decoded line by line, so that bytes that are not UTF-8 are
+    refused naming their line.
+    """
+    for number, raw in enumerate(stream, 1):
+        if isinstance(raw, bytes):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidValue(f"line {number}: not valid UTF-8 ({exc.reason})") from None
+        else:
+            text = raw
         if not text.strip():
             continue
         if len(text) > MAX_LINE:

@@ -99,7 +99,9 @@ def text_field(value: Any, what: str, *, required: bool = True, max_length: int 
         if required:
             raise InvalidValue(f"{what} must not be empty")
         return ""
-    return check_text(str(value), what, max_length=max_length)
+    if not isinstance(value, str):
+        raise InvalidValue(f"{what} must be text, not {type(value).__name__}")
+    return check_text(value, what, max_length=max_length)
 
 
 class Contracting:

@@ -12,7 +12,7 @@ from chainledger.cli.options import as_option
 
 
 @click.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"), metavar="FILE.jsonl")
+@click.argument("file", type=click.File("rb"), metavar="FILE.jsonl")
 @as_option
 @click.pass_obj
 def import_(runtime: Runtime, file: click.utils.LazyFile, handle: str) -> None:
