@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +13,8 @@ from click.testing import CliRunner
 
 from chainledger.cli.main import cli
 from chainledger.demo import DEMO_PASSPHRASE
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import PASSPHRASE, CliLedger
-
-
-def event_count(path: Path) -> int:
-    with sqlite3.connect(path) as db:
-        return db.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchone()[0]
+from tests.ledgers import event_count
 
 
 def test_help_teaches_the_first_commands() -> None:

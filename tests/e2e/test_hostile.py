@@ -11,8 +11,6 @@ a fresh copy of it, so examples neither see nor depend on each other's writes.
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, composite
 
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import CliLedger
+from tests.ledgers import copy_ledger, event_count
 
 PACKAGE = "BAR-ES-2026"
 HOSTILE_SETTINGS = settings(
@@ -70,18 +68,8 @@ def small(cli_ledger: CliLedger, tmp_path: Path) -> tuple[CliLedger, Path]:
     """The small ledger, and a pristine copy of its file to restore before each example."""
     build(cli_ledger)
     pristine = tmp_path / "pristine.db"
-    copy_db(cli_ledger.path, pristine)
+    copy_ledger(cli_ledger.path, pristine)
     return cli_ledger, pristine
-
-
-def copy_db(source: Path, target: Path) -> None:
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-
-
-def rows(path: Path) -> int:
-    with closing(sqlite3.connect(path)) as db:
-        return db.execute(f"SELECT COUNT(*) FROM {EVENTS_TABLE}").fetchone()[0]
 
 
 def assert_clean(result: Result, codes: tuple[int, ...]) -> None:
@@ -207,12 +195,12 @@ def run_import(
     ledger: CliLedger, pristine: Path, tmp_path: Path, signer: str, content: bytes
 ) -> tuple[Result, int, int]:
     """Restore the pristine ledger, import ``content``; (result, rows before, rows after)."""
-    copy_db(pristine, ledger.path)
+    copy_ledger(pristine, ledger.path)
     file = tmp_path / "steps.jsonl"
     file.write_bytes(content)
-    before = rows(ledger.path)
+    before = event_count(ledger.path)
     result = ledger.run("import", str(file), "--as", signer)
-    return result, before, rows(ledger.path)
+    return result, before, event_count(ledger.path)
 
 
 def check_import(result: Result, before: int, after: int, lines: int) -> None:
@@ -316,11 +304,11 @@ def hostile_command(draw: DrawFn) -> tuple[str, ...]:
 @given(args=hostile_command())
 def test_cli_hostile_option_values(small: tuple[CliLedger, Path], args: tuple[str, ...]) -> None:
     ledger, pristine = small
-    copy_db(pristine, ledger.path)
-    before = rows(ledger.path)
+    copy_ledger(pristine, ledger.path)
+    before = event_count(ledger.path)
     result = ledger.run(*args)
     assert_clean(result, (0, 1, 2))
-    after = rows(ledger.path)
+    after = event_count(ledger.path)
     if result.exit_code == 0:
         assert after == before + 1, (args, result.stdout)
     else:

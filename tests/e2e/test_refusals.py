@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import CliLedger
+from tests.ledgers import copy_ledger
 
 Args = tuple[str, ...]
 
@@ -198,8 +199,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> CliLedger:
 def ledger(base: CliLedger, tmp_path: Path) -> CliLedger:
     """This test's own copy of the starting ledger, with the same (read-only) keys."""
     copy = tmp_path / "ledger.db"
-    with closing(sqlite3.connect(base.path)) as source, closing(sqlite3.connect(copy)) as target:
-        source.backup(target)
+    copy_ledger(base.path, copy)
     return CliLedger(copy, base.keys, CliRunner())
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
-from contextlib import closing
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,9 +22,9 @@ from click.testing import CliRunner, Result
 from chainledger.bootstrap import open_ledger
 from chainledger.cli.reports import TABLE_COLUMNS
 from chainledger.keystore import Keystore
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import FAST_SCRYPT_N, CliLedger
 from tests.integration.test_findings import AS_OF, PACKAGE, Story, build
+from tests.ledgers import copy_ledger, event_count
 
 # Every field of every report's rows, in order: the dict keys in domain/assessment.py.
 # A field added, removed or renamed there must be added, removed or renamed here too.
@@ -82,11 +80,6 @@ def failed(result: Result, code: int) -> str:
     return result.stderr
 
 
-def event_count(path: Path) -> int:
-    with closing(sqlite3.connect(path)) as db:
-        return int(db.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchone()[0])
-
-
 def build_ledger(directory: Path, story: Story) -> CliLedger:
     """A ledger file holding ``story``, built with the application (fast keys)."""
     path, keys = directory / "ledger.db", directory / "keys"
@@ -101,8 +94,7 @@ def build_ledger(directory: Path, story: Story) -> CliLedger:
 def copy_of(ledger: CliLedger, directory: Path) -> CliLedger:
     """A copy of the ledger file (same keys) that a test may write to."""
     target = directory / "copy.db"
-    with closing(sqlite3.connect(ledger.path)) as source, closing(sqlite3.connect(target)) as dest:
-        source.backup(dest)
+    copy_ledger(ledger.path, target)
     return CliLedger(target, ledger.keys, CliRunner())
 
 

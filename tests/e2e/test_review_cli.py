@@ -31,6 +31,7 @@ from chainledger.domain.ids import rating_id, review_round_id
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import PASSPHRASE, CliLedger
+from tests.ledgers import copy_ledger, event_count
 
 PACKAGE = "P-360"
 PERIOD = "2026-Q1"
@@ -90,15 +91,13 @@ class Checked(CliLedger):
 
 
 def events(ledger: CliLedger) -> int:
-    with closing(sqlite3.connect(ledger.path)) as db:
-        return int(db.execute(f"SELECT COUNT(*) FROM {EVENTS_TABLE}").fetchone()[0])
+    return event_count(ledger.path)
 
 
 def copy_of(ledger: CliLedger, directory: Path) -> Checked:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "ledger.db"
-    with closing(sqlite3.connect(ledger.path)) as source, closing(sqlite3.connect(path)) as copy:
-        source.backup(copy)
+    copy_ledger(ledger.path, path)
     shutil.copytree(ledger.keys, directory / "keys")
     return Checked(path, directory / "keys", CliRunner())
 

@@ -23,9 +23,8 @@ from click.testing import CliRunner
 from chainledger.bootstrap import open_ledger
 from chainledger.contracting import UnitOfWork
 from chainledger.domain.ids import invoice_id
-from chainledger.domain.values import Role
-from chainledger.keystore import Keystore
-from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
+from tests.conftest import PASSPHRASE, CliLedger
+from tests.ledgers import subcontracted
 
 WRITERS = 8
 EACH = 250
@@ -36,21 +35,7 @@ PAID_ON = date(2025, 8, 1)
 
 
 def _prepare(url: str, keys: Path) -> None:
-    app = open_ledger(url, keys, create=True)
-    app.keystore = Keystore(keys, scrypt_n=FAST_SCRYPT_N)
-    app.init_ledger("concurrency")
-    for handle, role in (("council", Role.COMMISSIONER), ("prime", Role.PRIME),
-                         (SUB, Role.SUBCONTRACTOR)):  # fmt: skip
-        app.create_organisation(handle, role, passphrase=PASSPHRASE, handle=handle)
-    sign = {h: app.signer(h, PASSPHRASE).dated(date(2025, 1, 5)) for h in ("council", "prime", SUB)}
-    app.create_package(sign["council"], PACKAGE, "t", "a", "9000000", "2025-01-01",
-                       "2027-12-31", "d", "fixed")  # fmt: skip
-    app.submit_bid(sign["prime"], PACKAGE, "8000000", "50", [])
-    app.award_package(sign["council"], PACKAGE, "prime")
-    app.issue_subcontract(sign["prime"], PACKAGE, SUB, service="x", share_pct="10",
-                          value_per_year="100000", referrals_per_period="1",
-                          payment_model="fixed", payment_terms_days="30")  # fmt: skip
-    app.accept_subcontract(sign[SUB], PACKAGE)
+    app, sign = subcontracted(url, keys, package=PACKAGE, sub=SUB, name="concurrency")
     for reference in INVOICES:
         app.submit_invoice(sign[SUB], PACKAGE, reference, "1000.00", "2025-06-30", "2025-Q2")
 

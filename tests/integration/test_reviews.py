@@ -39,6 +39,7 @@ from chainledger.errors import InvalidValue, KeyProblem, NotFound, Refused
 from chainledger.keystore import Keystore
 from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
+from tests.ledgers import copy_ledger, event_count
 
 PACKAGE = "P-360"
 PERIOD = "2026-Q1"
@@ -81,11 +82,6 @@ class Scenario:
     events_after_mismatch: int
 
 
-def _count(path: Path) -> int:
-    with sqlite3.connect(path) as db:
-        return int(db.execute(f"SELECT COUNT(*) FROM {EVENTS_TABLE}").fetchone()[0])
-
-
 def _app(path: Path, keys: Path) -> ChainLedger:
     app = open_ledger(str(path), keys, create=True)
     app.keystore = Keystore(keys, scrypt_n=FAST_SCRYPT_N)
@@ -122,13 +118,13 @@ def _build(tmp: Path) -> Scenario:
         app.rate(at(rater, ON), PACKAGE, PERIOD, ratee, scores, comment)
     app.close_review(at("council", date(2026, 4, 1)), PACKAGE, PERIOD)
 
-    before = _count(path)
+    before = event_count(path)
     rater, ratee = MISMATCHED
     changed = {**RATINGS[MISMATCHED][0], "fairness": 5}  # kinder, after the fact
     with pytest.raises(Refused) as refused:
         app.reveal(at(rater, AFTER), app.opener(rater, PASSPHRASE), PACKAGE, PERIOD, ratee,
                    changed)  # fmt: skip
-    after = _count(path)
+    after = event_count(path)
     for handle in ("prime", "council", *SUBS):
         if handle != NEVER_REVEALED:
             app.reveal(at(handle, AFTER), app.opener(handle, PASSPHRASE), PACKAGE, PERIOD)
@@ -308,8 +304,7 @@ def test_reveals_that_skip_the_checks_are_not_counted(tmp_path: Path, scenario: 
     and counts neither."""
     import shutil
 
-    with sqlite3.connect(scenario.path) as source, sqlite3.connect(tmp_path / "copy.db") as copy:
-        source.backup(copy)
+    copy_ledger(scenario.path, tmp_path / "copy.db")
     shutil.copytree(scenario.path.parent / "keys", tmp_path / "keys")
     app = _app(tmp_path / "copy.db", tmp_path / "keys")
     signer = app.signer(NEVER_REVEALED, PASSPHRASE).dated(AFTER)
