@@ -1,4 +1,11 @@
-"""Shared fixtures: each test gets its own ledger file and key directory."""
+"""Shared fixtures: each test gets its own ledger and key directory.
+
+A test that uses a ledger (through ``cli_ledger``, ``make_app``, ``app``,
+``ledgers`` or ``module_ledgers``) runs twice: on an SQLite file and on a
+PostgreSQL database. The PostgreSQL server comes from CHAINLEDGER_TEST_POSTGRES
+(``scripts/test`` starts one); without it those runs are skipped, except under
+CI, where that is a failure.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
@@ -14,25 +22,87 @@ from chainledger.application import ChainLedger
 from chainledger.cli.main import cli
 from chainledger.keystore import Keystore
 
+if TYPE_CHECKING:  # tests.ledgers imports this module
+    from tests.ledgers import LedgerStore
+
 PASSPHRASE = "correct horse battery staple"
 
-# Tests that drive the application directly use a cheaper scrypt cost: what they
-# test is the ledger, not the key derivation. CLI tests use the real default.
+# Keys made in tests use a cheaper scrypt cost (see _cheap_key_derivation).
 FAST_SCRYPT_N = 2**10
+
+
+ENGINES = ("sqlite", "postgresql")
+POSTGRES_ENV = "CHAINLEDGER_TEST_POSTGRES"
+POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)  # read before tests clear CHAINLEDGER_* variables
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): run on the SQLite engine only, for the reason given"
+    )
+    config.addinivalue_line(
+        "markers", "real_scrypt: create keys with the real scrypt cost, not the tests' cheap one"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a ledger runs on each engine: SQLite and PostgreSQL."""
+    if "engine" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        engines = ["sqlite"] if only_sqlite else list(ENGINES)
+        metafunc.parametrize("engine", engines, indirect=True, scope="module")
+
+
+def _require_postgres() -> str:
+    """The test server's URL; without one a PostgreSQL test is skipped (failed under CI)."""
+    if not POSTGRES_SERVER:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
+        pytest.skip(f"no PostgreSQL server ({POSTGRES_ENV} is not set)")
+    return POSTGRES_SERVER
+
+
+@pytest.fixture(scope="module")
+def engine(request: pytest.FixtureRequest) -> str:
+    """The database engine a test's ledgers are on (parametrised: see pytest_generate_tests)."""
+    kind = str(getattr(request, "param", "sqlite"))
+    if kind == "postgresql":
+        _require_postgres()
+    return kind
+
+
+@pytest.fixture
+def ledgers(engine: str, tmp_path: Path) -> Iterator[LedgerStore]:
+    """Ledger locations for one test, on the test's engine."""
+    from tests.ledgers import LedgerStore
+
+    store = LedgerStore(engine, tmp_path, POSTGRES_SERVER)
+    yield store
+    store.drop_all()
+
+
+@pytest.fixture(scope="module")
+def module_ledgers(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerStore]:
+    """Ledger locations shared by one module's tests (for ledgers built once per module)."""
+    from tests.ledgers import LedgerStore
+
+    store = LedgerStore(engine, tmp_path_factory.mktemp(engine), POSTGRES_SERVER)
+    yield store
+    store.drop_all()
 
 
 @dataclass
 class CliLedger:
-    """A ledger file and key directory driven through the real CLI."""
+    """A ledger (file path or database URL) and key directory driven through the real CLI."""
 
-    path: Path
+    url: str
     keys: Path
     runner: CliRunner
 
     @property
     def env(self) -> dict[str, str]:
         return {
-            "CHAINLEDGER_LEDGER": str(self.path),
+            "CHAINLEDGER_LEDGER": self.url,
             "CHAINLEDGER_KEYS": str(self.keys),
             "CHAINLEDGER_PASSPHRASE": PASSPHRASE,
         }
@@ -48,25 +118,29 @@ class CliLedger:
 
 
 @pytest.fixture
-def cli_ledger(tmp_path: Path) -> CliLedger:
+def cli_ledger(ledgers: LedgerStore, tmp_path: Path) -> CliLedger:
     """An initialised, empty ledger driven through the CLI."""
-    ledger = CliLedger(tmp_path / "ledger.db", tmp_path / "keys", CliRunner())
+    ledger = CliLedger(ledgers.url("ledger"), tmp_path / "keys", CliRunner())
     ledger.ok("init")
     return ledger
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Callable[..., ChainLedger]:
-    """Open (and by default create) an application on a file in tmp_path."""
+def make_app(ledgers: LedgerStore, tmp_path: Path) -> Iterator[Callable[..., ChainLedger]]:
+    """Open (and by default create) an application on a ledger named ``name``."""
+    from chainledger.bootstrap import open_ledger
 
-    def make(name: str = "app.db", *, create: bool = True) -> ChainLedger:
-        from chainledger.bootstrap import open_ledger
+    opened: list[ChainLedger] = []
 
-        app = open_ledger(str(tmp_path / name), tmp_path / "keys", create=create)
+    def make(name: str = "app", *, create: bool = True) -> ChainLedger:
+        app = open_ledger(ledgers.url(name), tmp_path / "keys", create=create)
         app.keystore = Keystore(tmp_path / "keys", scrypt_n=FAST_SCRYPT_N)
+        opened.append(app)
         return app
 
-    return make
+    yield make
+    for app in opened:
+        app.close()
 
 
 @pytest.fixture
@@ -84,37 +158,19 @@ def _no_stray_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-POSTGRES_ENV = "CHAINLEDGER_TEST_POSTGRES"
-POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)  # read before tests clear CHAINLEDGER_* variables
+@pytest.fixture(autouse=True)
+def _cheap_key_derivation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys made in tests use a cheap scrypt cost: what is tested is the ledger, not the
+    key derivation (tests marked ``real_scrypt`` keep the real default)."""
+    if request.node.get_closest_marker("real_scrypt") is None:
+        monkeypatch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test that compares the engines itself."""
+    from tests.ledgers import LedgerStore
 
-    The server comes from CHAINLEDGER_TEST_POSTGRES (scripts/test starts one).
-    Without it the test is skipped — except under CI, where that is a failure.
-    """
-    server = POSTGRES_SERVER
-    if not server:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
-        pytest.skip(f"no PostgreSQL server ({POSTGRES_ENV} is not set)")
-    import uuid
-
-    import sqlalchemy
-
-    name = f"chainledger_test_{uuid.uuid4().hex[:16]}"
-    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy.make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        from sqlalchemy.pool import NullPool
-
-        sqlalchemy.create_engine(url, poolclass=NullPool).dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    store = LedgerStore("postgresql", tmp_path, _require_postgres())
+    yield store.url("postgres")
+    store.drop_all()

@@ -151,6 +151,13 @@ class ChainLedger(Reviews, Contracting, Application):
         recorder.create_table()
         return recorder
 
+    def close(self) -> None:
+        """Close the database connections this application holds."""
+        super().close()
+        engine = getattr(getattr(self.recorder, "datastore", None), "engine", None)
+        if engine is not None:
+            engine.dispose()
+
     # -- the ledger itself -------------------------------------------------
 
     @property

@@ -52,9 +52,9 @@ def _public_bytes(private_key: PrivateKey) -> bytes:
 class Keystore:
     """A directory of encrypted private keys (Ed25519 for signing, X25519 for sealing)."""
 
-    def __init__(self, directory: Path, *, scrypt_n: int = SCRYPT_N) -> None:
+    def __init__(self, directory: Path, *, scrypt_n: int | None = None) -> None:
         self.directory = Path(directory)
-        self.scrypt_n = scrypt_n
+        self.scrypt_n = SCRYPT_N if scrypt_n is None else scrypt_n
 
     def path_for(self, key_id: str) -> Path:
         return self.directory / f"{key_id}.key"

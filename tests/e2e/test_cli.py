@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from chainledger.cli.main import cli
 from chainledger.demo import DEMO_PASSPHRASE
 from tests.conftest import PASSPHRASE, CliLedger
-from tests.ledgers import event_count
+from tests.ledgers import LedgerStore, event_count
 
 
 def test_help_teaches_the_first_commands() -> None:
@@ -36,28 +36,29 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert result.stdout.strip() == "chainledger, version 0.1.0"
 
 
-def test_init_creates_a_ledger_once(tmp_path: Path) -> None:
-    ledger = CliLedger(tmp_path / "l.db", tmp_path / "keys", CliRunner())
+def test_init_creates_a_ledger_once(ledgers: LedgerStore, tmp_path: Path) -> None:
+    ledger = CliLedger(ledgers.url("l"), tmp_path / "keys", CliRunner())
     first = ledger.ok("init", "--name", "Barnet programme")
     assert first.stdout.startswith("Created ledger ")
     again = ledger.run("init")
     assert again.exit_code == 1
     assert "already holds ledger" in again.stderr
-    assert event_count(ledger.path) == 1
+    assert event_count(ledger.url) == 1
 
 
 def test_commands_on_a_missing_ledger_fail_without_creating_it(tmp_path: Path) -> None:
-    ledger = CliLedger(tmp_path / "nowhere.db", tmp_path / "keys", CliRunner())
+    nowhere = tmp_path / "nowhere.db"
+    ledger = CliLedger(str(nowhere), tmp_path / "keys", CliRunner())
     for args in (("org", "list"), ("audit", "verify"), ("org", "create", "X", "--role", "prime")):
         result = ledger.run(*args)
         assert result.exit_code == 1
         assert result.stderr.startswith("Error: no ledger at ")
         assert "chainledger init" in result.stderr
-    assert not ledger.path.exists()
+    assert not nowhere.exists()
 
 
 def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
-    ledger = CliLedger(tmp_path / "l.db", tmp_path / "keys", CliRunner())
+    ledger = CliLedger(str(tmp_path / "l.db"), tmp_path / "keys", CliRunner())
     result = ledger.run("--ledger", "nosuchdb://host/x", "org", "list")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot open the ledger at nosuchdb://host/x")
@@ -118,12 +119,12 @@ def test_refusals_write_nothing(
 ) -> None:
     cli_ledger.ok("org", "create", "Hope Trust", "--role", "subcontractor")
     keys_before = sorted(cli_ledger.keys.iterdir())
-    before = event_count(cli_ledger.path)
+    before = event_count(cli_ledger.url)
     result = cli_ledger.run(*args)
     assert result.exit_code == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert event_count(cli_ledger.path) == before
+    assert event_count(cli_ledger.url) == before
     assert sorted(cli_ledger.keys.iterdir()) == keys_before
 
 
@@ -135,14 +136,14 @@ def test_passphrase_is_required_and_never_echoed(cli_ledger: CliLedger) -> None:
     assert "set CHAINLEDGER_PASSPHRASE" in no_passphrase.stderr
 
     cli_ledger.ok("org", "create", "Hope Trust", "--role", "prime")
-    before = event_count(cli_ledger.path)
+    before = event_count(cli_ledger.url)
     wrong = cli_ledger.run(
         "org", "rotate-key", "hope-trust", env={"CHAINLEDGER_PASSPHRASE": "not the passphrase"}
     )
     assert wrong.exit_code == 1
     assert wrong.stderr.startswith("Error: wrong passphrase for the key of hope-trust")
     assert "not the passphrase" not in wrong.stderr + wrong.stdout
-    assert event_count(cli_ledger.path) == before
+    assert event_count(cli_ledger.url) == before
     everything = "".join(
         cli_ledger.ok(*a).stdout for a in (("org", "list"), ("org", "show", "hope-trust"))
     )
@@ -218,3 +219,14 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.stderr
     printed = re.findall(r"^  \[(?:high|medium|low)\] ([A-Z_]+): ", out, re.M)
     assert [f["rule"] for f in json.loads(again.stdout)] == printed
+
+
+@pytest.mark.real_scrypt
+def test_keys_are_made_with_the_real_scrypt_cost(tmp_path: Path) -> None:
+    """Other tests make keys cheaply; a real ``org create`` stretches with n=2**15."""
+    ledger = CliLedger(str(tmp_path / "l.db"), tmp_path / "keys", CliRunner())
+    ledger.ok("init")
+    ledger.ok("org", "create", "Hope Trust", "--role", "subcontractor")
+    headers = [path.read_text().splitlines()[2] for path in sorted(ledger.keys.iterdir())]
+    assert len(headers) == 2  # the signing key and the encryption key
+    assert all(h.startswith("kdf: scrypt n=32768 r=8 p=1 salt=") for h in headers), headers

@@ -11,17 +11,18 @@ a fresh copy of it, so examples neither see nor depend on each other's writes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, composite
 
 from tests.conftest import CliLedger
-from tests.ledgers import copy_ledger, event_count
+from tests.ledgers import LedgerStore, event_count
 
 PACKAGE = "BAR-ES-2026"
 HOSTILE_SETTINGS = settings(
@@ -63,13 +64,16 @@ def build(ledger: CliLedger) -> None:
               "--amount", "37500", "--date", "2026-03-31", "--period", "2026-Q1")  # fmt: skip
 
 
+Fresh = Callable[[], CliLedger]
+
+
 @pytest.fixture
-def small(cli_ledger: CliLedger, tmp_path: Path) -> tuple[CliLedger, Path]:
-    """The small ledger, and a pristine copy of its file to restore before each example."""
+def small(cli_ledger: CliLedger, ledgers: LedgerStore) -> Fresh:
+    """Builds the small ledger; returns a maker of the ledger as built, one per example
+    (an example that recorded nothing leaves it as built for the next)."""
     build(cli_ledger)
-    pristine = tmp_path / "pristine.db"
-    copy_ledger(cli_ledger.path, pristine)
-    return cli_ledger, pristine
+    pristine = ledgers.copy(cli_ledger.url, "pristine")
+    return lambda: CliLedger(ledgers.fresh(pristine, "example"), cli_ledger.keys, CliRunner())
 
 
 def assert_clean(result: Result, codes: tuple[int, ...]) -> None:
@@ -192,15 +196,15 @@ def import_file(draw: DrawFn) -> tuple[str, bytes, int]:
 
 
 def run_import(
-    ledger: CliLedger, pristine: Path, tmp_path: Path, signer: str, content: bytes
+    fresh: Fresh, tmp_path: Path, signer: str, content: bytes
 ) -> tuple[Result, int, int]:
-    """Restore the pristine ledger, import ``content``; (result, rows before, rows after)."""
-    copy_ledger(pristine, ledger.path)
+    """Into a fresh copy of the small ledger, import ``content``; (result, rows before, after)."""
+    ledger = fresh()
     file = tmp_path / "steps.jsonl"
     file.write_bytes(content)
-    before = event_count(ledger.path)
+    before = event_count(ledger.url)
     result = ledger.run("import", str(file), "--as", signer)
-    return result, before, event_count(ledger.path)
+    return result, before, event_count(ledger.url)
 
 
 def check_import(result: Result, before: int, after: int, lines: int) -> None:
@@ -217,22 +221,18 @@ def check_import(result: Result, before: int, after: int, lines: int) -> None:
 @HOSTILE_SETTINGS
 @given(case=import_file())
 def test_import_hostile_line_among_good_lines(
-    small: tuple[CliLedger, Path], tmp_path: Path, case: tuple[str, bytes, int]
+    small: Fresh, tmp_path: Path, case: tuple[str, bytes, int]
 ) -> None:
-    ledger, pristine = small
     signer, content, lines = case
-    result, before, after = run_import(ledger, pristine, tmp_path, signer, content)
+    result, before, after = run_import(small, tmp_path, signer, content)
     check_import(result, before, after, lines)
 
 
 @pytest.mark.parametrize("signer", sorted(TEMPLATES))
-def test_import_good_lines_all_recorded(
-    small: tuple[CliLedger, Path], tmp_path: Path, signer: str
-) -> None:
+def test_import_good_lines_all_recorded(small: Fresh, tmp_path: Path, signer: str) -> None:
     """The baseline the hostile cases are mixed into: every good line is recorded."""
-    ledger, pristine = small
     lines = [dump(good_line(signer, i, i)).encode() for i in range(len(TEMPLATES[signer]))]
-    result, before, after = run_import(ledger, pristine, tmp_path, signer, b"\n".join(lines))
+    result, before, after = run_import(small, tmp_path, signer, b"\n".join(lines))
     assert result.exit_code == 0, result.stderr
     assert after - before == len(lines)
 
@@ -240,23 +240,17 @@ def test_import_good_lines_all_recorded(
 # -- known bugs, reproduced --------------------------------------------------------------
 
 
-def test_import_invalid_utf8_is_a_clear_error(
-    small: tuple[CliLedger, Path], tmp_path: Path
-) -> None:
-    ledger, pristine = small
+def test_import_invalid_utf8_is_a_clear_error(small: Fresh, tmp_path: Path) -> None:
     content = b"\xff" + dump(good_line("hope-trust", 0, 1)).encode() + b"\n"
-    result, before, after = run_import(ledger, pristine, tmp_path, "hope-trust", content)
+    result, before, after = run_import(small, tmp_path, "hope-trust", content)
     assert after == before
     assert_clean(result, (1,))
     assert result.stderr.startswith("Error: line 1"), result.stderr
 
 
-def test_import_refuses_non_string_text(small: tuple[CliLedger, Path], tmp_path: Path) -> None:
-    ledger, pristine = small
+def test_import_refuses_non_string_text(small: Fresh, tmp_path: Path) -> None:
     line = {"step": "concern.raise", "package": PACKAGE, "subject": [1], "text": {"a": 1}}
-    result, before, after = run_import(
-        ledger, pristine, tmp_path, "hope-trust", dump(line).encode()
-    )
+    result, before, after = run_import(small, tmp_path, "hope-trust", dump(line).encode())
     assert result.exit_code == 1, result.stdout
     assert result.stderr.startswith("Error: line 1 (concern.raise): subject must be text"), (
         result.stderr
@@ -302,13 +296,12 @@ def hostile_command(draw: DrawFn) -> tuple[str, ...]:
 
 @HOSTILE_SETTINGS
 @given(args=hostile_command())
-def test_cli_hostile_option_values(small: tuple[CliLedger, Path], args: tuple[str, ...]) -> None:
-    ledger, pristine = small
-    copy_ledger(pristine, ledger.path)
-    before = event_count(ledger.path)
+def test_cli_hostile_option_values(small: Fresh, args: tuple[str, ...]) -> None:
+    ledger = small()
+    before = event_count(ledger.url)
     result = ledger.run(*args)
     assert_clean(result, (0, 1, 2))
-    after = event_count(ledger.path)
+    after = event_count(ledger.url)
     if result.exit_code == 0:
         assert after == before + 1, (args, result.stdout)
     else:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import CliLedger
+from tests.ledgers import LedgerStore, event_rows
 
 PACKAGE = "BAR-ES-2026"
 QUARTERS = ("2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4")
@@ -33,9 +32,8 @@ def promise(handle: str, share: str, value: str, referrals: str, terms: str) -> 
     )
 
 
-def event_types(path: Path) -> Counter[str]:
-    with sqlite3.connect(path) as db:
-        return Counter(topic for (topic,) in db.execute(f"SELECT topic FROM {EVENTS_TABLE}"))
+def event_types(url: str) -> Counter[str]:
+    return Counter(row[3] for row in event_rows(url))
 
 
 def build_package(ledger: CliLedger) -> None:
@@ -124,7 +122,7 @@ def test_a_whole_package_through_the_cli(cli_ledger: CliLedger) -> None:
                   "mind-in-barnet", "--ref", reference, "--text", "Meeting called")  # fmt: skip
     cli_ledger.ok("package", "close", PACKAGE, "--as", "barnet-council")
 
-    counts = event_types(cli_ledger.path)
+    counts = event_types(cli_ledger.url)
     assert counts["OrganisationRegistered"] == 6
     assert counts["PromiseAcknowledged"] == 2
     assert counts["PromiseDisputed"] == 1
@@ -169,7 +167,7 @@ def test_a_whole_package_through_the_cli(cli_ledger: CliLedger) -> None:
 
 def test_import_records_all_lines_or_none(cli_ledger: CliLedger, tmp_path: Path) -> None:
     build_package(cli_ledger)
-    before = event_types(cli_ledger.path)
+    before = event_types(cli_ledger.url)
     lines = [
         {"step": "referral.send", "package": PACKAGE, "subcontractor": h, "period": q, "count": 10}
         for q in QUARTERS
@@ -183,13 +181,13 @@ def test_import_records_all_lines_or_none(cli_ledger: CliLedger, tmp_path: Path)
     assert refused.stderr.startswith(
         "Error: line 6 (referral.send): womens-centre has no subcontract in package BAR-ES-2026"
     )
-    assert event_types(cli_ledger.path) == before
+    assert event_types(cli_ledger.url) == before
 
     good = tmp_path / "good.jsonl"
     good.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
     imported = cli_ledger.ok("import", str(good), "--as", "northgate")
     assert imported.stdout.strip() == "Imported 12 events signed by northgate."
-    assert event_types(cli_ledger.path)["ReferralsSent"] == 12
+    assert event_types(cli_ledger.url)["ReferralsSent"] == 12
     history = json.loads(cli_ledger.ok("history", PACKAGE, "--format", "json").stdout)
     sent = [h["summary"] for h in history if h["event_type"] == "ReferralsSent"]
     expected = [f"northgate sent 10 referrals for {q}" for q in QUARTERS for _ in range(3)]
@@ -214,21 +212,25 @@ def test_import_records_all_lines_or_none(cli_ledger: CliLedger, tmp_path: Path)
          '"period": "2026-Q1", "count": NaN}', "line 1: not valid JSON (NaN is not a number"),
     ],
 )  # fmt: skip
-def test_import_names_the_bad_line(tmp_path: Path, line: str, message: str) -> None:
-    ledger = CliLedger(tmp_path / "l.db", tmp_path / "keys", CliRunner())
+def test_import_names_the_bad_line(
+    ledgers: LedgerStore, tmp_path: Path, line: str, message: str
+) -> None:
+    ledger = CliLedger(ledgers.url("l"), tmp_path / "keys", CliRunner())
     ledger.ok("init")
     ledger.ok("org", "create", "Northgate", "--role", "prime")
-    before = event_types(ledger.path)
+    before = event_types(ledger.url)
     path = tmp_path / "steps.jsonl"
     path.write_text(line + "\n")
     result = ledger.run("import", str(path), "--as", "northgate")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {message}"), result.stderr
     assert "Traceback" not in result.stderr
-    assert event_types(ledger.path) == before
+    assert event_types(ledger.url) == before
 
 
-def test_export_then_import_reproduces_the_steps(cli_ledger: CliLedger, tmp_path: Path) -> None:
+def test_export_then_import_reproduces_the_steps(
+    cli_ledger: CliLedger, ledgers: LedgerStore, tmp_path: Path
+) -> None:
     build_package(cli_ledger)
     exported = {}
     for handle in ("barnet-council", "northgate", *(h for h, *_ in SUBCONTRACTORS)):
@@ -240,7 +242,7 @@ def test_export_then_import_reproduces_the_steps(cli_ledger: CliLedger, tmp_path
         == "package.create"
     )
 
-    copy = CliLedger(tmp_path / "copy.db", tmp_path / "keys2", CliRunner())
+    copy = CliLedger(ledgers.url("copy"), tmp_path / "keys2", CliRunner())
     copy.ok("init")
     copy.ok("org", "create", "Barnet Council", "--role", "commissioner")
     copy.ok("org", "create", "Northgate", "--role", "prime", "--handle", "northgate")

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import CliLedger
-from tests.ledgers import copy_ledger
+from tests.ledgers import LedgerStore, event_rows
 
 Args = tuple[str, ...]
 
@@ -136,20 +133,16 @@ def command_id(value: object) -> str | None:
 # -- the starting ledger, its copies, and the check ---------------------------------------
 
 
-def snapshot(path: Path) -> list[tuple[object, ...]]:
+def snapshot(url: str) -> list[tuple[object, ...]]:
     """Every row of the events table, as stored."""
-    with closing(sqlite3.connect(path)) as db:
-        return db.execute(
-            "SELECT id, originator_id, originator_version, topic, state "
-            f"FROM {EVENTS_TABLE} ORDER BY id"
-        ).fetchall()
+    return list(event_rows(url))
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> CliLedger:
+def base(module_ledgers: LedgerStore) -> CliLedger:
     """The starting ledger, built once through the CLI."""
-    directory = tmp_path_factory.mktemp("refusals")
-    ledger = CliLedger(directory / "ledger.db", directory / "keys", CliRunner())
+    directory = module_ledgers.directory
+    ledger = CliLedger(module_ledgers.url("refusals"), directory / "keys", CliRunner())
     ledger.ok("init", "--name", "Refusals")
     for handle, role in (
         ("barnet-council", "commissioner"),
@@ -196,11 +189,12 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> CliLedger:
 
 
 @pytest.fixture
-def ledger(base: CliLedger, tmp_path: Path) -> CliLedger:
-    """This test's own copy of the starting ledger, with the same (read-only) keys."""
-    copy = tmp_path / "ledger.db"
-    copy_ledger(base.path, copy)
-    return CliLedger(copy, base.keys, CliRunner())
+def ledger(base: CliLedger, module_ledgers: LedgerStore) -> CliLedger:
+    """A copy of the starting ledger as it was built, with the same (read-only) keys.
+
+    A test that records nothing leaves the copy as it was, and the next test
+    reuses it; any test that records gets the next test a new copy."""
+    return CliLedger(module_ledgers.fresh(base.url, "ledger"), base.keys, CliRunner())
 
 
 def assert_refused(
@@ -215,7 +209,7 @@ def assert_refused(
     A refusal by chainledger (exit 1) starts with the message; a usage error
     rejected by click (exit 2) shows the usage first.
     """
-    before = snapshot(ledger.path)
+    before = snapshot(ledger.url)
     result = ledger.run(*args, env=env)
     assert result.exit_code == code, (result.stdout, result.stderr)
     if code == 1:
@@ -226,11 +220,11 @@ def assert_refused(
     assert "Traceback" not in result.stderr
     assert "this is a bug" not in result.stderr
     assert result.stdout == ""
-    assert snapshot(ledger.path) == before
+    assert snapshot(ledger.url) == before
 
 
 def test_the_starting_ledger_is_as_described(ledger: CliLedger) -> None:
-    topics = [row[3] for row in snapshot(ledger.path)]
+    topics = [row[3] for row in snapshot(ledger.url)]
     assert topics.count("OrganisationRegistered") == 8
     assert topics.count("PackageCreated") == 4
     assert topics.count("PackageAwarded") == 3
@@ -241,7 +235,7 @@ def test_the_starting_ledger_is_as_described(ledger: CliLedger) -> None:
     assert topics.count("PackageClosed") == 1
     # The copy takes a step the rules allow, so the refusals below are the rules at work.
     ledger.ok(*pay("100"))
-    assert len(snapshot(ledger.path)) == len(topics) + 1
+    assert len(snapshot(ledger.url)) == len(topics) + 1
 
 
 # -- only the right party signs each step -------------------------------------------------

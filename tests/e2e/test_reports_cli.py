@@ -24,7 +24,7 @@ from chainledger.cli.reports import TABLE_COLUMNS
 from chainledger.keystore import Keystore
 from tests.conftest import FAST_SCRYPT_N, CliLedger
 from tests.integration.test_findings import AS_OF, PACKAGE, Story, build
-from tests.ledgers import copy_ledger, event_count
+from tests.ledgers import LedgerStore, event_count
 
 # Every field of every report's rows, in order: the dict keys in domain/assessment.py.
 # A field added, removed or renamed there must be added, removed or renamed here too.
@@ -80,10 +80,10 @@ def failed(result: Result, code: int) -> str:
     return result.stderr
 
 
-def build_ledger(directory: Path, story: Story) -> CliLedger:
-    """A ledger file holding ``story``, built with the application (fast keys)."""
-    path, keys = directory / "ledger.db", directory / "keys"
-    app = open_ledger(str(path), keys, create=True)
+def build_ledger(store: LedgerStore, name: str, story: Story) -> CliLedger:
+    """A ledger holding ``story``, built with the application (fast keys)."""
+    path, keys = store.url(name), store.directory / f"{name}-keys"
+    app = open_ledger(path, keys, create=True)
     app.keystore = Keystore(keys, scrypt_n=FAST_SCRYPT_N)
     app.init_ledger("reports test ledger")
     build(app, story)
@@ -91,23 +91,21 @@ def build_ledger(directory: Path, story: Story) -> CliLedger:
     return CliLedger(path, keys, CliRunner())
 
 
-def copy_of(ledger: CliLedger, directory: Path) -> CliLedger:
-    """A copy of the ledger file (same keys) that a test may write to."""
-    target = directory / "copy.db"
-    copy_ledger(ledger.path, target)
-    return CliLedger(target, ledger.keys, CliRunner())
+def copy_of(ledger: CliLedger, store: LedgerStore) -> CliLedger:
+    """A copy of the ledger (same keys) that a test may write to."""
+    return CliLedger(store.copy(ledger.url, "copy"), ledger.keys, CliRunner())
 
 
 @pytest.fixture(scope="module")
-def late(tmp_path_factory: pytest.TempPathFactory) -> CliLedger:
+def late(module_ledgers: LedgerStore) -> CliLedger:
     """WELL-RUN-1 with every invoice to mind paid in 45 days against terms of 30."""
-    return build_ledger(tmp_path_factory.mktemp("late"), Story(s2_pay_days=45))
+    return build_ledger(module_ledgers, "late", Story(s2_pay_days=45))
 
 
 @pytest.fixture(scope="module")
-def concern(tmp_path_factory: pytest.TempPathFactory) -> CliLedger:
+def concern(module_ledgers: LedgerStore) -> CliLedger:
     """WELL-RUN-1 with a concern mind raised on 2026-09-01 and nobody answered."""
-    return build_ledger(tmp_path_factory.mktemp("concern"), Story(concern_on=date(2026, 9, 1)))
+    return build_ledger(module_ledgers, "concern", Story(concern_on=date(2026, 9, 1)))
 
 
 def csv_cell(value: Any) -> str:
@@ -376,10 +374,11 @@ def test_the_scorecard_refuses_a_handle_that_is_not_a_prime(late: CliLedger) -> 
 
 
 def test_reports_on_a_missing_ledger_fail_without_creating_it(tmp_path: Path) -> None:
-    ledger = CliLedger(tmp_path / "nowhere.db", tmp_path / "keys", CliRunner())
+    nowhere = tmp_path / "nowhere.db"
+    ledger = CliLedger(str(nowhere), tmp_path / "keys", CliRunner())
     stderr = failed(ledger.run("report", "workshare"), 1)
     assert stderr.startswith("Error: no ledger at ")
-    assert not ledger.path.exists()
+    assert not nowhere.exists()
 
 
 # -- projections rebuild ---------------------------------------------------------------------
@@ -390,12 +389,14 @@ def every_report(ledger: CliLedger) -> dict[str, Any]:
             for name in REPORTS for package in (PACKAGE, None)}  # fmt: skip
 
 
-def test_rebuild_replays_every_event_and_changes_no_report(late: CliLedger, tmp_path: Path) -> None:
-    ledger = copy_of(late, tmp_path)
+def test_rebuild_replays_every_event_and_changes_no_report(
+    late: CliLedger, ledgers: LedgerStore
+) -> None:
+    ledger = copy_of(late, ledgers)
     before = every_report(ledger)
-    count = event_count(ledger.path)
+    count = event_count(ledger.url)
     assert ledger.ok("projections", "rebuild").stdout == f"Rebuilt the views from {count} events.\n"
-    assert event_count(ledger.path) == count  # a rebuild records nothing
+    assert event_count(ledger.url) == count  # a rebuild records nothing
     assert every_report(ledger) == before
     assert ledger.ok("projections", "rebuild").stdout == f"Rebuilt the views from {count} events.\n"
     assert every_report(ledger) == before
@@ -404,8 +405,10 @@ def test_rebuild_replays_every_event_and_changes_no_report(late: CliLedger, tmp_
 # -- every package -------------------------------------------------------------------------------
 
 
-def test_without_a_package_reports_cover_every_package(late: CliLedger, tmp_path: Path) -> None:
-    ledger = copy_of(late, tmp_path)
+def test_without_a_package_reports_cover_every_package(
+    late: CliLedger, ledgers: LedgerStore
+) -> None:
+    ledger = copy_of(late, ledgers)
     second = "SECOND-1"
     ledger.ok("package", "create", second, "--as", "council", "--on", "2025-01-01",
               "--title", "Housing advice", "--area", "Barnet", "--value", "500000",

@@ -13,12 +13,9 @@ import io
 import json
 import re
 import shutil
-import sqlite3
 import statistics
-from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +26,8 @@ from chainledger.crypto import sealed_recipient
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.ids import rating_id, review_round_id
 from chainledger.domain.review import DEFAULT_DIMENSIONS
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import PASSPHRASE, CliLedger
-from tests.ledgers import copy_ledger, event_count
+from tests.ledgers import LedgerStore, event_count, event_rows
 
 PACKAGE = "P-360"
 PERIOD = "2026-Q1"
@@ -91,15 +87,14 @@ class Checked(CliLedger):
 
 
 def events(ledger: CliLedger) -> int:
-    return event_count(ledger.path)
+    return event_count(ledger.url)
 
 
-def copy_of(ledger: CliLedger, directory: Path) -> Checked:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "ledger.db"
-    copy_ledger(ledger.path, path)
-    shutil.copytree(ledger.keys, directory / "keys")
-    return Checked(path, directory / "keys", CliRunner())
+def copy_of(ledger: CliLedger, store: LedgerStore, name: str = "copy") -> Checked:
+    """A copy of ``ledger`` and its keys, which a test may add to."""
+    keys = store.directory / f"{name}-keys"
+    shutil.copytree(ledger.keys, keys)
+    return Checked(store.copy(ledger.url, name), keys, CliRunner())
 
 
 def build(ledger: CliLedger) -> dict[str, str]:
@@ -145,23 +140,22 @@ class Stages:
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory: pytest.TempPathFactory) -> Stages:
-    root = tmp_path_factory.mktemp("review-cli")
-    (root / "awarded").mkdir()
-    awarded = Checked(root / "awarded" / "ledger.db", root / "awarded" / "keys", CliRunner())
+def stages(module_ledgers: LedgerStore) -> Stages:
+    store = module_ledgers
+    awarded = Checked(store.url("awarded"), store.directory / "awarded-keys", CliRunner())
     awarded.ok("init")
     keys = build(awarded)
-    opened = copy_of(awarded, root / "open")
+    opened = copy_of(awarded, store, "open")
     opened.ok("review", "open", PACKAGE, "--period", PERIOD, "--as", COUNCIL, "--on", OPENED_ON)
     for rater, ratee in RATINGS:
         rate(opened, rater, ratee)
-    closed = copy_of(opened, root / "closed")
+    closed = copy_of(opened, store, "closed")
     closed.ok("review", "close", PACKAGE, "--period", PERIOD, "--as", COUNCIL, "--on", CLOSED_ON)
-    revealed = copy_of(closed, root / "revealed")
+    revealed = copy_of(closed, store, "revealed")
     for rater in RATERS:
         revealed.ok("review", "reveal", PACKAGE, "--period", PERIOD, "--as", rater,
                     "--on", REVEALED_ON)  # fmt: skip
-    final = copy_of(revealed, root / "final")
+    final = copy_of(revealed, store, "final")
     final.ok(
         "review", "finalise", PACKAGE, "--period", PERIOD, "--as", COUNCIL, "--on", REVEALED_ON
     )
@@ -184,7 +178,7 @@ def failed(ledger: CliLedger, code: int, *args: str) -> str:
 
 
 def test_review_commands_on_an_empty_ledger(cli_ledger: CliLedger) -> None:
-    ledger = Checked(cli_ledger.path, cli_ledger.keys, cli_ledger.runner)
+    ledger = Checked(cli_ledger.url, cli_ledger.keys, cli_ledger.runner)
     assert failed(ledger, 1, "review", "status", PACKAGE, "--period", PERIOD) == (
         f"Error: no package {PACKAGE!r} in this ledger\n"
     )
@@ -200,9 +194,9 @@ def test_review_commands_on_an_empty_ledger(cli_ledger: CliLedger) -> None:
 
 
 def test_each_commitment_is_recorded_once_and_shows_no_rating(
-    stages: Stages, tmp_path: Path
+    stages: Stages, ledgers: LedgerStore
 ) -> None:
-    ledger = copy_of(stages.awarded, tmp_path)
+    ledger = copy_of(stages.awarded, ledgers)
     before = events(ledger)
     opened = ledger.ok("review", "open", PACKAGE, "--period", PERIOD, "--as", COUNCIL,
                        "--on", OPENED_ON)  # fmt: skip
@@ -218,8 +212,7 @@ def test_each_commitment_is_recorded_once_and_shows_no_rating(
     )
     assert events(ledger) == before + 2
     assert "Slow to pay." not in rated.stdout
-    with closing(sqlite3.connect(ledger.path)) as db:
-        stored = b"".join(bytes(r[0]) for r in db.execute(f"SELECT state FROM {EVENTS_TABLE}"))
+    stored = b"".join(row[4] for row in event_rows(ledger.url))
     assert b"Slow to pay." not in stored
     assert b'"scores"' not in stored
 
@@ -396,8 +389,8 @@ def test_refused_steps_once_closed_write_nothing(
     assert failed(stages.closed, 1, *args).startswith(f"Error: {message}")
 
 
-def test_a_reveal_must_match_the_commitment(stages: Stages, tmp_path: Path) -> None:
-    ledger = copy_of(stages.closed, tmp_path)
+def test_a_reveal_must_match_the_commitment(stages: Stages, ledgers: LedgerStore) -> None:
+    ledger = copy_of(stages.closed, ledgers)
     scores, comment = RATINGS[("alpha-care", PRIME)]
     reveal = ["review", "reveal", PACKAGE, "--period", PERIOD, "--as", "alpha-care",
               "--ratee", PRIME, "--on", REVEALED_ON]  # fmt: skip
@@ -631,19 +624,19 @@ def test_org_show_lists_each_encryption_key(stages: Stages) -> None:
 
 
 def round_key(ledger: CliLedger, period: str) -> str:
-    app = open_ledger(str(ledger.path), ledger.keys)
+    app = open_ledger(ledger.url, ledger.keys)
     return str(app.load(review_round_id(PACKAGE, period)).owner_key_id)
 
 
 def sealed_to_owner(ledger: CliLedger, period: str, rater: str, ratee: str) -> str:
-    app = open_ledger(str(ledger.path), ledger.keys)
+    app = open_ledger(ledger.url, ledger.keys)
     return sealed_recipient(app.load(rating_id(PACKAGE, period, rater, ratee)).sealed_for_owner)
 
 
 def test_a_new_encryption_key_seals_new_rounds_and_old_ones_still_open(
-    stages: Stages, tmp_path: Path
+    stages: Stages, ledgers: LedgerStore
 ) -> None:
-    ledger = copy_of(stages.awarded, tmp_path)
+    ledger = copy_of(stages.awarded, ledgers)
     first = stages.encryption_keys[COUNCIL]
     shown = ledger.ok("org", "show", COUNCIL).stdout
     assert f"\nencryption:  {first}\n" in shown

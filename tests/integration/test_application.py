@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from uuid import uuid4
 
@@ -14,8 +13,8 @@ from chainledger.audit import audit_ledger
 from chainledger.crypto import Ed25519Signer
 from chainledger.domain.values import Role
 from chainledger.errors import NotFound, Refused, TamperError
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import PASSPHRASE
+from tests.ledgers import RawEvents
 from tests.support import Thing
 
 
@@ -104,16 +103,9 @@ def test_reading_altered_data_raises_and_names_the_notification(app: ChainLedger
     thing = Thing.start(app.signer(handle, PASSPHRASE), "original note")
     thing.note(app.signer(handle, PASSPHRASE), "second note")
     app.save(thing)
-    path = app.url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        row_id, state = db.execute(
-            f"SELECT id, state FROM {EVENTS_TABLE} WHERE instr(state, ?) > 0",
-            (b"original note",),
-        ).fetchone()
-        db.execute(
-            f"UPDATE {EVENTS_TABLE} SET state = ? WHERE id = ?",
-            (state.replace(b"original", b"altered!"), row_id),
-        )
+    with RawEvents(app.url) as raw:
+        [(row_id, state)] = [(r[0], r[4]) for r in raw.rows() if b"original note" in r[4]]
+        assert raw.set_state(row_id, state.replace(b"original", b"altered!")) == 1
     with pytest.raises(TamperError) as info:
         app.load(thing.id)
     assert info.value.notification_id == row_id

@@ -1,11 +1,13 @@
-"""Concurrent writers: 8 processes × 250 payments into one package, on SQLite and PostgreSQL.
+"""Concurrent writers and readers: 8 processes × 250 payments into one package, on
+SQLite and PostgreSQL, while 2 more processes keep catching the views up.
 
 The package has 8 invoices and every process pays all of them in turn (its
 n-th payment goes to invoice (process + n) mod 8), so the processes keep
 writing into the same records at once and losing races to each other: a lost
 race writes nothing and is retried (``ChainLedger.with_retries``, the same path
 the CLI takes). Afterwards the counts are exact, every invoice's versions are
-contiguous, nothing is duplicated and ``audit verify`` is clean.
+contiguous, nothing is duplicated, ``audit verify`` is clean, and the views
+the readers caught up (racing each other) equal a rebuild from the ledger.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from chainledger.bootstrap import open_ledger
 from chainledger.contracting import UnitOfWork
 from chainledger.domain.ids import invoice_id
 from tests.conftest import PASSPHRASE, CliLedger
-from tests.ledgers import subcontracted
+from tests.ledgers import LedgerStore, subcontracted
 
 WRITERS = 8
+READERS = 2
 EACH = 250
 PACKAGE = "CONC-1"
 SUB = "hope-trust"
@@ -38,6 +41,7 @@ def _prepare(url: str, keys: Path) -> None:
     app, sign = subcontracted(url, keys, package=PACKAGE, sub=SUB, name="concurrency")
     for reference in INVOICES:
         app.submit_invoice(sign[SUB], PACKAGE, reference, "1000.00", "2025-06-30", "2025-Q2")
+    app.close()
 
 
 def _writer(url: str, keys: str, number: int, results: Any) -> None:
@@ -57,35 +61,51 @@ def _writer(url: str, keys: str, number: int, results: Any) -> None:
     results.put(recorded)
 
 
-def _run_writers(url: str, keys: Path) -> list[int]:
+def _reader(url: str, keys: str, done: Any, results: Any) -> None:
+    """One process: catch the views up and read a report, over and over, until told to stop."""
+    app = open_ledger(url, Path(keys))
+    passes = 0
+    while not done.is_set() or passes == 0:
+        app.report("payments", package=PACKAGE)
+        passes += 1
+    results.put(passes)
+
+
+def _run(url: str, keys: Path) -> tuple[list[int], list[int]]:
+    """Run the writers and readers; (payments each writer recorded, passes each reader made)."""
     context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    processes = [
-        context.Process(target=_writer, args=(url, str(keys), number, results))
+    written, read, done = context.Queue(), context.Queue(), context.Event()
+    writers = [
+        context.Process(target=_writer, args=(url, str(keys), number, written))
         for number in range(WRITERS)
     ]
-    for process in processes:
+    readers = [
+        context.Process(target=_reader, args=(url, str(keys), done, read)) for _ in range(READERS)
+    ]
+    for process in writers + readers:
         process.start()
-    for process in processes:
+    for process in writers:
         process.join(timeout=600)
         assert process.exitcode == 0
-    return sorted(results.get(timeout=5) for _ in processes)
+    done.set()
+    for process in readers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    return (
+        sorted(written.get(timeout=5) for _ in writers),
+        sorted(read.get(timeout=5) for _ in readers),
+    )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.db")
-    return str(request.getfixturevalue("postgres_url"))
+def test_eight_writers_into_one_record(ledgers: LedgerStore, tmp_path: Path) -> None:
+    url, keys = ledgers.url("ledger"), tmp_path / "keys"
+    _prepare(url, keys)
 
+    written, passes = _run(url, keys)
+    assert written == [EACH] * WRITERS
+    assert all(n > 1 for n in passes), passes  # the readers did race the writers
 
-def test_eight_writers_into_one_record(ledger_url: str, tmp_path: Path) -> None:
-    keys = tmp_path / "keys"
-    _prepare(ledger_url, keys)
-
-    assert _run_writers(ledger_url, keys) == [EACH] * WRITERS
-
-    app = open_ledger(ledger_url, keys)
+    app = open_ledger(url, keys)
     every = list(app.all_events())
     assert len({e.content for e in every}) == len(every)  # nothing recorded twice
     per_invoice = WRITERS * EACH // len(INVOICES)
@@ -95,13 +115,14 @@ def test_eight_writers_into_one_record(ledger_url: str, tmp_path: Path) -> None:
         versions = [e.originator_version for e in every if e.originator_id == invoice.id]
         assert versions == list(range(1, 2 + per_invoice))  # contiguous, in the global order
 
-    cli = CliLedger(tmp_path / "unused.db", keys, CliRunner())
-    cli.path = ledger_url  # type: ignore[assignment]
-    (row,) = json.loads(
-        cli.ok("report", "payments", "--package", PACKAGE, "--format", "json").stdout
-    )
+    cli = CliLedger(url, keys, CliRunner())
+    reports = [("report", name, "--format", "json") for name in ("payments", "workshare")]
+    caught_up = [cli.ok(*args).stdout for args in reports]
+    (row,) = json.loads(caught_up[0])
     assert Decimal(row["paid"]) == Decimal("0.01") * WRITERS * EACH
     assert "OK: every signature and chain link verifies." in cli.ok("audit", "verify").stdout
+    cli.ok("projections", "rebuild")
+    assert [cli.ok(*args).stdout for args in reports] == caught_up
 
 
 def test_the_cli_retries_a_lost_race(

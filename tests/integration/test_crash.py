@@ -1,6 +1,6 @@
 """Crash safety: a bulk import killed with SIGKILL at random points leaves all of it or none.
 
-Each trial copies a prepared ledger, starts ``chainledger import`` of a few
+On each engine, each trial copies a prepared ledger, starts ``chainledger import`` of a few
 hundred invoices in its own process, kills it (SIGKILL: no clean-up runs) at a
 random moment between start and a little after its usual end, and then checks
 that the ledger holds every line of the import or none, that ``audit verify``
@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import PASSPHRASE, CliLedger
-from tests.ledgers import copy_ledger, event_count, subcontracted
+from tests.ledgers import LedgerStore, event_count, subcontracted
 
 TRIALS = 20
 LINES = 300
@@ -31,11 +31,12 @@ PACKAGE = "CRASH-1"
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def prepared(module_ledgers: LedgerStore) -> tuple[str, Path, Path]:
     """A ledger with a subcontract to invoice against, and an import file of invoices."""
-    root = tmp_path_factory.mktemp("crash")
-    subcontracted(str(root / "base.db"), root / "keys", package=PACKAGE, sub=SUB,
-                  name="crash trials")  # fmt: skip
+    root = module_ledgers.directory
+    base = module_ledgers.url("base")
+    app, _ = subcontracted(base, root / "keys", package=PACKAGE, sub=SUB, name="crash trials")
+    app.close()
     lines = root / "invoices.jsonl"
     with lines.open("w") as out:
         for i in range(LINES):
@@ -43,11 +44,11 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
                                   "reference": f"INV-{i:05d}", "amount": "10.00",
                                   "invoice_date": "2025-06-30", "period": "2025-Q2",
                                   "on": "2025-07-01"}) + "\n")  # fmt: skip
-    return root / "base.db", root / "keys", lines
+    return base, root / "keys", lines
 
 
-def _import(ledger: Path, keys: Path, lines: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CHAINLEDGER_LEDGER": str(ledger), "CHAINLEDGER_KEYS": str(keys),
+def _import(ledger: str, keys: Path, lines: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CHAINLEDGER_LEDGER": ledger, "CHAINLEDGER_KEYS": str(keys),
            "CHAINLEDGER_PASSPHRASE": PASSPHRASE}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "chainledger", "import", str(lines), "--as", SUB],
@@ -56,14 +57,13 @@ def _import(ledger: Path, keys: Path, lines: Path) -> subprocess.Popen[bytes]:
 
 
 def test_a_killed_import_leaves_all_or_nothing(
-    prepared: tuple[Path, Path, Path], tmp_path: Path
+    prepared: tuple[str, Path, Path], ledgers: LedgerStore
 ) -> None:
     base, keys, lines = prepared
     before = event_count(base)
 
     # How long a whole import takes here, to spread the kills across it.
-    whole = tmp_path / "whole.db"
-    copy_ledger(base, whole)
+    whole = ledgers.copy(base, "whole")
     started = time.monotonic()
     finished = _import(whole, keys, lines)
     _, stderr = finished.communicate(timeout=120)
@@ -74,8 +74,7 @@ def test_a_killed_import_leaves_all_or_nothing(
     rng = random.Random(20261122)
     outcomes = {"none": 0, "all": 0}
     for trial in range(TRIALS):
-        ledger = tmp_path / f"trial-{trial}.db"
-        copy_ledger(base, ledger)
+        ledger = ledgers.copy(base, f"trial-{trial}")
         process = _import(ledger, keys, lines)
         time.sleep(rng.uniform(0.05, 1.1) * duration)
         process.send_signal(signal.SIGKILL)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import statistics
 from dataclasses import dataclass, replace
 from datetime import date
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 from chainledger.application import ChainLedger
 from chainledger.bootstrap import open_ledger
@@ -37,9 +37,8 @@ from chainledger.domain.review_analysis import shared_report
 from chainledger.domain.values import Role, Sector, Size
 from chainledger.errors import InvalidValue, KeyProblem, NotFound, Refused
 from chainledger.keystore import Keystore
-from chainledger.persistence import EVENTS_TABLE
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
-from tests.ledgers import copy_ledger, event_count
+from tests.ledgers import LedgerStore, event_count, event_rows
 
 PACKAGE = "P-360"
 PERIOD = "2026-Q1"
@@ -76,21 +75,22 @@ MISMATCHED = ("s4", "prime")
 @dataclass
 class Scenario:
     app: ChainLedger
-    path: Path
+    url: str
+    keys: Path
     refusal: str  # the message of the refused, mismatched reveal
     events_before_mismatch: int
     events_after_mismatch: int
 
 
-def _app(path: Path, keys: Path) -> ChainLedger:
-    app = open_ledger(str(path), keys, create=True)
+def _app(url: str, keys: Path) -> ChainLedger:
+    app = open_ledger(url, keys, create=True)
     app.keystore = Keystore(keys, scrypt_n=FAST_SCRYPT_N)
     return app
 
 
-def _build(tmp: Path) -> Scenario:
-    path = tmp / "ledger.db"
-    app = _app(path, tmp / "keys")
+def _build(store: LedgerStore) -> Scenario:
+    url, keys = store.url("review"), store.directory / "keys"
+    app = _app(url, keys)
     app.init_ledger("review scenario")
     orgs = [("council", Role.COMMISSIONER, Sector.PUBLIC), ("prime", Role.PRIME, Sector.PRIVATE)]
     orgs += [(s, Role.SUBCONTRACTOR, Sector.VCS) for s in SUBS]
@@ -118,23 +118,23 @@ def _build(tmp: Path) -> Scenario:
         app.rate(at(rater, ON), PACKAGE, PERIOD, ratee, scores, comment)
     app.close_review(at("council", date(2026, 4, 1)), PACKAGE, PERIOD)
 
-    before = event_count(path)
+    before = event_count(url)
     rater, ratee = MISMATCHED
     changed = {**RATINGS[MISMATCHED][0], "fairness": 5}  # kinder, after the fact
     with pytest.raises(Refused) as refused:
         app.reveal(at(rater, AFTER), app.opener(rater, PASSPHRASE), PACKAGE, PERIOD, ratee,
                    changed)  # fmt: skip
-    after = event_count(path)
+    after = event_count(url)
     for handle in ("prime", "council", *SUBS):
         if handle != NEVER_REVEALED:
             app.reveal(at(handle, AFTER), app.opener(handle, PASSPHRASE), PACKAGE, PERIOD)
     app.finalise_review(at("council", AFTER), PACKAGE, PERIOD)
-    return Scenario(app, path, str(refused.value), before, after)
+    return Scenario(app, url, keys, str(refused.value), before, after)
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return _build(tmp_path_factory.mktemp("review"))
+def scenario(module_ledgers: LedgerStore) -> Scenario:
+    return _build(module_ledgers)
 
 
 def owner_report(s: Scenario, **options: Any) -> dict[str, Any]:
@@ -160,8 +160,10 @@ def test_the_mismatched_reveal_is_refused_and_writes_nothing(scenario: Scenario)
     assert s4_prime["revealed_on"] == AFTER.isoformat()  # the true rating, revealed afterwards
 
 
-def test_commitments_only_while_open_and_reveals_only_after_close(tmp_path: Path) -> None:
-    app = _app(tmp_path / "l.db", tmp_path / "keys")
+def test_commitments_only_while_open_and_reveals_only_after_close(
+    ledgers: LedgerStore, tmp_path: Path
+) -> None:
+    app = _app(ledgers.url("l"), tmp_path / "keys")
     app.init_ledger("t")
     for handle, role in (("council", Role.COMMISSIONER), ("prime", Role.PRIME),
                          ("s1", Role.SUBCONTRACTOR), ("other", Role.SUBCONTRACTOR)):  # fmt: skip
@@ -298,15 +300,18 @@ def test_only_the_round_owner_can_read_it(scenario: Scenario) -> None:
         scenario.app.review_report(scenario.app.opener("prime", PASSPHRASE), package=PACKAGE)
 
 
-def test_reveals_that_skip_the_checks_are_not_counted(tmp_path: Path, scenario: Scenario) -> None:
+def test_reveals_that_skip_the_checks_are_not_counted(
+    ledgers: LedgerStore, tmp_path: Path, scenario: Scenario
+) -> None:
     """A rater whose software skips the checks reveals a different rating, and another
     reveals after the round was made final: the owner's report re-checks every reveal
     and counts neither."""
     import shutil
 
-    copy_ledger(scenario.path, tmp_path / "copy.db")
-    shutil.copytree(scenario.path.parent / "keys", tmp_path / "keys")
-    app = _app(tmp_path / "copy.db", tmp_path / "keys")
+    # Its idle pooled connections would keep PostgreSQL from copying the database.
+    scenario.app.recorder.datastore.engine.dispose()
+    shutil.copytree(scenario.keys, tmp_path / "keys")
+    app = _app(ledgers.copy(scenario.url, "copy"), tmp_path / "keys")
     signer = app.signer(NEVER_REVEALED, PASSPHRASE).dated(AFTER)
     round_ = app.load(review_round_id(PACKAGE, PERIOD))
     assert round_.status is RoundStatus.FINAL
@@ -340,9 +345,10 @@ def test_reveals_that_skip_the_checks_are_not_counted(tmp_path: Path, scenario: 
 def test_the_prime_reading_the_whole_ledger_learns_no_rating(scenario: Scenario) -> None:
     """Everything stored, byte for byte, holds no score, no comment, and nothing the
     prime's own keys can open."""
-    with sqlite3.connect(scenario.path) as db:
-        raw = b"".join(bytes(row[0]) for row in db.execute(f"SELECT state FROM {EVENTS_TABLE}"))
-        views = json.dumps([list(map(str, r)) for r in db.execute("SELECT * FROM rv_ratings")])
+    raw = b"".join(row[4] for row in event_rows(scenario.url))
+    with scenario.app.recorder.datastore.engine.connect() as db:
+        rows = db.execute(sqlalchemy.text("SELECT * FROM rv_ratings")).all()
+    views = json.dumps([list(map(str, r)) for r in rows])
     for (_, _), (_, comment) in RATINGS.items():
         if comment:
             assert comment.encode() not in raw
@@ -433,10 +439,12 @@ def test_shared_report_never_below_three(scenario: Scenario) -> None:
     assert six["rounds"][0]["comments"] == []
 
 
-def test_a_rating_recorded_around_the_rules_is_not_counted(tmp_path: Path) -> None:
+def test_a_rating_recorded_around_the_rules_is_not_counted(
+    ledgers: LedgerStore, tmp_path: Path
+) -> None:
     """The prime's own software records a rating of the commissioner (which the use case
     refuses) straight through the domain: it is signed and revealed, but not counted."""
-    app = _app(tmp_path / "l.db", tmp_path / "keys")
+    app = _app(ledgers.url("l"), tmp_path / "keys")
     app.init_ledger("t")
     for handle, role in (("council", Role.COMMISSIONER), ("prime", Role.PRIME),
                          ("s1", Role.SUBCONTRACTOR)):  # fmt: skip

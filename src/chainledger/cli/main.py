@@ -45,6 +45,12 @@ class Runtime:
             self._app = open_ledger(self.ledger, self.keys, create=create)
         return self._app
 
+    def close(self) -> None:
+        """Release the ledger's database connections (a shared server counts them)."""
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
     def opener(self, handle: str) -> Any:
         """Opens what was sealed to ``handle``'s encryption keys (same passphrase as signing)."""
         app = self.app()
@@ -158,6 +164,7 @@ def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
     Passphrases come from CHAINLEDGER_PASSPHRASE or a prompt.
     """
     ctx.obj = Runtime(ledger, keys or default_keys())
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _register_commands() -> None:

@@ -18,7 +18,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    String,
+    Table,
+    delete,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,7 +118,12 @@ class ProjectionEngine:
         self.batch_size = batch_size
         engine = app.recorder.datastore.engine
         tables = [tracking_table] + [t for p in self.projections for t in p.tables]
-        metadata.create_all(engine, tables=tables, checkfirst=True)
+        # One query for the names of the tables that exist (not one per table):
+        # every command opens the ledger, and on a server each query is a round trip.
+        existing = set(inspect(engine).get_table_names())
+        missing = [table for table in tables if table.name not in existing]
+        if missing:
+            metadata.create_all(engine, tables=missing, checkfirst=True)
 
     def _transaction(self) -> Any:
         return self.app.recorder.datastore.transaction(commit=True)
