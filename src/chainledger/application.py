@@ -82,6 +82,7 @@ from chainledger.projections.reviews import ReviewsProjection
 from chainledger.projections.supply_chain import SupplyChainProjection, is_party
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 from chainledger.reviews import Reviews
+from chainledger.transparency import Transparency
 
 T = TypeVar("T")
 
@@ -102,7 +103,7 @@ class OrganisationDetails:
     encryption_key_id: str | None = None
 
 
-class ChainLedger(Reviews, Contracting, Application):
+class ChainLedger(Transparency, Reviews, Contracting, Application):
     """A signed supply-chain ledger."""
 
     name = APPLICATION_NAME

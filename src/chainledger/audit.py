@@ -26,18 +26,21 @@ import base64
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
 
+from chainledger import merkle_store
 from chainledger.crypto import verify
 from chainledger.domain.canonical import GENESIS_HASH, digest
+from chainledger.domain.checkpoint import Checkpoint
 from chainledger.domain.events import CONTENT_FORMAT, EVENT_TYPES, UNSIGNED, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.ledger import LedgerCreated
+from chainledger.domain.merkle import append_leaf, edge_root, leaf_hash
 from chainledger.domain.model import EVENT_TYPES as _REGISTERED  # noqa: F401 - every type
 from chainledger.domain.organisation import (
     OrganisationRegistered,
@@ -47,6 +50,7 @@ from chainledger.domain.organisation import (
     key_fingerprint,
     possession_statement,
 )
+from chainledger.errors import ChainledgerError
 from chainledger.persistence import param_marker
 
 RANGE = 10_000  # notification ids per task
@@ -79,6 +83,9 @@ class AuditReport:
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
+    tree_size: int = 0
+    tree_root: bytes = b""
+    checkpoints: list[str] = field(default_factory=list)  # what each checkpoint showed
 
     @property
     def ok(self) -> bool:
@@ -222,6 +229,7 @@ class RangeResult:
     chain: list[tuple[int, UUID, int, str, str | None, str]] = field(default_factory=list)
     failures: list[tuple[int, str, int, str, str]] = field(default_factory=list)
     signatures: int = 0
+    leaves: list[bytes] = field(default_factory=list)  # every row's Merkle leaf hash, in order
 
 
 def check_range(bounds: tuple[int, int]) -> RangeResult:
@@ -229,6 +237,7 @@ def check_range(bounds: tuple[int, int]) -> RangeResult:
     start, stop = bounds
     result = RangeResult()
     for nid, aggregate, version, topic, state in _worker["rows"].range(start, stop):
+        result.leaves.append(leaf_hash(state))
         for message in _check_event(nid, aggregate, version, topic, state, result):
             result.failures.append((nid, str(aggregate), version, topic, message))
     return result
@@ -329,13 +338,60 @@ def _registration(
 # -- putting it together --------------------------------------------------------------------
 
 
+class TreeWalk:
+    """The Merkle tree recomputed from the events as the audit reads them, with the
+    root at each size a checkpoint names."""
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        self.size = 0
+        self.edge: list[bytes] = []
+        self.wanted = set(sizes)
+        self.roots: dict[int, bytes] = {}
+
+    def add(self, leaves: Sequence[bytes]) -> None:
+        for leaf in leaves:
+            self.edge, _ = append_leaf(self.size, self.edge, leaf)
+            self.size += 1
+            if self.size in self.wanted:
+                self.roots[self.size] = edge_root(self.edge)
+
+    @property
+    def root(self) -> bytes:
+        return edge_root(self.edge)
+
+
+def check_checkpoints(
+    report: AuditReport, walk: TreeWalk, checkpoints: Sequence[tuple[str, Checkpoint]]
+) -> None:
+    """Is today's ledger an append-only extension of each checkpoint?"""
+    for label, checkpoint in checkpoints:
+        if checkpoint.size > walk.size:
+            report.add(Failure(0, "", 0, "",
+                               f"checkpoint {label} covers {checkpoint.size} events but the ledger "
+                               f"holds {walk.size}: history was truncated"))  # fmt: skip
+        elif walk.roots.get(checkpoint.size) != checkpoint.root:
+            report.add(Failure(0, "", 0, "",
+                               f"checkpoint {label}: the ledger's first {checkpoint.size} events "
+                               "are not the ones it signed: history was rewritten, reordered or "
+                               "removed"))  # fmt: skip
+        else:
+            report.checkpoints.append(
+                f"checkpoint {label} ({checkpoint.size} events): the ledger extends it"
+            )
+
+
 def audit_ledger(
     app: Any,
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    checkpoints: Sequence[tuple[str, Checkpoint]] = (),
 ) -> AuditReport:
-    """Verify the whole ledger; never raises on bad data, reports it instead."""
+    """Verify the whole ledger; never raises on bad data, reports it instead.
+
+    The Merkle tree is recomputed from the events themselves and compared with
+    the stored one and with each ``(label, checkpoint)`` given.
+    """
     started = time.perf_counter()
     total = app.recorder.max_notification_id() or 0
     if workers is None:
@@ -355,6 +411,7 @@ def audit_ledger(
     initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES))
     chains: dict[UUID, tuple[int, str]] = {}
     expected = 1
+    walk = TreeWalk([c.size for _, c in checkpoints])
     if workers > 1:
         pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                                    initializer=_start_worker, initargs=initargs)  # fmt: skip
@@ -366,14 +423,34 @@ def audit_ledger(
     try:
         for result in results:
             expected = _walk(result, report, chains, expected, gaps_are_deletions)
+            walk.add(result.leaves)
             if progress is not None:
                 progress(RANGE)
     finally:
         if pool is not None:
             pool.shutdown()
+    report.tree_size, report.tree_root = walk.size, walk.root
+    _check_stored_tree(app, report, walk)
+    check_checkpoints(report, walk, checkpoints)
     report.failures.sort(key=lambda f: f.notification_id)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
+    """The stored tree (which proofs and checkpoints are made from) must be the events' tree."""
+    try:
+        with app.recorder.datastore.transaction(commit=False) as session:
+            head = merkle_store.read_head(session)
+    except ChainledgerError as error:
+        report.add(Failure(0, "", 0, "", f"the stored Merkle tree cannot be read: {error}"))
+        return
+    if (head.size, head.root) != (walk.size, walk.root):
+        report.add(Failure(0, "", 0, "",
+                           f"the stored Merkle tree ({head.size} events, root "
+                           f"{head.root.hex()[:16]}…) is not the tree of the events ({walk.size}, "
+                           f"root {walk.root.hex()[:16]}…): the log was edited behind the "
+                           "application's back"))  # fmt: skip
 
 
 def _walk(

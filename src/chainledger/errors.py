@@ -69,3 +69,7 @@ class TamperError(ChainledgerError):
             version=self.version,
             notification_id=notification_id,
         )
+
+
+class ProofFailed(ChainledgerError):
+    """A proof, checkpoint or bundle does not prove what it claims."""

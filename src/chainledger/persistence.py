@@ -15,8 +15,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
+from chainledger import merkle_store
 from chainledger.domain.events import LedgerEvent, decode_event, located, stored_state
 from chainledger.errors import InvalidValue
 
@@ -192,7 +193,8 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
     The library adds one ORM object per event and flushes; this sends the rows
     as one executemany with RETURNING (SQLAlchemy's "insertmanyvalues", on
     SQLite and PostgreSQL alike), in the same transaction, after the same table
-    lock, returning the notification ids in order. Nothing else changes.
+    lock, returning the notification ids in order; and it appends the events
+    to the ledger's Merkle tree in that transaction.
     """
 
     def _insert_stored_events(self, session: Any, stored_events: Any, **kwargs: Any) -> Any:
@@ -211,5 +213,18 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
         ]
         statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
         ids = [row[0] for row in session.execute(statement, rows)]
+        # The Merkle tree grows in the same transaction, under the same lock.
+        merkle_store.append(
+            session, table, [(i, r["state"]) for i, r in zip(ids, rows, strict=True)]
+        )
         self._notify_channel(session)
         return ids
+
+    def create_table(self) -> None:
+        """The events table and the Merkle tree's tables, each made only if missing."""
+        engine = self.datastore.engine
+        existing = set(inspect(engine).get_table_names())
+        wanted = [*self.tables, *merkle_store.TABLES]
+        missing = [table for table in wanted if table.name not in existing]
+        for table in missing:
+            table.create(engine, checkfirst=True)

@@ -117,6 +117,10 @@ def audit_fails(ledger: CliLedger) -> Result:
     assert_no_crash(result)
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "TAMPERED:" in result.stdout
+    # Every edit behind the application's back leaves the events' Merkle tree
+    # different from the one recorded with them.
+    assert "FAILED: the stored Merkle tree (" in result.stdout
+    assert "the log was edited behind the application's back" in result.stdout
     return result
 
 
@@ -210,7 +214,7 @@ def test_flipped_byte_in_signature_is_reported(ledger: CliLedger) -> None:
     # afterwards is not signed by a key of hope-trust either.
     revocation = find_row(ledger.url, "hope-trust", 3)
     assert_reported(result, revocation, "which is not a key of hope-trust")
-    assert "TAMPERED: 2 failure(s)." in result.stdout
+    assert "TAMPERED: 3 failure(s)." in result.stdout  # … and the Merkle tree
     assert_refused(ledger, "hope-trust", rotation, "signature by hope-trust does not verify")
 
 
@@ -339,7 +343,7 @@ def test_signature_replaced_by_another_organisations_is_reported(ledger: CliLedg
     revocation = find_row(ledger.url, "hope-trust", 3)
     assert_reported(result, revocation, "which is not a key of hope-trust")
     assert "hash chain broken" not in result.stdout
-    assert "TAMPERED: 2 failure(s)." in result.stdout
+    assert "TAMPERED: 3 failure(s)." in result.stdout  # … and the Merkle tree
 
     assert_refused(ledger, "hope-trust", rotation, "signature by hope-trust does not verify")
 
@@ -451,7 +455,7 @@ def test_key_change_signed_by_another_organisation_is_reported(ledger: CliLedger
 
     result = audit_fails(ledger)
     assert_reported(result, revocation, "a key change not signed by the organisation's current key")
-    assert "TAMPERED: 1 failure(s)." in result.stdout
+    assert "TAMPERED: 2 failure(s)." in result.stdout  # … and the Merkle tree
 
 
 def test_key_change_signed_by_another_organisation_is_refused(ledger: CliLedger) -> None:
@@ -469,7 +473,7 @@ def test_backdated_key_change_with_revoked_key_is_reported(ledger: CliLedger) ->
     result = audit_fails(ledger)
     assert_reported(result, forged, "signed with hope-trust's key")
     assert_reported(result, forged, "after it was revoked")
-    assert "TAMPERED: 1 failure(s)." in result.stdout
+    assert "TAMPERED: 2 failure(s)." in result.stdout  # … and the Merkle tree
 
 
 def test_backdated_key_change_with_revoked_key_is_refused(ledger: CliLedger) -> None:

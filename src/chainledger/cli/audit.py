@@ -24,22 +24,52 @@ def audit() -> None:
     type=click.IntRange(1, 64),
     help="Processes for signature checks. [default: one per core on large ledgers]",
 )
+@click.option(
+    "--checkpoint", "checkpoint_files", multiple=True, metavar="FILE",
+    help="A checkpoint you were given (repeatable): the ledger must extend it.",
+)  # fmt: skip
 @click.pass_obj
-def verify(runtime: Runtime, fmt: str, workers: int | None) -> None:
-    """Verify every event: signature, signer's key at that point, hash chain, versions.
+def verify(
+    runtime: Runtime, fmt: str, workers: int | None, checkpoint_files: tuple[str, ...]
+) -> None:
+    """Verify every event: signature, signer's key at that point, hash chain, versions,
+    and the Merkle tree over them all.
+
+    With --checkpoint, also prove that the ledger is an append-only extension of
+    each checkpoint: truncation, deletion, reordering or rewriting of history is
+    caught even when every remaining signature is valid.
 
     Exit status 0 when the ledger is clean, 1 when anything fails.
     """
-    from chainledger.audit import audit_ledger
+    from chainledger.audit import Failure, audit_ledger
+    from chainledger.cli.transparency import read_checkpoint
+    from chainledger.errors import InvalidValue, ProofFailed
 
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+    checkpoints, unsigned = [], []
+    for path in checkpoint_files:
+        signed = read_checkpoint(path)
+        if signed.checkpoint.ledger_id != app.ledger_id:
+            raise InvalidValue(
+                f"{path} is a checkpoint of another ledger ({signed.checkpoint.ledger_id})"
+            )
+        try:
+            handle, _ = app.checkpoint_signer(signed)
+        except ProofFailed as error:  # its signer's key is gone from this ledger: report it
+            unsigned.append(f"checkpoint {path}: {error}")
+            handle = "an unknown key"
+        checkpoints.append((f"{path} (signed by {handle})", signed.checkpoint))
     total = app.recorder.max_notification_id() or 0
     if sys.stderr.isatty() and fmt == "text":
         with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
-            report = audit_ledger(app, workers=workers, progress=bar.update)
+            report = audit_ledger(
+                app, workers=workers, progress=bar.update, checkpoints=checkpoints
+            )
     else:
-        report = audit_ledger(app, workers=workers)
+        report = audit_ledger(app, workers=workers, checkpoints=checkpoints)
+    for message in unsigned:
+        report.add(Failure(0, "", 0, "", message))
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -51,6 +81,8 @@ def verify(runtime: Runtime, fmt: str, workers: int | None) -> None:
                     "signatures": report.signatures,
                     "seconds": round(report.seconds, 3),
                     "events_per_second": round(report.events_per_second),
+                    "tree": {"size": report.tree_size, "root": report.tree_root.hex()},
+                    "checkpoints": report.checkpoints,
                     "failure_count": report.failure_count,
                     "failures": [f.__dict__ for f in report.failures],
                 },
@@ -64,7 +96,13 @@ def verify(runtime: Runtime, fmt: str, workers: int | None) -> None:
             f"in {report.seconds:.2f}s ({report.events_per_second:,.0f} events/s, "
             f"{report.workers} worker{'s' if report.workers > 1 else ''})."
         )
+        click.echo(f"Merkle tree: {report.tree_size} events, root {report.tree_root.hex()}.")
+        for line in report.checkpoints:
+            click.echo(f"OK {line}.")
         for f in report.failures:
+            if not f.notification_id:  # the ledger as a whole
+                click.echo(f"FAILED: {f.message}")
+                continue
             where = f"notification {f.notification_id}"
             if f.aggregate_id:
                 where += f", aggregate {f.aggregate_id} version {f.version} ({f.event_type})"

@@ -168,7 +168,17 @@ def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
 
 
 def _register_commands() -> None:
-    from chainledger.cli import audit, bulk, contracting, demo, ledger, org, reports, review
+    from chainledger.cli import (
+        audit,
+        bulk,
+        contracting,
+        demo,
+        ledger,
+        org,
+        reports,
+        review,
+        transparency,
+    )
 
     cli.add_command(ledger.init)
     cli.add_command(org.org)
@@ -182,6 +192,9 @@ def _register_commands() -> None:
     cli.add_command(reports.report)
     cli.add_command(reports.projections)
     cli.add_command(audit.audit)
+    cli.add_command(transparency.checkpoint)
+    cli.add_command(transparency.prove)
+    cli.add_command(transparency.verify_proof)
     cli.add_command(demo.demo)
 
 

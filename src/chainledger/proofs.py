@@ -1,0 +1,147 @@
+"""Proof bundles: what a party hands to anyone to show an event is in the ledger,
+or that the ledger only grew between two checkpoints; and their offline check.
+
+A bundle is one JSON document. Checking it needs nothing but the bundle and
+the fingerprint of the key the checker trusts to have signed the checkpoint:
+no ledger, no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chainledger.crypto import verify
+from chainledger.domain.checkpoint import SignedCheckpoint, parse_checkpoint, parse_verifier_key
+from chainledger.domain.events import SIGNATURE_LENGTH, UNSIGNED, split_state
+from chainledger.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
+from chainledger.domain.organisation import key_fingerprint
+from chainledger.errors import InvalidValue, ProofFailed
+
+INCLUSION = "chainledger-inclusion-proof/1"
+CONSISTENCY = "chainledger-consistency-proof/1"
+MAX_BUNDLE = 16 * 1024 * 1024
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(value: Any, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (ValueError, binascii.Error):
+        raise InvalidValue(f"{what} is not base64") from None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What a bundle proved, in words."""
+
+    kind: str
+    lines: tuple[str, ...]
+
+
+def load_bundle(text: str) -> dict[str, Any]:
+    if len(text) > MAX_BUNDLE:
+        raise InvalidValue("the file is too large to be a proof bundle")
+    try:
+        bundle = json.loads(text)
+    except ValueError:
+        raise InvalidValue("not a proof bundle: the file is not JSON") from None
+    if not isinstance(bundle, dict) or bundle.get("format") not in (INCLUSION, CONSISTENCY):
+        raise InvalidValue("not a chainledger proof bundle (no known 'format')")
+    return bundle
+
+
+def _field(mapping: Any, key: str, kind: type, what: str) -> Any:
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise InvalidValue(f"the bundle's {what} is missing or malformed")
+    return value
+
+
+def _checked_checkpoint(
+    bundle: dict[str, Any], expected_signer: str
+) -> tuple[SignedCheckpoint, str]:
+    """The bundle's checkpoint, verified with its signer's key, which must be ``expected_signer``."""
+    checkpoint = parse_checkpoint(_field(bundle, "checkpoint", str, "checkpoint"))
+    signer = _field(bundle, "checkpoint_signer", dict, "checkpoint signer")
+    name, public_key = parse_verifier_key(_field(signer, "verifier_key", str, "verifier key"))
+    fingerprint = key_fingerprint(public_key)
+    if fingerprint != expected_signer.strip().lower():
+        raise ProofFailed(
+            f"the checkpoint was signed by {name} with key {fingerprint[:16]}…, "
+            f"not with the key you expected ({expected_signer[:16]}…)"
+        )
+    if not checkpoint.verified_by(name, public_key, verify):
+        raise ProofFailed(f"the checkpoint's signature by {name} does not verify")
+    if str(checkpoint.checkpoint.ledger_id) != bundle.get("ledger"):
+        raise ProofFailed("the checkpoint is for another ledger than the bundle says")
+    return checkpoint, name
+
+
+def verify_bundle(bundle: dict[str, Any], expected_signer: str) -> Verified:
+    """Check a bundle offline; raises ``TamperError`` or ``InvalidValue`` if it proves nothing."""
+    signed, signer_name = _checked_checkpoint(bundle, expected_signer)
+    head = signed.checkpoint
+    said = f"checkpoint by {signer_name}: {head.size} events, root {head.root.hex()[:16]}…"
+    if bundle["format"] == INCLUSION:
+        return _verify_inclusion(bundle, head, said)
+    return _verify_consistency(bundle, head, said)
+
+
+def _verify_inclusion(bundle: dict[str, Any], head: Any, said: str) -> Verified:
+    event = _field(bundle, "event", dict, "event")
+    proof = _field(bundle, "proof", dict, "proof")
+    state = unb64(_field(event, "state", str, "event state"), "the event state")
+    index = _field(proof, "leaf_index", int, "leaf index")
+    path = [unb64(p, "a proof hash") for p in _field(proof, "path", list, "audit path")]
+    if _field(proof, "tree_size", int, "tree size") != head.size:
+        raise ProofFailed("the proof is for another tree size than the checkpoint")
+    if not verify_inclusion(index, head.size, leaf_hash(state), path, head.root):
+        raise ProofFailed(
+            "the event is not in the checkpointed ledger: its audit path does not lead to the root"
+        )
+    signature, content = split_state(state)
+    try:
+        envelope = json.loads(content)
+        what = f"{envelope['type']} on {envelope['aggregate']} (version {envelope['version']})"
+        ledger = envelope["ledger"]
+    except (ValueError, KeyError, TypeError):
+        raise ProofFailed("the event's content cannot be read") from None
+    if ledger != str(head.ledger_id):
+        raise ProofFailed("the event was signed for another ledger than the checkpoint's")
+    lines = [f"OK: {what} is event {index + 1} of {head.size} in ledger {head.ledger_id}", said]
+    if signature == UNSIGNED:
+        lines.append("the event is the ledger's unsigned genesis")
+    else:
+        event_signer = _field(bundle, "event_signer", dict, "event signer")
+        public_key = unb64(_field(event_signer, "public_key", str, "event signer's key"), "key")
+        if len(signature) != SIGNATURE_LENGTH or key_fingerprint(public_key) != envelope.get("key"):
+            raise ProofFailed("the event's signer key is not the key the event names")
+        if not verify(public_key, signature, content):
+            raise ProofFailed(f"the event's signature by {envelope.get('org')} does not verify")
+        lines.append(f"signed by {envelope.get('org')} with key {key_fingerprint(public_key)}")
+    return Verified("inclusion", tuple(lines))
+
+
+def _verify_consistency(bundle: dict[str, Any], head: Any, said: str) -> Verified:
+    old = _field(bundle, "old", dict, "old tree head")
+    old_size = _field(old, "size", int, "old size")
+    old_root = unb64(_field(old, "root", str, "old root"), "the old root")
+    path = [unb64(p, "a proof hash") for p in _field(bundle, "proof", list, "proof")]
+    if not verify_consistency(old_size, head.size, old_root, head.root, path):
+        raise ProofFailed(
+            f"the ledger of {head.size} events does not extend the one of {old_size}: "
+            "history was rewritten, reordered or removed"
+        )
+    lines = [
+        f"OK: ledger {head.ledger_id} of {head.size} events extends the one of {old_size} "
+        f"(root {old_root.hex()[:16]}…): nothing before it was changed or removed",
+        said,
+    ]
+    return Verified("consistency", tuple(lines))

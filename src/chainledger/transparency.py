@@ -1,0 +1,152 @@
+"""Use cases of the tamper-evident log: checkpoints, and proofs anyone can check offline.
+
+Mixed into ``ChainLedger``. The tree itself is kept by ``merkle_store`` as
+events are recorded; these read it, sign tree heads, and package proofs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from chainledger import merkle_store
+from chainledger.crypto import Ed25519Signer, verify
+from chainledger.domain.checkpoint import (
+    Checkpoint,
+    SignedCheckpoint,
+    sign_checkpoint,
+    verifier_key,
+)
+from chainledger.domain.events import UNSIGNED, split_state
+from chainledger.domain.ids import organisation_id
+from chainledger.domain.organisation import key_fingerprint
+from chainledger.errors import InvalidValue, NotFound, ProofFailed, TamperError
+from chainledger.proofs import CONSISTENCY, INCLUSION, b64
+
+if TYPE_CHECKING:
+    from chainledger.application import ChainLedger
+
+
+class Transparency:
+    """Checkpoints and proofs; mixed into the application."""
+
+    def tree_head(self: ChainLedger) -> merkle_store.TreeHead:
+        self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+        with self.recorder.datastore.transaction(commit=False) as session:
+            return merkle_store.read_head(session)
+
+    def checkpoint(
+        self: ChainLedger, signer: Ed25519Signer, head: merkle_store.TreeHead | None = None
+    ) -> SignedCheckpoint:
+        """The current tree head (or ``head``), signed by ``signer``'s organisation."""
+        head = head or self.tree_head()
+        return sign_checkpoint(
+            Checkpoint(self.ledger_id, head.size, head.root),
+            signer.org,
+            signer.public_key,
+            signer.sign,
+        )
+
+    def checkpoint_signer(self: ChainLedger, signed: SignedCheckpoint) -> tuple[str, str]:
+        """(handle, key id) of an organisation of this ledger whose key signed ``signed``."""
+        if signed.checkpoint.ledger_id != self.ledger_id:
+            raise ProofFailed(
+                f"the checkpoint is for ledger {signed.checkpoint.ledger_id}, "
+                f"not this one ({self.ledger_id})"
+            )
+        for signature in signed.signatures:
+            try:
+                organisation = self._organisation(signature.name)
+            except (NotFound, InvalidValue):
+                continue
+            for key in organisation.keys.values():
+                if signed.verified_by(signature.name, key.public_key, verify):
+                    return signature.name, key.key_id
+        names = ", ".join(s.name for s in signed.signatures) or "nobody"
+        raise ProofFailed(
+            f"the checkpoint's signature ({names}) is not by a key of an organisation in this ledger"
+        )
+
+    def _signer_entry(self: ChainLedger, signer: Ed25519Signer) -> dict[str, str]:
+        return {
+            "org": signer.org,
+            "key": signer.key_id,
+            "verifier_key": verifier_key(signer.org, signer.public_key),
+        }
+
+    def inclusion_bundle(
+        self: ChainLedger, notification_id: int, signer: Ed25519Signer
+    ) -> dict[str, Any]:
+        """An event, its signer's key, its audit path and a checkpoint signed by ``signer``."""
+        table = self.recorder.events_record_cls.__table__
+        with self.recorder.datastore.transaction(commit=False) as session:
+            head = merkle_store.read_head(session)
+            leaf = merkle_store.leaf_of(session, notification_id)
+            if leaf is None:
+                raise NotFound(f"no event #{notification_id} in this ledger")
+            index, _ = leaf
+            row = session.execute(
+                select(table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+                .where(table.c.id == notification_id)
+            ).first()  # fmt: skip
+            if row is None:
+                raise TamperError(
+                    f"event #{notification_id} is in the Merkle tree but not in the log"
+                )
+            path = merkle_store.prove_inclusion(session, index, head.size)
+        state = bytes(row[3])
+        signature, content = split_state(state)
+        bundle: dict[str, Any] = {
+            "format": INCLUSION,
+            "ledger": str(self.ledger_id),
+            "event": {
+                "notification_id": notification_id,
+                "aggregate": str(row[0]),
+                "version": row[1],
+                "type": row[2],
+                "state": b64(state),
+            },
+            "proof": {"leaf_index": index, "tree_size": head.size, "path": [b64(p) for p in path]},
+            "checkpoint": self.checkpoint(signer, head).text(),
+            "checkpoint_signer": self._signer_entry(signer),
+        }
+        if signature != UNSIGNED:
+            envelope = json.loads(content)
+            organisation = self.load(organisation_id(envelope["org"]))
+            key = organisation.keys.get(envelope["key"])
+            if key is None:
+                raise TamperError(f"event #{notification_id} names a key its signer never had")
+            bundle["event_signer"] = {
+                "org": envelope["org"],
+                "key": key_fingerprint(key.public_key),
+                "public_key": b64(key.public_key),
+            }
+        return bundle
+
+    def consistency_bundle(
+        self: ChainLedger, old_size: int, signer: Ed25519Signer, *, new_size: int | None = None
+    ) -> dict[str, Any]:
+        """A proof that the tree of ``new_size`` (default: now) extends the tree of
+        ``old_size``, with a checkpoint of the newer one signed by ``signer``."""
+        with self.recorder.datastore.transaction(commit=False) as session:
+            head = merkle_store.read_head(session)
+            size = head.size if new_size is None else new_size
+            if not 0 < old_size <= size <= head.size:
+                raise InvalidValue(
+                    f"sizes must satisfy 0 < old ≤ new ≤ {head.size} (the ledger's size); "
+                    f"got {old_size} and {size}"
+                )
+            old_root = merkle_store.root_at(session, old_size)
+            new_root = head.root if size == head.size else merkle_store.root_at(session, size)
+            proof = merkle_store.prove_consistency(session, old_size, size)
+        new_head = merkle_store.TreeHead(size, new_root, 0)
+        return {
+            "format": CONSISTENCY,
+            "ledger": str(self.ledger_id),
+            "old": {"size": old_size, "root": b64(old_root)},
+            "proof": [b64(p) for p in proof],
+            "checkpoint": self.checkpoint(signer, new_head).text(),
+            "checkpoint_signer": self._signer_entry(signer),
+        }
