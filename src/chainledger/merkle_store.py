@@ -29,7 +29,6 @@ from sqlalchemy import (
     Table,
     insert,
     select,
-    tuple_,
     update,
 )
 
@@ -95,12 +94,17 @@ def _nodes(session: Any, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int
             leaves_table.c.idx.in_(leaves)
         )
         found.update({(0, row[0]): bytes(row[1]) for row in session.execute(query)})
-    inner = sorted(key for key in keys if key[0] > 0)
+    inner = {key for key in keys if key[0] > 0}
     if inner:
+        # Two IN lists let SQLite seek the primary key (a row-value IN scans the table);
+        # the few extra pairs this may match are dropped.
         query = select(nodes_table.c.level, nodes_table.c.idx, nodes_table.c.hash).where(
-            tuple_(nodes_table.c.level, nodes_table.c.idx).in_(inner)
+            nodes_table.c.level.in_(sorted({level for level, _ in inner})),
+            nodes_table.c.idx.in_(sorted({index for _, index in inner})),
         )
-        found.update({(row[0], row[1]): bytes(row[2]) for row in session.execute(query)})
+        for level, index, digest in session.execute(query):
+            if (level, index) in inner:
+                found[(level, index)] = bytes(digest)
     missing = keys - found.keys()
     if missing:
         raise NotFound(f"the stored Merkle tree lacks {len(missing)} node(s): run audit verify")
