@@ -194,3 +194,41 @@ def test_fast_canonical_json_equals_the_rfc8785_reference(value: object) -> None
 @given(st.dictionaries(st.text(min_size=1), st.text(), min_size=1, max_size=4))
 def test_non_ascii_keys_take_the_reference_path(value: dict[str, str]) -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_an_optional_field_added_later_reads_as_none_from_older_events() -> None:
+    """An organisation registered before encryption keys existed has no
+    ``encryption_key`` in its signed content; it must still read (as None),
+    while a missing required field is still refused as tampering."""
+    import json as _json
+    from datetime import date as _date
+    from uuid import uuid4
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from chainledger.crypto import Ed25519Signer
+    from chainledger.domain.events import decode_event, stored_state
+    from chainledger.domain.organisation import Organisation
+    from chainledger.domain.values import Role
+    from chainledger.errors import TamperError
+
+    signer = Ed25519Signer(uuid4(), "hope-trust", Ed25519PrivateKey.generate()).dated(
+        _date(2026, 1, 5)
+    )
+    org = Organisation.register(signer=signer, public_key=signer.public_key, name="Hope Trust",
+                                role=Role.SUBCONTRACTOR, sector=None, size=None,
+                                identifier=None)  # fmt: skip
+    (event,) = org.collect_events()
+    state = stored_state(event)
+    content = _json.loads(state[64:])
+
+    def reread(fields: dict[str, object]) -> object:
+        old = {**content, "fields": fields}
+        encoded = _json.dumps(old, sort_keys=True, separators=(",", ":")).encode()
+        return decode_event(signer.sign(encoded) + encoded, originator_id=event.originator_id,
+                            originator_version=1, topic="OrganisationRegistered")  # fmt: skip
+
+    without = {k: v for k, v in content["fields"].items() if k != "encryption_key"}
+    assert reread(without).encryption_key is None  # type: ignore[attr-defined]
+    with pytest.raises(TamperError, match="cannot be read"):
+        reread({k: v for k, v in without.items() if k != "public_key"})

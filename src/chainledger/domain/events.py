@@ -73,6 +73,7 @@ class LedgerEvent:
     type_name: ClassVar[str] = ""
     creates: ClassVar[type | None] = None  # the aggregate class a creation event starts
     _codec: ClassVar[tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...]] = ()
+    _optional: ClassVar[frozenset[str]] = frozenset()  # fields that may be absent (read as None)
 
     originator_id: UUID
     originator_version: int
@@ -182,6 +183,11 @@ def ledger_event(type_name: str) -> Callable[[TEvent], TEvent]:
             (f.name, *_codec_for(hints[f.name]))
             for f in dataclasses.fields(cls)
             if f.name not in BASE_FIELDS
+        )
+        # Fields that may be None may also be absent: an event recorded before such a
+        # field was added reads with None there (its signed content is unchanged).
+        cls._optional = frozenset(
+            name for name, *_ in cls._codec if type(None) in typing.get_args(hints[name])
         )
         EVENT_TYPES[type_name] = cls
         return cls
@@ -332,7 +338,11 @@ def decode_event(
         if envelope["type"] != topic:
             raise tamper("content type differs from the stored event type")
         values = envelope["fields"]
-        fields = {name: decode(values[name]) for name, _, decode in event_class._codec}
+        fields = {
+            name: decode(values[name] if name in values or name not in event_class._optional
+                         else None)
+            for name, _, decode in event_class._codec
+        }  # fmt: skip
         event = event_class(
             originator_id=originator_id,
             originator_version=originator_version,
