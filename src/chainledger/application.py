@@ -73,6 +73,7 @@ from chainledger.persistence import (
     EventTable,
     SignedEventMapper,
     describe,
+    failure_reason,
     read_notifications,
 )
 from chainledger.projections.engine import ProjectionEngine
@@ -599,7 +600,10 @@ class ChainLedger(Transparency, Reviews, Contracting, Application):
                 "nothing was written — run the command again"
             ) from None
         except PersistenceError as exc:
-            raise LedgerUnavailable(f"cannot write to the ledger: {exc}") from None
+            raise LedgerUnavailable(
+                f"the ledger's database failed while recording ({failure_reason(exc)}); "
+                "nothing was saved"
+            ) from None
         return events
 
 

@@ -26,6 +26,18 @@ APPLICATION_NAME = "ChainLedger"
 EVENTS_TABLE = "chainledger_events"
 
 
+def failure_reason(error: BaseException) -> str:
+    """The database driver's own one-line reason for ``error`` (no SQL, no parameters)."""
+    cause: BaseException = error
+    while True:
+        inner = getattr(cause, "orig", None) or cause.__cause__
+        if inner is None or inner is cause:
+            break
+        cause = inner
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
 def database_url(ledger: str) -> str:
     """An SQLAlchemy URL for ``--ledger``: a file path means an embedded SQLite file."""
     if not ledger or not ledger.strip():

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+import sqlalchemy
 from click.testing import CliRunner
 
 from tests.conftest import CliLedger
 from tests.e2e.test_readme import readme_commands
+from tests.ledgers import event_rows
 
 REPORTS = (
     ("report", "workshare", "--format", "json"),
@@ -64,3 +68,59 @@ def test_an_unreachable_server_is_a_plain_error(tmp_path: Path) -> None:
     )
     assert "Traceback" not in result.stderr
     assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_a_server_lost_mid_command_is_a_plain_error_and_saves_nothing(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection dies inside the recording transaction (as when the server is
+    stopped mid-command): one plain error, exit 1, and nothing of the step saved."""
+    from chainledger import merkle_store
+
+    ledger = CliLedger(postgres_url, tmp_path / "keys", CliRunner())
+    ledger.ok("init")
+    before = event_rows(postgres_url)
+    real_append = merkle_store.append
+
+    def server_gone(session: Any, *args: Any) -> None:
+        session.execute(sqlalchemy.text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        real_append(session, *args)
+
+    monkeypatch.setattr(merkle_store, "append", server_gone)
+    result = ledger.run("org", "create", "Hope Trust", "--role", "subcontractor")
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stderr == (
+        "Error: the ledger's database failed while recording "
+        "(terminating connection due to administrator command); nothing was saved\n"
+    )
+    assert "Traceback" not in result.stderr
+    assert "bug in chainledger" not in result.stderr
+    monkeypatch.setattr(merkle_store, "append", real_append)
+    assert event_rows(postgres_url) == before
+    assert "OK: every signature" in ledger.ok("audit", "verify").stdout
+
+
+def test_a_server_lost_while_reading_is_a_plain_error(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainledger.projections.engine import ProjectionEngine
+
+    ledger = CliLedger(postgres_url, tmp_path / "keys", CliRunner())
+    ledger.ok("init")
+    real = ProjectionEngine.catch_up
+
+    def server_gone(self: ProjectionEngine) -> int:
+        with self.app.recorder.datastore.engine.connect() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database()"
+            )
+        return real(self)
+
+    monkeypatch.setattr(ProjectionEngine, "catch_up", server_gone)
+    result = ledger.run("report", "workshare")
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: the ledger's database failed during the command (")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert "bug in chainledger" not in result.stderr

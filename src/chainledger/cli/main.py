@@ -111,6 +111,21 @@ class Runtime:
         return value
 
 
+def _database_failure(error: Exception) -> str | None:
+    """A plain message if ``error`` is the database failing (e.g. the server stopped)."""
+    import sqlalchemy.exc
+    from eventsourcing.persistence import PersistenceError
+
+    from chainledger.persistence import failure_reason
+
+    if not isinstance(error, (sqlalchemy.exc.SQLAlchemyError, PersistenceError)):
+        return None
+    return (
+        f"the ledger's database failed during the command ({failure_reason(error)}); "
+        "nothing was saved"
+    )
+
+
 class ChainledgerGroup(click.Group):
     """Turns chainledger's errors into ``Error: …`` and exit 1, never a traceback."""
 
@@ -124,6 +139,9 @@ class ChainledgerGroup(click.Group):
         except Exception as error:  # a bug: say so plainly, and keep the trace for debugging
             if os.environ.get("CHAINLEDGER_DEBUG"):
                 raise
+            database_failure = _database_failure(error)
+            if database_failure is not None:
+                raise click.ClickException(database_failure) from None
             raise click.ClickException(
                 f"unexpected {type(error).__name__}: {error} "
                 "(this is a bug in chainledger; set CHAINLEDGER_DEBUG=1 for details)"
