@@ -7,6 +7,7 @@ events are recorded; these read it, sign tree heads, and package proofs.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -126,10 +127,20 @@ class Transparency:
         return bundle
 
     def consistency_bundle(
-        self: ChainLedger, old_size: int, signer: Ed25519Signer, *, new_size: int | None = None
+        self: ChainLedger,
+        old_size: int,
+        signer: Ed25519Signer,
+        *,
+        new_size: int | None = None,
+        expected: Sequence[tuple[int, bytes]] = (),
     ) -> dict[str, Any]:
         """A proof that the tree of ``new_size`` (default: now) extends the tree of
-        ``old_size``, with a checkpoint of the newer one signed by ``signer``."""
+        ``old_size``, with a checkpoint of the newer one signed by ``signer``.
+
+        ``expected`` holds (size, root) of the caller's checkpoints: the ledger's
+        tree at each size must have that root, or this ledger is not the one
+        those checkpoints were signed for.
+        """
         with self.recorder.datastore.transaction(commit=False) as session:
             head = merkle_store.read_head(session)
             size = head.size if new_size is None else new_size
@@ -141,6 +152,12 @@ class Transparency:
             old_root = merkle_store.root_at(session, old_size)
             new_root = head.root if size == head.size else merkle_store.root_at(session, size)
             proof = merkle_store.prove_consistency(session, old_size, size)
+        for at, root in expected:
+            if {old_size: old_root, size: new_root}.get(at) != root:
+                raise ProofFailed(
+                    f"this ledger's first {at} events are not the ones the checkpoint of {at} "
+                    "events signed: history was rewritten, reordered or removed"
+                )
         new_head = merkle_store.TreeHead(size, new_root, 0)
         return {
             "format": CONSISTENCY,

@@ -10,10 +10,11 @@ from typing import Any
 import click
 
 from chainledger.cli.main import Runtime
-from chainledger.errors import InvalidValue
+from chainledger.errors import InvalidValue, NotFound
 
-_EVENT = re.compile(r"^#?([1-9][0-9]{0,18})$")
-_SIZE = re.compile(r"^[1-9][0-9]{0,18}$")
+_EVENT = re.compile(r"^#?([1-9][0-9]{0,18})\Z")
+_SIZE = re.compile(r"^[1-9][0-9]{0,18}\Z")
+MAX_EVENT_ID = 2**63 - 1  # notification ids are 64-bit signed integers
 
 
 def _write(text: str, output: Path | None, what: str) -> None:
@@ -38,7 +39,10 @@ def _read(path: str, what: str) -> str:
 def read_checkpoint(path: str) -> Any:
     from chainledger.domain.checkpoint import parse_checkpoint
 
-    return parse_checkpoint(_read(path, "checkpoint"))
+    try:
+        return parse_checkpoint(_read(path, "checkpoint"))
+    except InvalidValue as error:
+        raise InvalidValue(f"{path}: {error}") from None
 
 
 _OUTPUT = click.option(
@@ -69,6 +73,8 @@ def checkpoint(runtime: Runtime, handle: str, output: Path | None) -> None:
 def _size_or_checkpoint(runtime: Runtime, value: str, what: str) -> tuple[int, Any]:
     """A tree size given as a number, or as a checkpoint file this ledger must extend."""
     if _SIZE.match(value):
+        if int(value) > MAX_EVENT_ID:
+            raise InvalidValue(f"{what} is more events than any ledger holds")
         return int(value), None
     if value.isdigit() or value.startswith("-"):
         raise InvalidValue(f"{what} must be a number of events (1 or more) or a checkpoint file")
@@ -109,25 +115,20 @@ def prove(
         match = _EVENT.match(event.strip())
         if match is None:
             raise InvalidValue(f"an event id is a number like 42 or #42, not {event[:40]!r}")
+        notification_id = int(match.group(1))
+        if notification_id > MAX_EVENT_ID:
+            raise NotFound(f"no event #{notification_id} in this ledger")
         signer = runtime.signer(handle)
-        bundle = app.inclusion_bundle(int(match.group(1)), signer)
+        bundle = app.inclusion_bundle(notification_id, signer)
         what = f"a proof of event #{match.group(1)}"
     else:
         assert consistency is not None
         old_size, old = _size_or_checkpoint(runtime, consistency[0], "OLD")
-        new_size, _ = _size_or_checkpoint(runtime, consistency[1], "NEW")
+        new_size, new = _size_or_checkpoint(runtime, consistency[1], "NEW")
+        expected = [(c.checkpoint.size, c.checkpoint.root) for c in (old, new) if c is not None]
         signer = runtime.signer(handle)
-        bundle = app.consistency_bundle(old_size, signer, new_size=new_size)
+        bundle = app.consistency_bundle(old_size, signer, new_size=new_size, expected=expected)
         if old is not None:
-            from chainledger.proofs import unb64
-
-            if unb64(bundle["old"]["root"], "root") != old.checkpoint.root:
-                from chainledger.errors import ProofFailed
-
-                raise ProofFailed(
-                    f"this ledger's first {old_size} events are not the ones the old checkpoint "
-                    "signed: history was rewritten, reordered or removed"
-                )
             bundle["old"]["checkpoint"] = old.text()
         what = f"a proof that {new_size} events extend {old_size}"
     _write(json.dumps(bundle, indent=2) + "\n", output, what)

@@ -33,8 +33,8 @@ from chainledger.errors import InvalidValue
 ORIGIN_PREFIX = "chainledger/"
 ED25519 = b"\x01"
 SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space
-_NAME = re.compile(r"^[^\s+]+$")
-_SIZE = re.compile(r"^(0|[1-9][0-9]{0,19})$")
+_NAME = re.compile(r"^[^\s+]+\Z")
+_SIZE = re.compile(r"^(0|[1-9][0-9]{0,19})\Z")
 MAX_NOTE = 64 * 1024
 
 
@@ -124,8 +124,10 @@ def parse_checkpoint(text: str) -> SignedCheckpoint:
     if len(text) > MAX_NOTE:
         raise InvalidValue("a checkpoint is a few lines of text; this is too long to be one")
     body, sep, signature_block = text.partition("\n\n")
-    if not sep or not signature_block.endswith("\n"):
+    if not sep:
         raise InvalidValue("not a signed checkpoint: no blank line before the signatures")
+    if not signature_block.endswith("\n") or not signature_block.strip():
+        raise InvalidValue("not a signed checkpoint: no signature lines after the blank line")
     lines = body.split("\n")
     if len(lines) < 3:
         raise InvalidValue("not a checkpoint: it needs an origin, a size and a root hash")

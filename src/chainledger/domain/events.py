@@ -252,6 +252,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def not_in_future(day: date, what: str) -> date:
+    """``day``, refused if it has not happened yet: a ledger records facts, not plans."""
+    if day > now().date():
+        raise Refused(f"the {what} {day} is in the future: facts are recorded once they happen")
+    return day
+
+
 def effective_date(signer: Signer) -> date:
     """The date a fact signed by ``signer`` takes effect: its ``--on`` date, or today."""
     return signer.on or now().date()

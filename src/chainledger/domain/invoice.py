@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from chainledger.domain.aggregate import LedgerAggregate
-from chainledger.domain.events import LedgerEvent, Signer, ledger_event
+from chainledger.domain.events import LedgerEvent, Signer, ledger_event, not_in_future
 from chainledger.domain.ids import invoice_id
 from chainledger.errors import Refused
 
@@ -40,6 +40,7 @@ class Invoice(LedgerAggregate):
     ) -> Invoice:
         if amount <= 0:
             raise Refused("an invoice must be for more than £0")
+        not_in_future(invoice_date, "invoice date")
         return cls._create(
             InvoiceSubmitted,
             id=invoice_id(package, signer.org, reference),
@@ -65,6 +66,7 @@ class Invoice(LedgerAggregate):
                 f"invoice {self.reference} has £{self.outstanding:,} outstanding: "
                 f"a payment of £{amount:,} is more than that"
             )
+        not_in_future(paid_on, "payment date")
         if paid_on < self.invoice_date:
             raise Refused(
                 f"payment date {paid_on} is before invoice {self.reference}'s date {self.invoice_date}"
@@ -76,6 +78,7 @@ class Invoice(LedgerAggregate):
         unconfirmed = self.paid - self.confirmed
         if unconfirmed <= 0:
             raise Refused(f"no payment of invoice {self.reference} is waiting to be confirmed")
+        not_in_future(received_on, "date received")
         last_paid = self.payments[-1][1]
         if received_on < last_paid:
             raise Refused(f"received on {received_on}, before it was paid on {last_paid}")

@@ -19,8 +19,8 @@ MAX_COUNT = 10_000_000
 MAX_DAYS = 3650
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
-PERIOD_PATTERN = re.compile(r"^([0-9]{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
-NUMBER_PATTERN = re.compile(r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]+)?$")
+PERIOD_PATTERN = re.compile(r"^([0-9]{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))\Z")
+NUMBER_PATTERN = re.compile(r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]+)?\Z")
 
 
 def _decimal(value: object, what: str) -> Decimal:

@@ -36,7 +36,7 @@ MAX_SCORE = 5
 MAX_DIMENSIONS = 20
 MAX_COMMENT = 1000
 SCORE_TEXTS = frozenset(str(n) for n in range(MIN_SCORE, MAX_SCORE + 1))
-SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}\Z")
 
 MIN_GROUP = 3
 """The smallest group of raters whose aggregate a rated organisation may see; never lower."""

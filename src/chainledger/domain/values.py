@@ -9,9 +9,9 @@ from typing import TypeVar
 
 from chainledger.errors import InvalidValue
 
-HANDLE_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
-IDENTIFIER_PATTERN = re.compile(r"^[A-Z]{2}-[A-Z0-9]{2,10}-[A-Za-z0-9][A-Za-z0-9./-]{0,63}$")
+HANDLE_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z")
+IDENTIFIER_PATTERN = re.compile(r"^[A-Z]{2}-[A-Z0-9]{2,10}-[A-Za-z0-9][A-Za-z0-9./-]{0,63}\Z")
 MAX_NAME_LENGTH = 200
 
 E = TypeVar("E", bound=Enum)
