@@ -13,8 +13,8 @@ from tests.conftest import CliLedger
 from tests.ledgers import LedgerStore, event_rows
 
 PACKAGE = "BAR-ES-2026"
-QUARTERS = ("2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4")
-QUARTER_ENDS = ("2026-03-31", "2026-06-30", "2026-09-30", "2026-12-31")
+QUARTERS = ("2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4")  # in the past: facts, not plans
+QUARTER_ENDS = ("2025-03-31", "2025-06-30", "2025-09-30", "2025-12-31")
 
 # (handle, name, promised share %, £/yr, referrals per quarter, payment terms)
 SUBCONTRACTORS = (
@@ -45,8 +45,8 @@ def build_package(ledger: CliLedger) -> None:
                   "--size", "small", "--handle", handle)  # fmt: skip
     ledger.ok(
         "package", "create", PACKAGE, "--as", "barnet-council", "--title", "Employment support",
-        "--area", "London Borough of Barnet", "--value", "2000000", "--start", "2026-01-01",
-        "--end", "2027-12-31", "--description", "Support for long-term unemployed people",
+        "--area", "London Borough of Barnet", "--value", "2000000", "--start", "2025-01-01",
+        "--end", "2026-12-31", "--description", "Support for long-term unemployed people",
         "--payment-model", "fee-plus-outcome", "--at-risk", "20",
     )  # fmt: skip
     ledger.ok("kpi", "define", PACKAGE, "--as", "barnet-council", "--name", "job starts",
@@ -86,7 +86,7 @@ def run_quarters(ledger: CliLedger) -> None:
             invoice = f"{handle[:4].upper()}-{q + 1}"
             ledger.ok("invoice", "submit", PACKAGE, "--as", handle, "--ref", invoice,
                       "--amount", "12500.00", "--date", quarter_end, "--period", quarter)  # fmt: skip
-            paid_on = "2027-01-20" if q == 3 else f"2026-{3 * q + 4:02d}-25"
+            paid_on = "2026-01-20" if q == 3 else f"2025-{3 * q + 4:02d}-25"
             ledger.ok("payment", "record", PACKAGE, "--as", "northgate", "--sub", handle,
                       "--invoice", invoice, "--amount", "12500", "--date", paid_on)  # fmt: skip
             ledger.ok("payment", "confirm", PACKAGE, "--as", handle, "--invoice", invoice,
@@ -157,7 +157,7 @@ def test_a_whole_package_through_the_cli(cli_ledger: CliLedger) -> None:
     assert "mind-in-barnet disputed variation 1" in table
 
     closed = cli_ledger.run("referral", "send", PACKAGE, "--as", "northgate", "--sub",
-                            "hope-trust", "--period", "2027-Q1", "--count", "5")  # fmt: skip
+                            "hope-trust", "--period", "2026-Q1", "--count", "5")  # fmt: skip
     assert closed.exit_code == 1
     assert f"package {PACKAGE} is closed" in closed.stderr
 
