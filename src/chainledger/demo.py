@@ -19,6 +19,9 @@ from pathlib import Path
 from shutil import rmtree
 from typing import Any
 
+from sqlalchemy import delete, select
+
+from chainledger import merkle_store
 from chainledger.audit import AuditReport, audit_ledger
 from chainledger.bootstrap import open_ledger
 from chainledger.contracting import UnitOfWork
@@ -27,6 +30,7 @@ from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
 from chainledger.errors import Refused
 from chainledger.persistence import EVENTS_TABLE
+from chainledger.proofs import verify_bundle
 
 DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 - the demo publishes it
 PACKAGE = "BAR-ES-2026"
@@ -177,9 +181,9 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     say(f"Someone with database access back-dates a late payment in a copy: {target}")
     caught = audit_ledger(open_ledger(str(tampered_path), directory / "keys"))
     say(_summary("Audit of the edited copy", caught))
-    for failure in caught.failures:
-        where = f"notification {failure.notification_id} ({failure.event_type})"
-        say(f"  FAILED {where}: {failure.message}")
+    _say_failures(caught, say)
+
+    plain, checked = _checkpoint_and_rollback(app, directory, ledger_path, say)
     say(f"\nExplore it: chainledger --ledger {ledger_path} report findings --as-of {AS_OF}")
     say(f"       and: chainledger --ledger {ledger_path} history {PACKAGE}")
     say(
@@ -188,7 +192,63 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     say(f"            chainledger --ledger {ledger_path} report reviews --as barnet-council")
     rules = {f["rule"] for f in found}
     expected = {"BID_CANDY", "LATE_PAYMENT", "SELF_OTHER_GAP", "LOW_RATED"}
-    return clean.ok and not caught.ok and expected <= rules
+    return clean.ok and not caught.ok and plain.ok and not checked.ok and expected <= rules
+
+
+def _say_failures(report: AuditReport, say: Callable[[str], None]) -> None:
+    for failure in report.failures:
+        if failure.notification_id:
+            say(f"  FAILED notification {failure.notification_id} ({failure.event_type}): "
+                f"{failure.message}")  # fmt: skip
+        else:
+            say(f"  FAILED: {failure.message}")
+
+
+def _checkpoint_and_rollback(
+    app: Any, directory: Path, ledger_path: Path, say: Callable[[str], None]
+) -> tuple[AuditReport, AuditReport]:
+    """The council keeps a checkpoint; Hope Trust proves its acknowledgement offline; an
+    operator who rolls a copy back and rebuilds its Merkle tree passes a plain audit but
+    not the checkpoint. Returns (plain audit, audit against the checkpoint) of that copy."""
+    signed = app.checkpoint(app.signer("barnet-council", DEMO_PASSPHRASE))
+    checkpoint_path = directory / "barnet-council.checkpoint"
+    checkpoint_path.write_text(signed.text(), encoding="utf-8")
+    head = signed.checkpoint
+    say(f"\nThe council keeps a signed checkpoint: {head.size} events, Merkle root "
+        f"{head.root.hex()[:16]}… ({checkpoint_path.name})")  # fmt: skip
+    acknowledged = next(row.notification_id for row in app.history(PACKAGE)
+                        if row.event_type == "PromiseAcknowledged" and row.org == "hope-trust")  # fmt: skip
+    hope = app.signer("hope-trust", DEMO_PASSPHRASE)
+    verified = verify_bundle(app.inclusion_bundle(acknowledged, hope), hope.key_id)
+    say(f"Hope Trust proves its acknowledgement #{acknowledged} is in the ledger, checkable "
+        "offline with the proof file alone:")  # fmt: skip
+    say(f"  {verified.lines[0]}")
+
+    rolled_path = directory / "rolled-back.db"
+    _copy_database(ledger_path, rolled_path)
+    rolled = open_ledger(str(rolled_path), directory / "keys")
+    _roll_back(rolled, 3)
+    say("Someone with database access rolls a copy back by 3 events (the review's last steps)")
+    say("and rebuilds its Merkle tree to match: every signature left is still valid.")
+    plain = audit_ledger(rolled)
+    say(_summary("Audit of the rolled-back copy", plain))
+    checked = audit_ledger(rolled, checkpoints=[(checkpoint_path.name, head)])
+    say(_summary("The same copy against the council's checkpoint", checked))
+    _say_failures(checked, say)
+    return plain, checked
+
+
+def _roll_back(app: Any, count: int) -> None:
+    """Delete the newest ``count`` events and rebuild the stored tree over what is left,
+    as an operator hiding a rollback would."""
+    table = app.recorder.events_record_cls.__table__
+    with app.recorder.datastore.transaction(commit=True) as session:
+        newest = [row[0] for row in session.execute(
+            select(table.c.id).order_by(table.c.id.desc()).limit(count))]  # fmt: skip
+        session.execute(delete(table).where(table.c.id.in_(newest)))
+        for tree_table in merkle_store.TABLES:
+            session.execute(delete(tree_table))
+        merkle_store.append(session, table, [])
 
 
 # Scores on the eight dimensions (openness, fairness, payment, support, commitments,

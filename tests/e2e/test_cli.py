@@ -209,6 +209,19 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
     assert (
         "FAILED notification 132 (PaymentRecorded): signature by northgate does not verify" in out
     )
+    assert "  FAILED: the stored Merkle tree (162 events, root " in out
+    # A proof checked offline, and a rollback a plain audit misses but the checkpoint catches.
+    assert re.search(
+        r"^  OK: PromiseAcknowledged on \S+ \(version 2\) is event 12 of 162 ", out, re.M
+    )
+    assert (
+        "Audit of the rolled-back copy: 159 events, 158 signatures, 6 organisations — clean." in out
+    )
+    assert (
+        "  FAILED: checkpoint barnet-council.checkpoint covers 162 events but the ledger holds "
+        "159: history was truncated" in out
+    )
+    assert (tmp_path / "demo" / "barnet-council.checkpoint").read_text().startswith("chainledger/")
     ledger = tmp_path / "demo" / "chainledger.db"
     again = CliRunner().invoke(
         cli, ["--ledger", str(ledger), "report", "findings", "--as-of", "2026-10-31",
