@@ -118,12 +118,17 @@ def _head_row(session: Any) -> tuple[int, int] | None:
     return None if row is None else (int(row[0]), int(row[1]))
 
 
+def _right_edge(session: Any, size: int) -> list[bytes]:
+    """The stored hashes of the complete subtrees on the right edge of the tree of ``size``."""
+    keys = frontier(size)
+    found = _nodes(session, keys)
+    return [found[k] for k in keys]
+
+
 def read_head(session: Any) -> TreeHead:
     """The tree as it stands: size, root and the last notification id in it."""
     size, position = _head_row(session) or (0, 0)
-    edge_keys = frontier(size)
-    found = _nodes(session, edge_keys)
-    return TreeHead(size, edge_root([found[k] for k in edge_keys]), position)
+    return TreeHead(size, edge_root(_right_edge(session, size)), position)
 
 
 def append(session: Any, events_table: Table, new: Sequence[tuple[int, bytes]]) -> None:
@@ -132,9 +137,7 @@ def append(session: Any, events_table: Table, new: Sequence[tuple[int, bytes]]) 
     head = _head_row(session)
     size, position = head or (0, 0)
     backlog_end = new[0][0] if new else None
-    edge_keys = frontier(size)
-    found = _nodes(session, edge_keys)
-    edge = [found[k] for k in edge_keys]
+    edge = _right_edge(session, size)
     leaves: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
 

@@ -8,6 +8,7 @@ database are exactly the bytes that were signed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import inspect, select
+from sqlalchemy import Table, inspect, select
+from sqlalchemy.schema import sort_tables
 
 from chainledger import merkle_store
 from chainledger.domain.events import LedgerEvent, decode_event, located, stored_state
@@ -36,6 +38,15 @@ def failure_reason(error: BaseException) -> str:
         cause = inner
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(cause).__name__
+
+
+def create_missing_tables(engine: Any, tables: Sequence[Table]) -> None:
+    """Create those of ``tables`` that do not exist yet, asking for the existing names in
+    one query (not one per table): every command opens the ledger, and on a server each
+    query is a round trip."""
+    existing = set(inspect(engine).get_table_names())
+    for table in sort_tables([table for table in tables if table.name not in existing]):
+        table.create(engine, checkfirst=True)
 
 
 def database_url(ledger: str) -> str:
@@ -234,9 +245,4 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
 
     def create_table(self) -> None:
         """The events table and the Merkle tree's tables, each made only if missing."""
-        engine = self.datastore.engine
-        existing = set(inspect(engine).get_table_names())
-        wanted = [*self.tables, *merkle_store.TABLES]
-        missing = [table for table in wanted if table.name not in existing]
-        for table in missing:
-            table.create(engine, checkfirst=True)
+        create_missing_tables(self.datastore.engine, [*self.tables, *merkle_store.TABLES])

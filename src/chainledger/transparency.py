@@ -10,8 +10,6 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from chainledger import merkle_store
 from chainledger.crypto import Ed25519Signer, verify
 from chainledger.domain.checkpoint import (
@@ -24,6 +22,7 @@ from chainledger.domain.events import UNSIGNED, split_state
 from chainledger.domain.ids import organisation_id
 from chainledger.domain.organisation import key_fingerprint
 from chainledger.errors import InvalidValue, NotFound, ProofFailed, TamperError
+from chainledger.persistence import read_notifications
 from chainledger.proofs import CONSISTENCY, INCLUSION, b64
 
 if TYPE_CHECKING:
@@ -81,32 +80,29 @@ class Transparency:
         self: ChainLedger, notification_id: int, signer: Ed25519Signer
     ) -> dict[str, Any]:
         """An event, its signer's key, its audit path and a checkpoint signed by ``signer``."""
-        table = self.recorder.events_record_cls.__table__
         with self.recorder.datastore.transaction(commit=False) as session:
             head = merkle_store.read_head(session)
             leaf = merkle_store.leaf_of(session, notification_id)
             if leaf is None:
                 raise NotFound(f"no event #{notification_id} in this ledger")
             index, _ = leaf
-            row = session.execute(
-                select(table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
-                .where(table.c.id == notification_id)
-            ).first()  # fmt: skip
-            if row is None:
+            rows = read_notifications(self, session, notification_id, 1)
+            if not rows or rows[0].id != notification_id:
                 raise TamperError(
                     f"event #{notification_id} is in the Merkle tree but not in the log"
                 )
             path = merkle_store.prove_inclusion(session, index, head.size)
-        state = bytes(row[3])
+        row = rows[0]
+        state = row.state
         signature, content = split_state(state)
         bundle: dict[str, Any] = {
             "format": INCLUSION,
             "ledger": str(self.ledger_id),
             "event": {
                 "notification_id": notification_id,
-                "aggregate": str(row[0]),
-                "version": row[1],
-                "type": row[2],
+                "aggregate": str(row.originator_id),
+                "version": row.originator_version,
+                "type": row.topic,
                 "state": b64(state),
             },
             "proof": {"leaf_index": index, "tree_size": head.size, "path": [b64(p) for p in path]},

@@ -25,7 +25,6 @@ from sqlalchemy import (
     String,
     Table,
     delete,
-    inspect,
     select,
     update,
 )
@@ -33,7 +32,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
 from chainledger.domain.events import LedgerEvent
-from chainledger.persistence import param_marker, read_notifications
+from chainledger.persistence import create_missing_tables, param_marker, read_notifications
 
 metadata = MetaData()
 
@@ -118,12 +117,7 @@ class ProjectionEngine:
         self.batch_size = batch_size
         engine = app.recorder.datastore.engine
         tables = [tracking_table] + [t for p in self.projections for t in p.tables]
-        # One query for the names of the tables that exist (not one per table):
-        # every command opens the ledger, and on a server each query is a round trip.
-        existing = set(inspect(engine).get_table_names())
-        missing = [table for table in tables if table.name not in existing]
-        if missing:
-            metadata.create_all(engine, tables=missing, checkfirst=True)
+        create_missing_tables(engine, tables)
 
     def _transaction(self) -> Any:
         return self.app.recorder.datastore.transaction(commit=True)
