@@ -65,6 +65,7 @@ from chainledger.errors import (
     Refused,
     TamperError,
 )
+from chainledger.exchange import Exchange
 from chainledger.keystore import Keystore
 from chainledger.persistence import (
     APPLICATION_NAME,
@@ -104,7 +105,7 @@ class OrganisationDetails:
     encryption_key_id: str | None = None
 
 
-class ChainLedger(Transparency, Reviews, Contracting, Application):
+class ChainLedger(Exchange, Transparency, Reviews, Contracting, Application):
     """A signed supply-chain ledger."""
 
     name = APPLICATION_NAME

@@ -26,7 +26,7 @@ import base64
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -86,6 +86,7 @@ class AuditReport:
     tree_size: int = 0
     tree_root: bytes = b""
     checkpoints: list[str] = field(default_factory=list)  # what each checkpoint showed
+    imported: int = 0  # events imported from other ledgers, checked again
 
     @property
     def ok(self) -> bool:
@@ -235,16 +236,30 @@ class RangeResult:
 def check_range(bounds: tuple[int, int]) -> RangeResult:
     """Check every event with a notification id in ``[start, stop)``."""
     start, stop = bounds
+    return check_rows(_worker["rows"].range(start, stop), _worker)
+
+
+def check_rows(
+    rows: Iterable[tuple[int, UUID, int, str, bytes]], known: dict[str, Any]
+) -> RangeResult:
+    """Check each of ``rows`` on its own, knowing the ledger's id, its key spans and the event
+    types (``known``: ``ledger_id``, ``spans``, ``types``)."""
     result = RangeResult()
-    for nid, aggregate, version, topic, state in _worker["rows"].range(start, stop):
+    for nid, aggregate, version, topic, state in rows:
         result.leaves.append(leaf_hash(state))
-        for message in _check_event(nid, aggregate, version, topic, state, result):
+        for message in _check_event(nid, aggregate, version, topic, state, result, known):
             result.failures.append((nid, str(aggregate), version, topic, message))
     return result
 
 
 def _check_event(
-    nid: int, aggregate: UUID, version: int, topic: str, state: bytes, result: RangeResult
+    nid: int,
+    aggregate: UUID,
+    version: int,
+    topic: str,
+    state: bytes,
+    result: RangeResult,
+    known: dict[str, Any],
 ) -> Iterator[str]:
     signature, content = split_state(state)
     try:
@@ -267,24 +282,24 @@ def _check_event(
         return
     if not same_row:
         yield "content belongs to another aggregate, version or type: events were moved or swapped"
-    if event_type not in _worker["types"]:
+    if event_type not in known["types"]:
         yield f"unknown event type {event_type!r}"
 
     if event_type == LedgerCreated.type_name:
-        if aggregate != LEDGER_AGGREGATE_ID or ledger != _worker["ledger_id"]:
+        if aggregate != LEDGER_AGGREGATE_ID or ledger != known["ledger_id"]:
             yield "a second genesis event"
         if signature != UNSIGNED or org is not None:
             yield "the genesis event carries a signature it cannot have"
         return
-    if _worker["ledger_id"] is None:
+    if known["ledger_id"] is None:
         yield "the ledger does not start with its genesis event"
-    elif ledger != _worker["ledger_id"]:
+    elif ledger != known["ledger_id"]:
         yield "signed for another ledger"
 
     if event_type == OrganisationRegistered.type_name:
         yield from _registration(aggregate, org, key_id, fields, signature, content, result)
         return
-    span: KeySpan | None = _worker["spans"].get(key_id or "")
+    span: KeySpan | None = known["spans"].get(key_id or "")
     if span is None or span.org != org or nid <= span.start:
         yield f"signed with key {str(key_id)[:16]}…, which is not a key of {org}"
         return
@@ -422,7 +437,7 @@ def audit_ledger(
         results = map(check_range, ranges)
     try:
         for result in results:
-            expected = _walk(result, report, chains, expected, gaps_are_deletions)
+            expected = walk_chains(result, report, chains, expected, gaps_are_deletions)
             walk.add(result.leaves)
             if progress is not None:
                 progress(RANGE)
@@ -432,6 +447,9 @@ def audit_ledger(
     report.tree_size, report.tree_root = walk.size, walk.root
     _check_stored_tree(app, report, walk)
     check_checkpoints(report, walk, checkpoints)
+    report.imported, problems = app.audit_imported()
+    for message in problems:
+        report.add(Failure(0, "", 0, "", message))
     report.failures.sort(key=lambda f: f.notification_id)
     report.seconds = time.perf_counter() - started
     return report
@@ -453,7 +471,7 @@ def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
                            "application's back"))  # fmt: skip
 
 
-def _walk(
+def walk_chains(
     result: RangeResult,
     report: AuditReport,
     chains: dict[UUID, tuple[int, str]],

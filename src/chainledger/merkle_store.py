@@ -75,6 +75,7 @@ head_table = Table(
 
 TABLES = (leaves_table, nodes_table, head_table)
 BACKLOG_BATCH = 5000
+PROOF_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,31 @@ def root_at(session: Any, size: int) -> bytes:
 def prove_inclusion(session: Any, index: int, size: int) -> list[bytes]:
     hashes = _subtrees(session, proof_ranges("inclusion", index, size))
     return inclusion_proof(index, size, lambda lo, hi: hashes[(lo, hi)])
+
+
+def prove_inclusions(session: Any, indexes: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    """Audit paths of many leaves in the tree of ``size``, their hashes read in a few batches."""
+    paths: dict[int, list[bytes]] = {}
+    for start in range(0, len(indexes), PROOF_BATCH):
+        batch = indexes[start : start + PROOF_BATCH]
+        hashes = _subtrees(
+            session, sorted({r for i in batch for r in proof_ranges("inclusion", i, size)})
+        )
+        for index in batch:
+            paths[index] = inclusion_proof(index, size, lambda lo, hi, h=hashes: h[(lo, hi)])
+    return paths
+
+
+def leaf_indexes(session: Any, notification_ids: Sequence[int]) -> dict[int, int]:
+    """Leaf index by notification id, for those of ``notification_ids`` in the tree."""
+    found: dict[int, int] = {}
+    for start in range(0, len(notification_ids), PROOF_BATCH):
+        batch = notification_ids[start : start + PROOF_BATCH]
+        query = select(leaves_table.c.notification_id, leaves_table.c.idx).where(
+            leaves_table.c.notification_id.in_(batch)
+        )
+        found.update({int(nid): int(idx) for nid, idx in session.execute(query)})
+    return found
 
 
 def prove_consistency(session: Any, old: int, new: int) -> list[bytes]:

@@ -19,7 +19,7 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import Table, inspect, select
 from sqlalchemy.schema import sort_tables
 
-from chainledger import merkle_store
+from chainledger import imported_store, merkle_store
 from chainledger.domain.events import LedgerEvent, decode_event, located, stored_state
 from chainledger.errors import InvalidValue
 
@@ -244,5 +244,8 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
         return ids
 
     def create_table(self) -> None:
-        """The events table and the Merkle tree's tables, each made only if missing."""
-        create_missing_tables(self.datastore.engine, [*self.tables, *merkle_store.TABLES])
+        """The events table, the Merkle tree's tables and those of imported events, each
+        made only if missing."""
+        create_missing_tables(
+            self.datastore.engine, [*self.tables, *merkle_store.TABLES, *imported_store.TABLES]
+        )

@@ -235,7 +235,7 @@ def test_export_then_import_reproduces_the_steps(
     exported = {}
     for handle in ("barnet-council", "northgate", *(h for h, *_ in SUBCONTRACTORS)):
         path = tmp_path / f"{handle}.jsonl"
-        cli_ledger.ok("export", "--as", handle, "-o", str(path))
+        cli_ledger.ok("export", "--format", "steps", "--as", handle, "-o", str(path))
         exported[handle] = path
     assert (
         json.loads(exported["barnet-council"].read_text().splitlines()[0])["step"]

@@ -83,6 +83,7 @@ def verify(
                     "events_per_second": round(report.events_per_second),
                     "tree": {"size": report.tree_size, "root": report.tree_root.hex()},
                     "checkpoints": report.checkpoints,
+                    "imported_events": report.imported,
                     "failure_count": report.failure_count,
                     "failures": [f.__dict__ for f in report.failures],
                 },
@@ -99,6 +100,8 @@ def verify(
         click.echo(f"Merkle tree: {report.tree_size} events, root {report.tree_root.hex()}.")
         for line in report.checkpoints:
             click.echo(f"OK {line}.")
+        if report.imported:
+            click.echo(f"Imported from other ledgers: {report.imported} events checked again.")
         for f in report.failures:
             if not f.notification_id:  # the ledger as a whole
                 click.echo(f"FAILED: {f.message}")

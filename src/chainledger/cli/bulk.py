@@ -1,56 +1,172 @@
-"""``chainledger import`` and ``chainledger export``: steps as JSON Lines."""
+"""``chainledger export``, ``import`` and ``imported``: steps as JSON Lines, and signed
+bundles carried between ledgers."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 
 import click
 
 from chainledger.cli.main import Runtime
-from chainledger.cli.options import as_option
+from chainledger.cli.render import format_option, render
 
 
 @click.command("import")
-@click.argument("file", type=click.File("rb"), metavar="FILE.jsonl")
-@as_option
+@click.argument("file", type=click.File("rb"), metavar="FILE")
+@click.option(
+    "--as",
+    "handle",
+    metavar="HANDLE",
+    help="For a steps file: the organisation recording (and signing) every line.",
+)
+@click.option("--on", metavar="YYYY-MM-DD",
+              help="For a steps file: the date the lines took effect, if not today.")  # fmt: skip
 @click.pass_obj
-def import_(runtime: Runtime, file: click.utils.LazyFile, handle: str) -> None:
-    """Record many steps of one organisation from FILE.jsonl in one transaction.
+def import_(
+    runtime: Runtime, file: click.utils.LazyFile, handle: str | None, on: str | None
+) -> None:
+    """Import FILE: a bundle exported from another ledger, or a JSON Lines file of steps.
 
-    One JSON object per line: {"step": "referral.send", "package": ..., ...},
-    with an optional "on": "YYYY-MM-DD" for when it took effect (default: --on,
-    or today). All lines are recorded or none; a failing line is named. Use -
-    for stdin.
-    See the README for the format, or `chainledger export` for examples.
+    \b
+    A bundle (from `chainledger export --package REF --as HANDLE`) keeps its
+    events' own signatures. Every event, signature, chain link and Merkle proof
+    is checked before anything is kept, and one that fails refuses the whole
+    bundle, naming it. Importing the same events again changes nothing. See
+    what was imported with `chainledger imported`.
+
+    \b
+    A steps file has one JSON object per line, {"step": "referral.send",
+    "package": ..., ...}, with an optional "on": "YYYY-MM-DD"; every line is
+    recorded and signed as --as HANDLE, all lines or none, a failing line named.
+    See the README for the format. Use - for stdin.
     """
+    from chainledger.bundles import is_bundle
+
+    first = file.readline()
+    if first.strip() == b"{":  # perhaps a pretty-printed bundle: read it whole
+        first += file.read()
+    if is_bundle(first):
+        if handle is not None or on is not None:
+            raise click.UsageError(
+                "--as and --on are for steps files: a bundle's events keep the signatures "
+                "and dates they were recorded with"
+            )
+        _import_bundle(runtime, first + file.read())
+        return
+    if handle is None:
+        raise click.UsageError("Missing option '--as': who records and signs the steps.")
     from chainledger.bulk import import_steps, read_lines
 
+    runtime.on = on
     app = runtime.app()
     signer = runtime.signer(handle)
-    count = import_steps(app, signer, read_lines(file))  # type: ignore[arg-type]
+    lines = itertools.chain(first.splitlines(keepends=True), file)
+    count = import_steps(app, signer, read_lines(lines))  # type: ignore[arg-type]
     click.echo(f"Imported {count} events signed by {handle}.")
 
 
+def _import_bundle(runtime: Runtime, data: bytes) -> None:
+    from chainledger.bundles import load_bundle
+
+    document = load_bundle(data)
+    app = runtime.app()
+    done = app.with_retries(lambda: app.import_bundle(document))
+    held = done.events - done.new
+    click.echo(
+        f"Verified {done.events} events of package {done.package} from ledger "
+        f"{done.ledger_name!r} ({done.ledger_id}): every signature, chain link and proof "
+        f"holds against its checkpoint of {done.size} events signed by {done.signer}."
+    )
+    click.echo(
+        f"Imported {done.new} new events"
+        + (f"; {held} were already here, unchanged." if held else ".")
+    )
+
+
 @click.command()
-@click.option("--as", "handle", metavar="HANDLE", help="Only steps this organisation signed.")
-@click.option("--package", "package_ref", metavar="REF", help="Only steps on this package.")
+@click.option(
+    "--package", "package_ref", metavar="REF", help="The package to export (required for a bundle)."
+)
+@click.option(
+    "--as",
+    "handle",
+    metavar="HANDLE",
+    help="Bundle: the organisation that signs its checkpoint. "
+    "Steps: only the steps this organisation signed.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["bundle", "steps"]),
+    default="bundle",
+    show_default=True,
+    help="bundle: signed events for another ledger to import. "
+    "steps: JSON Lines of steps, to record again with `import --as`.",
+)
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
-              show_default=True, help="Where to write the JSON Lines.")  # fmt: skip
+              show_default=True, help="Where to write.")  # fmt: skip
 @click.pass_obj
 def export(
-    runtime: Runtime, handle: str | None, package_ref: str | None, output: click.utils.LazyFile
+    runtime: Runtime,
+    package_ref: str | None,
+    handle: str | None,
+    fmt: str,
+    output: click.utils.LazyFile,
 ) -> None:
-    """Write recorded steps as JSON Lines, in the format `chainledger import` reads."""
-    from chainledger.bulk import export_steps
+    """Write a package as a signed bundle for another ledger, or steps as JSON Lines.
 
+    \b
+    A bundle carries the package's events with their own signatures, the keys
+    of everyone who signed them, each event's place in this ledger's Merkle
+    tree, and a checkpoint signed by --as HANDLE:
+      chainledger export --package BAR-ES-2026 --as northgate -o bar-es.bundle
+    The other ledger checks all of it with `chainledger import bar-es.bundle`.
+    """
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+    to_file = output is not sys.stdout and getattr(output, "name", "-") != "<stdout>"
+    if fmt == "bundle":
+        if package_ref is None or handle is None:
+            raise click.UsageError(
+                "a bundle needs --package REF (what it carries) and --as HANDLE (who signs "
+                "its checkpoint); for JSON Lines of steps, use --format steps"
+            )
+        document = app.export_bundle(package_ref, runtime.signer(handle))
+        output.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if to_file:
+            click.echo(
+                f"Wrote a bundle of {len(document['events'])} events of package {package_ref} "
+                f"to {output.name}, its checkpoint signed by {handle}.",
+                err=True,
+            )
+        return
+    from chainledger.bulk import export_steps
+
     if handle:
         app.organisation(handle)
     count = 0
     for step in export_steps(app.all_events(), org=handle, package_ref=package_ref):
         output.write(json.dumps(step, ensure_ascii=False) + "\n")
         count += 1
-    if output is not sys.stdout and getattr(output, "name", "-") != "<stdout>":
+    if to_file:
         click.echo(f"Exported {count} steps.", err=True)
+
+
+@click.command()
+@click.argument("package_ref", metavar="[PACKAGE]", required=False)
+@format_option()
+@click.pass_obj
+def imported(runtime: Runtime, package_ref: str | None, fmt: str) -> None:
+    """List the ledgers bundles were imported from, or PACKAGE's imported events.
+
+    Imported events are kept apart from this ledger's own, exactly as they were
+    signed; `chainledger audit verify` checks them again.
+    """
+    app = runtime.app()
+    if package_ref is None:
+        rows = app.imported_ledgers()
+        click.echo(render(rows, fmt, empty="Nothing was imported into this ledger."))
+    else:
+        click.echo(render(app.imported_history(package_ref), fmt))

@@ -205,6 +205,7 @@ def _register_commands() -> None:
     cli.add_command(contracting.history)
     cli.add_command(bulk.import_)
     cli.add_command(bulk.export)
+    cli.add_command(bulk.imported)
     cli.add_command(review.review)
     reports.report.add_command(review.report_reviews)
     cli.add_command(reports.report)

@@ -1,0 +1,251 @@
+"""Use cases of carrying a package between ledgers: export a bundle, import one, and read
+what was imported. Mixed into ``ChainLedger``.
+
+An export vouches for its bundle with a checkpoint signed by the exporting
+organisation; the import checks every event, signature, chain link and proof
+before it keeps anything (``bundles.verify_bundle``), then keeps the events
+apart from this ledger's own (``imported_store``), each exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import sqlalchemy.exc
+from sqlalchemy import select
+
+from chainledger import imported_store, merkle_store
+from chainledger.bundles import BundleEvent, audit_events, bundle_document, verify_bundle
+from chainledger.crypto import Ed25519Signer
+from chainledger.domain.events import decode_event, now, split_state
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id, package_id
+from chainledger.domain.values import check_reference
+from chainledger.errors import Conflict, LedgerUnavailable, NotFound, ProofFailed, Refused
+from chainledger.persistence import failure_reason
+from chainledger.projections.timeline import timeline_table
+
+if TYPE_CHECKING:
+    from chainledger.application import ChainLedger
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did."""
+
+    ledger_id: str
+    ledger_name: str
+    package: str
+    events: int  # in the bundle
+    new: int  # not held before
+    signer: str  # who signed the bundle's checkpoint
+    size: int  # the origin ledger's size at that checkpoint
+
+
+class Exchange:
+    """Bundles between ledgers; mixed into the application."""
+
+    def export_bundle(self: ChainLedger, package: str, signer: Ed25519Signer) -> dict[str, Any]:
+        """The bundle of ``package``: its records' events, the keys of everyone who signed
+        them, each event's audit path, and a checkpoint signed by ``signer``."""
+        check_reference(package, "package reference")
+        self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+        if not self.exists(package_id(package)):
+            raise NotFound(f"no package {package!r} in this ledger")
+        self.projections.catch_up()
+        table = self.recorder.events_record_cls.__table__
+        columns = (table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic,
+                   table.c.state)  # fmt: skip
+        with self.recorder.datastore.transaction(commit=False) as session:
+            head = merkle_store.read_head(session)
+            ids = list(
+                session.execute(
+                    select(timeline_table.c.notification_id).where(
+                        timeline_table.c.package == package,
+                        timeline_table.c.notification_id <= head.position,
+                    )
+                ).scalars()
+            )
+            rows = _rows(session, select(*columns), table.c.id, ids)
+            orgs = {signer.org} | {_org(state) for *_, state in rows} - {None}
+            records = [LEDGER_AGGREGATE_ID, *(organisation_id(str(org)) for org in orgs)]
+            rows += [
+                row
+                for row in _rows(session, select(*columns), table.c.originator_id, records)
+                if row[0] <= head.position
+            ]
+            rows.sort(key=lambda row: row[0])
+            positions = merkle_store.leaf_indexes(session, [row[0] for row in rows])
+            paths = merkle_store.prove_inclusions(session, sorted(positions.values()), head.size)
+        events = [
+            BundleEvent(positions[nid], _uuid(aggregate), version, topic, bytes(state),
+                        tuple(paths[positions[nid]]))
+            for nid, aggregate, version, topic, state in rows
+        ]  # fmt: skip
+        return bundle_document(package, self.checkpoint(signer, head), events)
+
+    def import_bundle(self: ChainLedger, document: dict[str, Any]) -> Imported:
+        """Check a bundle and keep the events this ledger does not hold yet; all or none."""
+        verified = verify_bundle(document)
+        if verified.ledger_id == self.ledger_id:
+            raise Refused(
+                f"this bundle was exported from this ledger ({self.ledger_id}): "
+                "its events are already here"
+            )
+        origin = str(verified.ledger_id)
+        head = verified.checkpoint.checkpoint
+        stamp = now().isoformat(timespec="seconds")
+        try:
+            with self.recorder.datastore.transaction(commit=True) as session:
+                known = imported_store.ledger(session, origin)
+                if known is not None and known.size == head.size and known.root != head.root:
+                    raise ProofFailed(
+                        f"the bundle is refused: ledger {origin} was seen before with "
+                        f"{head.size} events under another root: it has shown two different "
+                        "histories"
+                    )
+                new = _new_events(session, origin, verified.events)
+                imported_store.add(session, [
+                    {"ledger_id": origin, "position": e.position, "aggregate_id": str(e.aggregate),
+                     "version": e.version, "topic": e.topic, "state": e.state,
+                     "package": verified.packages.get(e.aggregate), "imported_at": stamp}
+                    for e in new
+                ])  # fmt: skip
+                if known is None or head.size > known.size:
+                    imported_store.save_ledger(
+                        session,
+                        imported_store.HeldLedger(
+                            origin, verified.ledger_name, head.size, head.root,
+                            verified.checkpoint.text(), verified.signer, stamp,
+                        ),
+                        new=known is None,
+                    )  # fmt: skip
+        except sqlalchemy.exc.IntegrityError:
+            raise Conflict(
+                "someone else imported from the same ledger at the same moment; "
+                "nothing was written — run the command again"
+            ) from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise LedgerUnavailable(
+                f"the ledger's database failed while importing ({failure_reason(exc)}); "
+                "nothing was saved"
+            ) from None
+        return Imported(origin, verified.ledger_name, verified.package, len(verified.events),
+                        len(new), verified.signer, head.size)  # fmt: skip
+
+    def imported_ledgers(self: ChainLedger) -> list[dict[str, Any]]:
+        """The ledgers events were imported from: what is held from each."""
+        self.ledger_id  # noqa: B018
+        with self.recorder.datastore.transaction(commit=False) as session:
+            held = imported_store.ledgers(session)
+        return [
+            {
+                "ledger": ledger.ledger_id,
+                "name": ledger.name,
+                "packages": ", ".join(packages),
+                "events": events,
+                "checkpoint": f"{ledger.size} events, signed by {ledger.signer}",
+                "updated": ledger.updated_at,
+            }
+            for ledger, events, packages in held
+        ]
+
+    def imported_history(self: ChainLedger, package: str) -> list[dict[str, Any]]:
+        """The imported events of ``package``, from every ledger that sent them."""
+        check_reference(package, "package reference")
+        self.ledger_id  # noqa: B018
+        with self.recorder.datastore.transaction(commit=False) as session:
+            names = {
+                ledger.ledger_id: ledger.name for ledger, *_ in imported_store.ledgers(session)
+            }
+            held = imported_store.package_events(session, package)
+        if not held:
+            raise NotFound(f"nothing of package {package!r} was imported into this ledger")
+        rows = []
+        for e in held:
+            event = decode_event(e.state, originator_id=UUID(e.aggregate_id),
+                                 originator_version=e.version, topic=e.topic)  # fmt: skip
+            rows.append({
+                "ledger": names.get(e.ledger_id, e.ledger_id),
+                "#": e.position + 1,
+                "on": event.on.isoformat(),
+                "by": event.org or "",
+                "event": event.type_name,
+                "what": event.summary(),
+            })  # fmt: skip
+        return rows
+
+    def audit_imported(self: ChainLedger) -> tuple[int, list[str]]:
+        """Check every imported event again, as kept here: how many, and what fails.
+
+        Each ledger's events must still pass the audit they passed on import:
+        signatures, keys, versions and hash chains.
+        """
+        problems: list[str] = []
+        count = 0
+        with self.recorder.datastore.transaction(commit=False) as session:
+            for ledger, _, _ in imported_store.ledgers(session):
+                held = imported_store.all_events(session, ledger.ledger_id)
+                events = [BundleEvent(e.position, UUID(e.aggregate_id), e.version, e.topic,
+                                      e.state) for e in held]  # fmt: skip
+                count += len(events)
+                if not events:
+                    continue
+                _, failures = audit_events(events, UUID(ledger.ledger_id))
+                problems += [
+                    f"imported from {ledger.name} ({ledger.ledger_id}): {event.describe()}: "
+                    f"{message}"
+                    for event, message in failures
+                ]
+        return count, problems
+
+
+def _rows(session: Any, query: Any, column: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), 500):
+        rows += [
+            tuple(r) for r in session.execute(query.where(column.in_(values[start : start + 500])))
+        ]
+    return rows
+
+
+def _org(state: bytes) -> str | None:
+    try:
+        org = json.loads(split_state(bytes(state))[1]).get("org")
+    except (ValueError, AttributeError):
+        return None  # unreadable: the importer refuses it, naming it
+    return org if isinstance(org, str) else None
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _new_events(session: Any, origin: str, events: Sequence[BundleEvent]) -> list[BundleEvent]:
+    """Those of ``events`` not held yet; an event that differs from what is held at its
+    place refuses the bundle (the origin ledger showed two histories)."""
+    held = imported_store.held(
+        session, origin, [e.position for e in events], [str(e.aggregate) for e in events]
+    )
+    by_position = {h.position: h for h in held}
+    by_record = {(h.aggregate_id, h.version): h for h in held}
+    new = []
+    for event in events:
+        same = by_position.get(event.position) or by_record.get(
+            (str(event.aggregate), event.version)
+        )
+        if same is None:
+            new.append(event)
+        elif (same.position, same.aggregate_id, same.version, same.state) != (
+            event.position, str(event.aggregate), event.version, event.state
+        ):  # fmt: skip
+            raise ProofFailed(
+                f"the bundle is refused: {event.describe()} differs from the event held here "
+                f"from ledger {origin}, imported before: either that ledger has shown two "
+                "different histories, or the copy here was altered (chainledger audit verify "
+                "tells which)"
+            )
+    return new
