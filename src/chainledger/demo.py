@@ -12,6 +12,8 @@ found as it goes.
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -28,7 +30,7 @@ from chainledger.contracting import UnitOfWork
 from chainledger.domain.quantities import Period
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
-from chainledger.errors import Refused
+from chainledger.errors import ProofFailed, Refused
 from chainledger.persistence import EVENTS_TABLE
 from chainledger.proofs import verify_bundle
 
@@ -184,15 +186,20 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     _say_failures(caught, say)
 
     plain, checked = _checkpoint_and_rollback(app, directory, ledger_path, say)
+    carried = _bundle_to_the_council(app, directory, say)
     say(f"\nExplore it: chainledger --ledger {ledger_path} report findings --as-of {AS_OF}")
     say(f"       and: chainledger --ledger {ledger_path} history {PACKAGE}")
+    say(f"       and: chainledger --ledger {directory / 'council.db'} imported {PACKAGE}")
     say(
         f"       and: CHAINLEDGER_KEYS={directory / 'keys'} CHAINLEDGER_PASSPHRASE='{DEMO_PASSPHRASE}' \\"
     )
     say(f"            chainledger --ledger {ledger_path} report reviews --as barnet-council")
     rules = {f["rule"] for f in found}
     expected = {"BID_CANDY", "LATE_PAYMENT", "SELF_OTHER_GAP", "LOW_RATED"}
-    return clean.ok and not caught.ok and plain.ok and not checked.ok and expected <= rules
+    return (
+        clean.ok and not caught.ok and plain.ok and not checked.ok and carried
+        and expected <= rules
+    )  # fmt: skip
 
 
 def _say_failures(report: AuditReport, say: Callable[[str], None]) -> None:
@@ -236,6 +243,34 @@ def _checkpoint_and_rollback(
     say(_summary("The same copy against the council's checkpoint", checked))
     _say_failures(checked, say)
     return plain, checked
+
+
+def _bundle_to_the_council(app: Any, directory: Path, say: Callable[[str], None]) -> bool:
+    """Northgate sends the package to the council's own ledger as a bundle; the council's
+    ledger checks it all, keeps it once, and refuses a copy with one payment back-dated.
+    Returns whether all three happened."""
+    document = app.export_bundle(PACKAGE, app.signer("northgate", DEMO_PASSPHRASE))
+    bundle_path = directory / f"{PACKAGE}.bundle"
+    bundle_path.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+    council = open_ledger(str(directory / "council.db"), directory / "keys", create=True)
+    council.init_ledger("Barnet Council's own ledger")
+    first, again = council.import_bundle(document), council.import_bundle(document)
+    say(f"\nNorthgate exports the package as a bundle ({bundle_path.name}) and the council")
+    say(f"imports it into its own ledger: {first.events} events checked — every signature, chain")
+    say(f"link and Merkle proof — {first.new} kept; importing it again keeps {again.new} more.")
+    altered = json.loads(json.dumps(document))
+    for entry in altered["events"]:
+        state = base64.b64decode(entry["state"])
+        if b'"paid_on":"2026-11-21"' in state:
+            edited = state.replace(b'"paid_on":"2026-11-21"', b'"paid_on":"2026-10-21"')
+            entry["state"] = base64.b64encode(edited).decode()
+    try:
+        council.import_bundle(altered)
+    except ProofFailed as refused:
+        say("A copy of the bundle with one payment back-dated is refused whole, naming it:")
+        say(f"  {refused}")
+        return first.new == first.events and again.new == 0
+    return False
 
 
 def _roll_back(app: Any, count: int) -> None:

@@ -144,4 +144,20 @@ def _verify_consistency(bundle: dict[str, Any], head: Any, said: str) -> Verifie
         f"(root {old_root.hex()[:16]}…): nothing before it was changed or removed",
         said,
     ]
+    if "checkpoint" in old or "checkpoint_signer" in old:
+        lines.append(_old_checkpoint(old, head.ledger_id, old_size, old_root))
     return Verified("consistency", tuple(lines))
+
+
+def _old_checkpoint(old: dict[str, Any], ledger_id: Any, size: int, root: bytes) -> str:
+    """The old tree head's own checkpoint, when the bundle carries it: it must be the same
+    head, signed by the key the bundle names (whose fingerprint the checker can compare)."""
+    signed = parse_checkpoint(_field(old, "checkpoint", str, "old checkpoint"))
+    signer = _field(old, "checkpoint_signer", dict, "old checkpoint's signer")
+    name, public_key = parse_verifier_key(_field(signer, "verifier_key", str, "verifier key"))
+    head = signed.checkpoint
+    if (head.ledger_id, head.size, head.root) != (ledger_id, size, root):
+        raise ProofFailed("the old checkpoint is not the old tree head the proof starts from")
+    if not signed.verified_by(name, public_key, verify):
+        raise ProofFailed(f"the old checkpoint's signature by {name} does not verify")
+    return f"old checkpoint by {name}, key {key_fingerprint(public_key)}"

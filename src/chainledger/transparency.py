@@ -129,13 +129,16 @@ class Transparency:
         *,
         new_size: int | None = None,
         expected: Sequence[tuple[int, bytes]] = (),
+        old_checkpoint: SignedCheckpoint | None = None,
     ) -> dict[str, Any]:
         """A proof that the tree of ``new_size`` (default: now) extends the tree of
         ``old_size``, with a checkpoint of the newer one signed by ``signer``.
 
         ``expected`` holds (size, root) of the caller's checkpoints: the ledger's
         tree at each size must have that root, or this ledger is not the one
-        those checkpoints were signed for.
+        those checkpoints were signed for. ``old_checkpoint``, the checkpoint OLD
+        came from, goes into the bundle with its signer's key, so that a checker
+        sees who vouched for the old tree head too.
         """
         with self.recorder.datastore.transaction(commit=False) as session:
             head = merkle_store.read_head(session)
@@ -155,10 +158,20 @@ class Transparency:
                     "events signed: history was rewritten, reordered or removed"
                 )
         new_head = merkle_store.TreeHead(size, new_root, 0)
+        old: dict[str, Any] = {"size": old_size, "root": b64(old_root)}
+        if old_checkpoint is not None:
+            handle, key_id = self.checkpoint_signer(old_checkpoint)
+            public_key = self._organisation(handle).keys[key_id].public_key
+            old["checkpoint"] = old_checkpoint.text()
+            old["checkpoint_signer"] = {
+                "org": handle,
+                "key": key_id,
+                "verifier_key": verifier_key(handle, public_key),
+            }
         return {
             "format": CONSISTENCY,
             "ledger": str(self.ledger_id),
-            "old": {"size": old_size, "root": b64(old_root)},
+            "old": old,
             "proof": [b64(p) for p in proof],
             "checkpoint": self.checkpoint(signer, new_head).text(),
             "checkpoint_signer": self._signer_entry(signer),

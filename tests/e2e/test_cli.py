@@ -222,6 +222,15 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
         "159: history was truncated" in out
     )
     assert (tmp_path / "demo" / "barnet-council.checkpoint").read_text().startswith("chainledger/")
+    # The package carried to the council's own ledger as a bundle: kept once, an edit refused.
+    assert "imports it into its own ledger: 162 events checked" in out
+    assert "— 162 kept; importing it again keeps 0 more." in out
+    assert re.search(
+        r"^  the bundle is refused: event 132 \(PaymentRecorded, version 2 of record \S+, "
+        r"signed by northgate\): it is not in ledger \S+ as its checkpoint of 162 events signs it",
+        out,
+        re.M,
+    )
     ledger = tmp_path / "demo" / "chainledger.db"
     again = CliRunner().invoke(
         cli, ["--ledger", str(ledger), "report", "findings", "--as-of", "2026-10-31",

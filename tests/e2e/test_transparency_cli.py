@@ -799,7 +799,11 @@ def test_consistency_from_checkpoint_files(ledger: CliLedger, built: Built, tmp_
     bundle = json.loads(path.read_text())
     assert bundle["old"]["checkpoint"] == built.early.read_text()
     assert bundle["old"]["root"] == b64(parse_checkpoint(built.early.read_text()).checkpoint.root)
-    assert verified(ledger, path, council)[0].startswith(f"OK: ledger {built.ledger_id} of {SIZE} events extends the one of {EARLY} ")  # fmt: skip
+    lines = verified(ledger, path, council)
+    assert lines[0].startswith(f"OK: ledger {built.ledger_id} of {SIZE} events extends the one of {EARLY} ")  # fmt: skip
+    # Who vouched for the old tree head is checked and shown too.
+    assert bundle["old"]["checkpoint_signer"]["org"] == COUNCIL
+    assert lines[2] == f"old checkpoint by {COUNCIL}, key {council}"
 
     # Both ends as checkpoint files; the printed bundle is the same proof.
     result = ok(
@@ -807,6 +811,30 @@ def test_consistency_from_checkpoint_files(ledger: CliLedger, built: Built, tmp_
     )
     assert json.loads(result.stdout) == bundle
     assert bundle["checkpoint"] == built.late.read_text()
+
+
+def test_an_altered_old_checkpoint_in_a_consistency_bundle_is_refused(
+    ledger: CliLedger, built: Built, tmp_path: Path
+) -> None:
+    council = built.fingerprints[COUNCIL]
+    path = tmp_path / "consistency.proof"
+    ok(ledger, "prove", "--consistency", str(built.early), str(SIZE), "--as", COUNCIL, "-o", str(path))  # fmt: skip
+    bundle = json.loads(path.read_text())
+    # Its signature replaced by an outsider's, in the council's name.
+    head = parse_checkpoint(bundle["old"]["checkpoint"]).checkpoint
+    outsider = copy.deepcopy(bundle)
+    outsider["old"]["checkpoint"] = sign_checkpoint(
+        head, COUNCIL, raw_public_key(OUTSIDER), OUTSIDER.sign
+    ).text()
+    refused(ledger, ("verify-proof", str(write_bundle(tmp_path / "a.proof", outsider)),
+                     "--signer", council),
+            f"the old checkpoint's signature by {COUNCIL} does not verify")  # fmt: skip
+    # A validly signed checkpoint, but of another tree head than the proof starts from.
+    other = copy.deepcopy(bundle)
+    other["old"]["checkpoint"] = built.late.read_text()
+    refused(ledger, ("verify-proof", str(write_bundle(tmp_path / "b.proof", other)),
+                     "--signer", council),
+            "the old checkpoint is not the old tree head the proof starts from")  # fmt: skip
 
 
 def forged_checkpoint(built: Built, path: Path, *, size: int, signer: str) -> Path:

@@ -127,9 +127,9 @@ def prove(
         new_size, new = _size_or_checkpoint(runtime, consistency[1], "NEW")
         expected = [(c.checkpoint.size, c.checkpoint.root) for c in (old, new) if c is not None]
         signer = runtime.signer(handle)
-        bundle = app.consistency_bundle(old_size, signer, new_size=new_size, expected=expected)
-        if old is not None:
-            bundle["old"]["checkpoint"] = old.text()
+        bundle = app.consistency_bundle(
+            old_size, signer, new_size=new_size, expected=expected, old_checkpoint=old
+        )
         what = f"a proof that {new_size} events extend {old_size}"
     _write(json.dumps(bundle, indent=2) + "\n", output, what)
 
