@@ -13,13 +13,9 @@ Reports, on the same ledger:
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, select
@@ -28,30 +24,13 @@ from chainledger import merkle_store
 from chainledger.bootstrap import open_ledger
 from chainledger.crypto import Ed25519Signer
 from chainledger.proofs import verify_bundle
+from ledgers import ledger_to_measure, timed  # benchmarks/ledgers.py
 
 ROUNDS = 25
 
 
-def timed(action: Any) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = action()
-    return time.perf_counter() - started, result
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--ledger", type=Path, help="an existing ledger file (its tree is rebuilt)")
-    args = parser.parse_args()
-    if args.ledger:
-        path, keys = args.ledger, args.ledger.parent / "keys"
-    else:
-        from chainledger.generator import generate_ledger
-
-        directory = Path(tempfile.mkdtemp(prefix="chainledger-merkle-"))
-        path, keys = directory / "ledger.db", directory / "keys"
-        print(f"generating {args.events:,} events in {path} …", flush=True)
-        generate_ledger(path, keys, events=args.events)
+    path, keys, _ = ledger_to_measure(__doc__.splitlines()[0], "chainledger-merkle-")
     app = open_ledger(str(path), keys)
     datastore = app.recorder.datastore
     table = app.recorder.events_record_cls.__table__
