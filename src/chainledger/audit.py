@@ -37,7 +37,13 @@ from chainledger import merkle_store
 from chainledger.crypto import verify
 from chainledger.domain.canonical import GENESIS_HASH, digest
 from chainledger.domain.checkpoint import Checkpoint
-from chainledger.domain.events import CONTENT_FORMAT, EVENT_TYPES, UNSIGNED, split_state
+from chainledger.domain.events import (
+    CONTENT_FORMAT,
+    EVENT_TYPES,
+    UNSIGNED,
+    decode_event,
+    split_state,
+)
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.ledger import LedgerCreated
 from chainledger.domain.merkle import append_leaf, edge_root, leaf_hash
@@ -50,7 +56,7 @@ from chainledger.domain.organisation import (
     key_fingerprint,
     possession_statement,
 )
-from chainledger.errors import ChainledgerError
+from chainledger.errors import ChainledgerError, TamperError
 from chainledger.persistence import param_marker
 
 RANGE = 10_000  # notification ids per task
@@ -272,6 +278,12 @@ def _check_event(
             and event_type == topic
         )
         ledger, prev, content_format = envelope["ledger"], envelope["prev"], envelope["format"]
+        if not (
+            all(isinstance(v, str) for v in (event_type, ledger, prev))
+            and all(v is None or isinstance(v, str) for v in (org, key_id))
+            and isinstance(fields, dict)
+        ):
+            raise TypeError("a field of the envelope has the wrong type")
     except (ValueError, KeyError, TypeError):
         result.chain.append((nid, aggregate, version, topic, None, digest(content)))
         yield "stored event cannot be read: its bytes were altered"
@@ -284,6 +296,11 @@ def _check_event(
         yield "content belongs to another aggregate, version or type: events were moved or swapped"
     if event_type not in known["types"]:
         yield f"unknown event type {event_type!r}"
+    elif same_row:
+        try:  # a signed event must also be one the application can read
+            decode_event(state, originator_id=aggregate, originator_version=version, topic=topic)
+        except TamperError as error:
+            yield f"the event cannot be read as a {event_type}: {error.reason}"
 
     if event_type == LedgerCreated.type_name:
         if aggregate != LEDGER_AGGREGATE_ID or ledger != known["ledger_id"]:
@@ -293,8 +310,10 @@ def _check_event(
         return
     if known["ledger_id"] is None:
         yield "the ledger does not start with its genesis event"
-    elif ledger != known["ledger_id"]:
+        return
+    if ledger != known["ledger_id"]:
         yield "signed for another ledger"
+        return
 
     if event_type == OrganisationRegistered.type_name:
         yield from _registration(aggregate, org, key_id, fields, signature, content, result)

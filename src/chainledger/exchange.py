@@ -19,14 +19,28 @@ import sqlalchemy.exc
 from sqlalchemy import select
 
 from chainledger import imported_store, merkle_store
-from chainledger.bundles import BundleEvent, audit_events, bundle_document, verify_bundle
+from chainledger.bundles import (
+    BundleEvent,
+    VerifiedBundle,
+    audit_events,
+    bundle_document,
+    verify_bundle,
+)
 from chainledger.crypto import Ed25519Signer
 from chainledger.domain.events import decode_event, now, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id, package_id
 from chainledger.domain.values import check_reference
-from chainledger.errors import Conflict, LedgerUnavailable, NotFound, ProofFailed, Refused
+from chainledger.errors import (
+    Conflict,
+    LedgerUnavailable,
+    NotFound,
+    ProofFailed,
+    Refused,
+    TamperError,
+)
 from chainledger.persistence import failure_reason
-from chainledger.projections.timeline import timeline_table
+from chainledger.projections.engine import ProjectionEngine
+from chainledger.projections.timeline import TimelineProjection, timeline_table
 
 if TYPE_CHECKING:
     from chainledger.application import ChainLedger
@@ -60,7 +74,10 @@ class Exchange:
         columns = (table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic,
                    table.c.state)  # fmt: skip
         with self.recorder.datastore.transaction(commit=False) as session:
-            head = merkle_store.read_head(session)
+            # The tree as far as the timeline view has read, so that the bundle holds every
+            # event of the package its checkpoint covers (an importer relies on that).
+            position = ProjectionEngine.positions_in(session).get(TimelineProjection.name, 0)
+            head = merkle_store.head_at(session, position)
             ids = list(
                 session.execute(
                     select(timeline_table.c.notification_id).where(
@@ -79,6 +96,12 @@ class Exchange:
             ]
             rows.sort(key=lambda row: row[0])
             positions = merkle_store.leaf_indexes(session, [row[0] for row in rows])
+            missing = [row[0] for row in rows if row[0] not in positions]
+            if missing:
+                raise TamperError(
+                    f"event #{missing[0]} is in the log but not in the ledger's Merkle tree: "
+                    "run chainledger audit verify"
+                )
             paths = merkle_store.prove_inclusions(session, sorted(positions.values()), head.size)
         events = [
             BundleEvent(positions[nid], _uuid(aggregate), version, topic, bytes(state),
@@ -107,7 +130,7 @@ class Exchange:
                         f"{head.size} events under another root: it has shown two different "
                         "histories"
                     )
-                new = _new_events(session, origin, verified.events)
+                new = _new_events(session, origin, verified)
                 imported_store.add(session, [
                     {"ledger_id": origin, "position": e.position, "aggregate_id": str(e.aggregate),
                      "version": e.version, "topic": e.topic, "state": e.state,
@@ -224,12 +247,26 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _new_events(session: Any, origin: str, events: Sequence[BundleEvent]) -> list[BundleEvent]:
-    """Those of ``events`` not held yet; an event that differs from what is held at its
-    place refuses the bundle (the origin ledger showed two histories)."""
-    held = imported_store.held(
-        session, origin, [e.position for e in events], [str(e.aggregate) for e in events]
-    )
+def _new_events(session: Any, origin: str, bundle: VerifiedBundle) -> list[BundleEvent]:
+    """Those of the bundle's events not held yet.
+
+    The bundle is refused if an event differs from the one held at its place, or if it
+    lacks an event held before, of its package or of a record it carries, that its
+    checkpoint covers: an export carries every such event, so the origin ledger (or
+    whoever made the bundle) has shown two different histories.
+    """
+    events = bundle.events
+    held = imported_store.held(session, origin, [e.position for e in events],
+                               [str(e.aggregate) for e in events], bundle.package)  # fmt: skip
+    carried = {e.position for e in events}
+    for h in held:
+        if h.position < bundle.size and h.position not in carried:
+            raise ProofFailed(
+                f"the bundle is refused: it lacks event {h.position + 1} ({h.topic}, version "
+                f"{h.version} of record {h.aggregate_id}), imported before from ledger "
+                f"{origin}, though its checkpoint of {bundle.size} events covers it: that "
+                "ledger has shown two different histories, or the bundle left the event out"
+            )
     by_position = {h.position: h for h in held}
     by_record = {(h.aggregate_id, h.version): h for h in held}
     new = []

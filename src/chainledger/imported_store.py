@@ -102,14 +102,19 @@ def _event(row: Any) -> HeldEvent:
 
 
 def held(
-    session: Any, ledger_id: str, positions: Sequence[int], aggregates: Iterable[str]
+    session: Any,
+    ledger_id: str,
+    positions: Sequence[int],
+    aggregates: Iterable[str],
+    package: str,
 ) -> list[HeldEvent]:
-    """The events already held from ``ledger_id`` at any of ``positions`` or in any of
-    ``aggregates`` (the records a new bundle carries)."""
+    """The events already held from ``ledger_id`` at any of ``positions``, in any of
+    ``aggregates`` (the records a new bundle carries) or of ``package``."""
     c = events_table.c
     found: dict[int, HeldEvent] = {}
     wanted = sorted(set(aggregates))
-    for column, values in ((c.position, list(positions)), (c.aggregate_id, wanted)):
+    for column, values in ((c.position, list(positions)), (c.aggregate_id, wanted),
+                           (c.package, [package])):  # fmt: skip
         for start in range(0, len(values), BATCH):
             query = select(events_table).where(
                 c.ledger_id == ledger_id, column.in_(values[start : start + BATCH])

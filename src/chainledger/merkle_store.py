@@ -205,6 +205,21 @@ def prove_inclusions(session: Any, indexes: Sequence[int], size: int) -> dict[in
     return paths
 
 
+def head_at(session: Any, position: int) -> TreeHead:
+    """The tree as it stood when the event with notification id ``position`` was its last
+    (the events up to ``position`` that are in the tree)."""
+    row = session.execute(
+        select(leaves_table.c.idx, leaves_table.c.notification_id)
+        .where(leaves_table.c.notification_id <= position)
+        .order_by(leaves_table.c.notification_id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return TreeHead(0, edge_root([]), 0)
+    size = int(row[0]) + 1
+    return TreeHead(size, root_at(session, size), int(row[1]))
+
+
 def leaf_indexes(session: Any, notification_ids: Sequence[int]) -> dict[int, int]:
     """Leaf index by notification id, for those of ``notification_ids`` in the tree."""
     found: dict[int, int] = {}

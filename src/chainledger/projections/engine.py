@@ -127,6 +127,11 @@ class ProjectionEngine:
             return self._positions(session)
 
     @staticmethod
+    def positions_in(session: Session) -> dict[str, int]:
+        """Each view's position (the last notification id applied), read in ``session``."""
+        return ProjectionEngine._positions(session)
+
+    @staticmethod
     def _positions(session: Session) -> dict[str, int]:
         return dict(session.execute(select(tracking_table.c.name, tracking_table.c.position)).all())
 
