@@ -67,6 +67,7 @@ from chainledger.errors import (
 )
 from chainledger.exchange import Exchange
 from chainledger.keystore import Keystore
+from chainledger.open_data import OpenData
 from chainledger.persistence import (
     APPLICATION_NAME,
     EVENTS_TABLE,
@@ -105,7 +106,7 @@ class OrganisationDetails:
     encryption_key_id: str | None = None
 
 
-class ChainLedger(Exchange, Transparency, Reviews, Contracting, Application):
+class ChainLedger(OpenData, Exchange, Transparency, Reviews, Contracting, Application):
     """A signed supply-chain ledger."""
 
     name = APPLICATION_NAME

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -85,7 +86,7 @@ def _import_bundle(runtime: Runtime, data: bytes) -> None:
     )
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--package", "package_ref", metavar="REF", help="The package to export (required for a bundle)."
 )
@@ -107,15 +108,16 @@ def _import_bundle(runtime: Runtime, data: bytes) -> None:
 )
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               show_default=True, help="Where to write.")  # fmt: skip
-@click.pass_obj
+@click.pass_context
 def export(
-    runtime: Runtime,
+    ctx: click.Context,
     package_ref: str | None,
     handle: str | None,
     fmt: str,
     output: click.utils.LazyFile,
 ) -> None:
-    """Write a package as a signed bundle for another ledger, or steps as JSON Lines.
+    """Write a package as a signed bundle for another ledger, or steps as JSON Lines;
+    or, with `export ocds`, the ledger as open contracting data.
 
     \b
     A bundle carries the package's events with their own signatures, the keys
@@ -124,6 +126,9 @@ def export(
       chainledger export --package BAR-ES-2026 --as northgate -o bar-es.bundle
     The other ledger checks all of it with `chainledger import bar-es.bundle`.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    runtime: Runtime = ctx.obj
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger
     to_file = output is not sys.stdout and getattr(output, "name", "-") != "<stdout>"
@@ -170,3 +175,72 @@ def imported(runtime: Runtime, package_ref: str | None, fmt: str) -> None:
         click.echo(render(rows, fmt, empty="Nothing was imported into this ledger."))
     else:
         click.echo(render(app.imported_history(package_ref), fmt))
+
+
+@export.command("ocds")
+@click.option("--package", "package_ref", metavar="REF", help="Only this package [default: all].")
+@click.option(
+    "--compiled",
+    is_flag=True,
+    help="A record package: each package's releases and its compiled release (the state now).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="json: an OCDS package. csv: flat tables of the same data, one file "
+    "each, written to the directory -o names.",
+)
+@click.option(
+    "--ocid-prefix",
+    envvar="CHAINLEDGER_OCID_PREFIX",
+    default="ocds-chainledger",
+    show_default=True,
+    metavar="PREFIX",
+    help="Your registered OCID prefix (e.g. ocds-213czf). Env: CHAINLEDGER_OCID_PREFIX.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="The file to write (a directory for csv) [default: standard output].",
+)
+@click.pass_obj
+def export_ocds(runtime: Runtime, package_ref: str | None, compiled: bool, fmt: str,
+                ocid_prefix: str, output: Path | None) -> None:  # fmt: skip
+    """Publish the ledger in the Open Contracting Data Standard (OCDS 1.1).
+
+    \b
+    One release per event that changes the public picture: the tender and its
+    KPIs, bids, the award with the workshare its bid promised (subcontracting
+    extension) and the referrals and KPI levels agreed (metrics extension),
+    the contract and its amendments, subcontracts, payments to subcontractors
+    (implementation transactions), referrals and KPI results per period
+    (implementation metrics). Counts only: nothing identifies a service user.
+      chainledger export ocds --package BAR-ES-2026 -o bar-es-2026.ocds.json
+    """
+    from chainledger.open_data import write_json
+
+    if fmt == "csv" and output is None:
+        raise click.UsageError("--format csv writes several files: give -o DIRECTORY")
+    app = runtime.app()
+    document = app.ocds(ocid_prefix, package_ref, compiled=compiled or fmt == "csv")
+    if fmt == "csv":
+        from chainledger.projections.ocds import write_tables
+
+        assert output is not None
+        written = write_tables(document, output)
+        click.echo(f"Wrote {', '.join(p.name for p in written)} to {output}", err=True)
+        return
+    text = write_json(document) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
+    count = len(document.get("records" if compiled else "releases", []))
+    click.echo(f"Wrote {count} {'records' if compiled else 'releases'} to {output}", err=True)

@@ -1,0 +1,125 @@
+"""Use cases of open data: the ledger published as OCDS release and record packages, and
+as flat tables. Mixed into ``ChainLedger``.
+
+A package's releases are made from its own events (found through the timeline
+view, so nothing else is read), in the ledger's order; see
+``projections.ocds`` for which event becomes which release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, package_id
+from chainledger.domain.values import check_reference
+from chainledger.errors import NotFound
+from chainledger.persistence import StoredRow
+from chainledger.projections.facts import package_references
+from chainledger.projections.ocds import (
+    EXTENSIONS,
+    OCDS_VERSION,
+    Organisation,
+    ReleaseBuilder,
+    check_ocid_prefix,
+    compile_releases,
+)
+from chainledger.projections.organisations import OrganisationsProjection
+from chainledger.projections.timeline import timeline_table
+
+if TYPE_CHECKING:
+    from chainledger.application import ChainLedger
+
+BATCH = 1000
+
+
+class OpenData:
+    """OCDS packages of the ledger; mixed into the application."""
+
+    def ocds(
+        self: ChainLedger, prefix: str, package: str | None = None, *, compiled: bool = False
+    ) -> dict[str, Any]:
+        """An OCDS release package of one package (or all), or with ``compiled`` a record
+        package holding each package's releases and compiled release."""
+        check_ocid_prefix(prefix)
+        self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+        self.projections.catch_up()
+        with self.recorder.datastore.transaction(commit=False) as session:
+            if package is not None:
+                check_reference(package, "package reference")
+                if not self.exists(package_id(package)):
+                    raise NotFound(f"no package {package!r} in this ledger")
+                references = [package]
+            else:
+                references = package_references(session)
+            organisations = {
+                row.handle: Organisation(row.handle, row.name, row.identifier)
+                for row in OrganisationsProjection.rows(session, None)
+            }
+        if not references:
+            raise NotFound("the ledger holds no package to publish yet")
+        builder = ReleaseBuilder(prefix, organisations)
+        by_package = {ref: builder.releases(ref, self._package_events(ref)) for ref in references}
+        head: dict[str, Any] = {
+            "uri": f"urn:uuid:{self.ledger_id}",
+            "version": OCDS_VERSION,
+            "publishedDate": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "publisher": {"name": self.load(LEDGER_AGGREGATE_ID).name},
+            "extensions": list(EXTENSIONS),
+        }
+        if compiled:
+            records = [
+                {"ocid": builder.ocid(ref), "releases": releases,
+                 "compiledRelease": compile_releases(releases)}
+                for ref, releases in by_package.items() if releases
+            ]  # fmt: skip
+            return {**head, "records": records}
+        return {**head, "releases": [r for releases in by_package.values() for r in releases]}
+
+    def _package_events(self: ChainLedger, reference: str) -> Iterator[Any]:
+        """The events of ``reference``'s records, in the ledger's order, read in batches."""
+        table = self.recorder.events_record_cls.__table__
+        with self.recorder.datastore.transaction(commit=False) as session:
+            ids = list(
+                session.execute(
+                    select(timeline_table.c.notification_id)
+                    .where(timeline_table.c.package == reference)
+                    .order_by(timeline_table.c.notification_id)
+                ).scalars()
+            )
+        columns = (table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic,
+                   table.c.state)  # fmt: skip
+        for start in range(0, len(ids), BATCH):
+            with self.recorder.datastore.transaction(commit=False) as session:
+                query = select(*columns).where(table.c.id.in_(ids[start : start + BATCH]))
+                rows = sorted(session.execute(query), key=lambda r: r[0])
+            for row in rows:
+                yield StoredRow(row[0], row[1], row[2], row[3], bytes(row[4])).event()
+
+
+def write_json(value: Any, indent: int = 2, _level: int = 0) -> str:
+    """JSON text of ``value``, writing ``Decimal`` as a number from its decimal digits (so
+    no amount passes through binary floating point)."""
+    import json
+
+    pad, inner = " " * indent * _level, " " * indent * (_level + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: "
+                 f"{write_json(v, indent, _level + 1)}" for k, v in value.items()]  # fmt: skip
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        items = [f"{inner}{write_json(v, indent, _level + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    if isinstance(value, Decimal):
+        return format(value.normalize() if value == value.to_integral() else value, "f")
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return json.dumps(value, ensure_ascii=False)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
