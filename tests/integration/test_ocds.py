@@ -230,6 +230,19 @@ def test_every_promise_payment_referral_and_kpi_result_is_in_the_export(demo: Pa
         (observation,) = agreed[f"referrals-{p.subcontractor}"]["observations"]
         assert observation["measure"] == p.terms.referrals_per_period
         assert f"{p.subcontractor}: {p.terms.service}" in award["subcontracting"]["description"]
+    # Every bid's promises, the losing ones too, are forecasts named after their prime.
+    forecasts = {
+        (m["id"], o["id"]): o for m in compiled["planning"]["forecasts"] for o in m["observations"]
+    }
+    bids = [e for e in events if isinstance(e, BidSubmitted)]
+    assert len(forecasts) == 2 * sum(len(b.promises) for b in bids)
+    for b in bids:
+        for p in b.promises:
+            workshare = forecasts[(f"workshare-{p.subcontractor}", f"bid-{b.org}")]
+            assert workshare["measure"] == p.terms.share_pct
+            assert workshare["value"] == {"amount": p.terms.value_per_year, "currency": "GBP"}
+            referrals = forecasts[(f"referrals-{p.subcontractor}", f"bid-{b.org}")]
+            assert referrals["measure"] == p.terms.referrals_per_period
 
     payments = [e for e in events if isinstance(e, invoice.PaymentRecorded)]
     transactions = {t["id"]: t for t in implementation["transactions"]}

@@ -32,7 +32,13 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
 from chainledger.domain.events import LedgerEvent
-from chainledger.persistence import create_missing_tables, param_marker, read_notifications
+from chainledger.errors import TamperError
+from chainledger.persistence import (
+    create_missing_tables,
+    failure_reason,
+    param_marker,
+    read_notifications,
+)
 
 metadata = MetaData()
 
@@ -105,7 +111,14 @@ class Projection(Protocol):
 
 
 class _Raced(Exception):
-    """Another process moved a projection's position first."""
+    """Another process moved a projection's position first (or wrote the same rows)."""
+
+    def __init__(self, reason: str = "another process moved the position first") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+MAX_CLASHES = 8  # batches in a row that clash before the views are judged out of step
 
 
 class ProjectionEngine:
@@ -136,15 +149,28 @@ class ProjectionEngine:
         return dict(session.execute(select(tracking_table.c.name, tracking_table.c.position)).all())
 
     def catch_up(self) -> int:
-        """Apply every new event to every projection; returns how many events were read."""
+        """Apply every new event to every projection; returns how many events were read.
+
+        A batch that another process wrote first is read again; one that keeps clashing
+        with rows already in the views is not a race but views out of step with their
+        positions, and is reported instead of retried for ever.
+        """
         read = 0
+        clashes = 0
         while True:
             try:
                 count = self._catch_up_batch()
-            except _Raced:
+            except _Raced as raced:
                 for projection in self.projections:
                     projection.reset()
+                clashes += 1
+                if clashes > MAX_CLASHES:
+                    raise TamperError(
+                        "the views hold rows beyond the positions they track "
+                        f"({raced.reason}): rebuild them with: chainledger projections rebuild"
+                    ) from None
                 continue
+            clashes = 0
             if count == 0:
                 return read
             read += count
@@ -177,8 +203,8 @@ class ProjectionEngine:
                 for projection in self.projections:
                     self._track(session, projection.name, positions.get(projection.name), last)
                 return len(notifications)
-        except (SQLIntegrityError, PersistenceIntegrityError):
-            raise _Raced from None
+        except (SQLIntegrityError, PersistenceIntegrityError) as error:
+            raise _Raced(failure_reason(error)) from None
 
     @staticmethod
     def _track(session: Session, name: str, old: int | None, new: int) -> None:

@@ -8,7 +8,9 @@ not merged).
 
     PackageCreated        tender             tender: title, value, contract period; buyer
     KpiDefined            tenderUpdate       tender.targets (metrics extension)
-    BidSubmitted          tenderUpdate       tender.tenderers; the bid's named subcontractors
+    BidSubmitted          tenderUpdate       tender.tenderers; the bid's named subcontractors,
+                                             with the workshare and referrals it promises
+                                             each (planning.forecasts, metrics extension)
     BidWithdrawn          tenderUpdate       tender.tenderers
     PackageAwarded        award, contract    the award, with the winning bid's promised
                                              workshare (subcontracting extension) and
@@ -198,7 +200,12 @@ class ReleaseBuilder:
             self._role(s, promise.subcontractor, "subcontractor")
         if prime not in s.tenderers:
             s.tenderers.append(prime)
-        return ["tenderUpdate"], {"tender": self._tenderers(s)}
+        body: dict[str, Any] = {"tender": self._tenderers(s)}
+        if e.promises:  # what the bid promises each subcontractor, as forecasts
+            body["planning"] = {"forecasts": [
+                metric for p in e.promises for metric in _promise_forecasts(prime, p)
+            ]}  # fmt: skip
+        return ["tenderUpdate"], body
 
     def _on_BidWithdrawn(self, s: _State, e: bid.BidWithdrawn) -> Any:
         prime = str(e.org)
@@ -421,6 +428,38 @@ def _referral_metric(sub: str, terms: Terms, kind: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _promise_forecasts(prime: str, promise: Promise) -> list[dict[str, Any]]:
+    """A bid's promise to one subcontractor: its workshare and its referrals, each an
+    observation named after the prime whose bid made it."""
+    sub, terms = promise.subcontractor, promise.terms
+    return [
+        {
+            "id": f"workshare-{sub}",
+            "title": f"Workshare promised to {sub}",
+            "observations": [
+                {
+                    "id": f"bid-{prime}",
+                    "measure": Amount(terms.share_pct),
+                    "unit": {"name": "% of the contract value"},
+                    "value": money(terms.value_per_year),
+                    "notes": f"{prime}'s bid: {terms.service}; the value is per year",
+                }
+            ],
+        },
+        {
+            "id": f"referrals-{sub}",
+            "title": f"Referrals to {sub}",
+            "observations": [
+                {
+                    "id": f"bid-{prime}",
+                    "measure": terms.referrals_per_period,
+                    "unit": {"name": f"referrals a {terms.referral_cadence}"},
+                }
+            ],
+        },
+    ]
 
 
 def _amendment(e: LedgerEvent, change: str) -> dict[str, Any]:
