@@ -35,6 +35,8 @@ from chainledger.domain.package import PackageAwarded
 from chainledger.generator import generate_ledger
 from chainledger.open_data import write_json
 from chainledger.projections.ocds import compile_releases
+from tests.conftest import CliLedger
+from tests.e2e.test_lifecycle import build_package, event_types, run_quarters
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ocds"
 CORE = DATA / "ocds-1.1.5"
@@ -341,3 +343,24 @@ def test_a_generated_ten_thousand_event_ledger_exports_valid_ocds(tmp_path: Path
         for t in c.get("implementation", {}).get("transactions", [])
     ]
     assert len(transactions) == payments
+
+
+# -- on each engine, through the CLI -------------------------------------------------
+
+
+def test_a_package_recorded_through_the_cli_exports_valid_ocds_on_each_engine(
+    cli_ledger: CliLedger,
+) -> None:
+    build_package(cli_ledger)
+    run_quarters(cli_ledger)
+    package = _parse(cli_ledger.ok("export", "ocds", "--ocid-prefix", PREFIX).stdout)
+    assert _package_errors("release-package-schema.json", package, "releases") == []
+    _check_codelists(package["releases"])
+    records = _parse(cli_ledger.ok("export", "ocds", "--compiled").stdout)
+    assert _package_errors("record-package-schema.json", records, "records") == []
+    (record,) = records["records"]
+    assert record["ocid"] == "ocds-chainledger-BAR-ES-2026"
+    (contract,) = record["compiledRelease"]["contracts"]
+    payments = [e for e in event_types(cli_ledger.url).elements() if e == "PaymentRecorded"]
+    assert payments
+    assert len(contract["implementation"]["transactions"]) == len(payments)
