@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,11 @@ def _check_codelists(releases: list[dict[str, Any]]) -> None:
         for contract in release.get("contracts", []):
             assert contract.get("status", "active") in CODELISTS["contract"]
         assert release.get("tender", {}).get("status", "active") in CODELISTS["tender"]
+        # jsonschema checks "format": "date-time" only with optional libraries: check here.
+        for key in ("date", "startDate", "endDate", "dateSigned"):
+            for value in _values(release, key):
+                assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", value), (key, value)
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _parse(text: str) -> Any:
