@@ -2,7 +2,8 @@
 
 On each engine, each trial copies a prepared ledger, starts ``chainledger import`` of a few
 hundred invoices in its own process, kills it (SIGKILL: no clean-up runs) at a
-random moment between start and a little after its usual end, and then checks
+random moment between its start and half as long again as it usually takes (so that,
+even on a loaded machine, some kills land after the commit), and then checks
 that the ledger holds every line of the import or none, that ``audit verify``
 is clean, and that the views, caught up, equal a rebuild from the whole ledger.
 """
@@ -24,7 +25,7 @@ from click.testing import CliRunner
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_count, subcontracted
 
-TRIALS = 20
+TRIALS = 14
 LINES = 300
 SUB = "hope-trust"
 PACKAGE = "CRASH-1"
@@ -76,7 +77,7 @@ def test_a_killed_import_leaves_all_or_nothing(
     for trial in range(TRIALS):
         ledger = ledgers.copy(base, f"trial-{trial}")
         process = _import(ledger, keys, lines)
-        time.sleep(rng.uniform(0.05, 1.1) * duration)
+        time.sleep(rng.uniform(0.05, 1.5) * duration)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
 

@@ -111,14 +111,7 @@ class Projection(Protocol):
 
 
 class _Raced(Exception):
-    """Another process moved a projection's position first (or wrote the same rows)."""
-
-    def __init__(self, reason: str = "another process moved the position first") -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-MAX_CLASHES = 8  # batches in a row that clash before the views are judged out of step
+    """Another process moved a projection's position first."""
 
 
 class ProjectionEngine:
@@ -151,31 +144,25 @@ class ProjectionEngine:
     def catch_up(self) -> int:
         """Apply every new event to every projection; returns how many events were read.
 
-        A batch that another process wrote first is read again; one that keeps clashing
-        with rows already in the views is not a race but views out of step with their
-        positions, and is reported instead of retried for ever.
+        A batch that another process wrote first is read again. A batch that clashes
+        with rows already in the views while no other process moved their positions is
+        no race: the views are out of step with their positions, and that is reported
+        instead of retried for ever.
         """
         read = 0
-        clashes = 0
         while True:
             try:
                 count = self._catch_up_batch()
-            except _Raced as raced:
+            except _Raced:
                 for projection in self.projections:
                     projection.reset()
-                clashes += 1
-                if clashes > MAX_CLASHES:
-                    raise TamperError(
-                        "the views hold rows beyond the positions they track "
-                        f"({raced.reason}): rebuild them with: chainledger projections rebuild"
-                    ) from None
                 continue
-            clashes = 0
             if count == 0:
                 return read
             read += count
 
     def _catch_up_batch(self) -> int:
+        positions: dict[str, int] = {}
         try:
             with self._transaction() as session:
                 positions = self._positions(session)
@@ -204,7 +191,12 @@ class ProjectionEngine:
                     self._track(session, projection.name, positions.get(projection.name), last)
                 return len(notifications)
         except (SQLIntegrityError, PersistenceIntegrityError) as error:
-            raise _Raced(failure_reason(error)) from None
+            if self.positions() != positions:
+                raise _Raced from None  # another process got there first
+            raise TamperError(
+                f"the views hold rows beyond the positions they track ({failure_reason(error)}): "
+                "rebuild them with: chainledger projections rebuild"
+            ) from None
 
     @staticmethod
     def _track(session: Session, name: str, old: int | None, new: int) -> None:
