@@ -1095,7 +1095,7 @@ def mangle(document: dict[str, Any], ops: list[tuple[Any, ...]]) -> dict[str, An
 
 
 @pytest.mark.sqlite_only("the verifier is pure: one engine is enough")
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(ops=mangles())
 def test_a_mangled_bundle_is_refused_unless_it_holds_only_events_the_origin_signed(
