@@ -424,15 +424,18 @@ class ChainLedger(OpenData, Exchange, Transparency, Reviews, Contracting, Applic
         self.ledger_id  # noqa: B018
         self.projections.catch_up()
         with self.recorder.datastore.transaction(commit=False) as session:
-            if package is not None:
-                check_reference(package, "package reference")
-                if not self.exists(package_id(package)):
-                    raise NotFound(f"no package {package!r} in this ledger")
-                references = [package]
-            else:
-                references = package_references(session)
+            references = self.references(session, package)
             loaded = [load_facts(session, ref, as_of) for ref in references]
         return [facts for facts in loaded if facts is not None]
+
+    def references(self, session: Any, package: str | None) -> list[str]:
+        """``[package]``, checked to exist, or every package reference in the views."""
+        if package is None:
+            return package_references(session)
+        check_reference(package, "package reference")
+        if not self.exists(package_id(package)):
+            raise NotFound(f"no package {package!r} in this ledger")
+        return [package]
 
     def report(
         self,

@@ -51,7 +51,7 @@ from chainledger.domain.organisation import OrganisationRegistered
 from chainledger.domain.package import PackageCreated
 from chainledger.domain.values import check_reference
 from chainledger.errors import InvalidValue, ProofFailed
-from chainledger.proofs import b64, unb64
+from chainledger.proofs import b64, required_field, unb64
 
 BUNDLE = "chainledger-bundle/1"
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024
@@ -145,32 +145,25 @@ def load_bundle(data: bytes) -> dict[str, Any]:
     return document
 
 
-def _get(mapping: Any, key: str, kind: type, what: str) -> Any:
-    value = mapping.get(key) if isinstance(mapping, dict) else None
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise InvalidValue(f"the bundle's {what} is missing or malformed")
-    return value
-
-
 def _event(entry: Any, number: int) -> BundleEvent:
     what = f"event entry {number}"
-    position = _get(entry, "position", int, f"{what}: position")
-    version = _get(entry, "version", int, f"{what}: version")
+    position = required_field(entry, "position", int, f"{what}: position")
+    version = required_field(entry, "version", int, f"{what}: version")
     if position < 0 or version < 1:
         raise InvalidValue(f"the bundle's {what} has a negative position or a version below 1")
     try:
-        aggregate = UUID(_get(entry, "aggregate", str, f"{what}: record id"))
+        aggregate = UUID(required_field(entry, "aggregate", str, f"{what}: record id"))
     except ValueError:
         raise InvalidValue(f"the bundle's {what} has a malformed record id") from None
-    state = unb64(_get(entry, "state", str, f"{what}: state"), f"{what}'s state")
-    path = _get(entry, "path", list, f"{what}: audit path")
+    state = unb64(required_field(entry, "state", str, f"{what}: state"), f"{what}'s state")
+    path = required_field(entry, "path", list, f"{what}: audit path")
     if len(path) > MAX_PATH:
         raise InvalidValue(f"the bundle's {what} has an audit path longer than any tree's")
     hashes = tuple(unb64(h, f"a hash in {what}'s audit path") for h in path)
     if len(state) <= SIGNATURE_LENGTH or any(len(h) != HASH_SIZE for h in hashes):
         raise InvalidValue(f"the bundle's {what} has a truncated state or hash")
     return BundleEvent(position, aggregate, version,
-                       _get(entry, "type", str, f"{what}: type"), state, hashes)  # fmt: skip
+                       required_field(entry, "type", str, f"{what}: type"), state, hashes)  # fmt: skip
 
 
 def _refuse(event: BundleEvent, reason: str) -> ProofFailed:
@@ -184,17 +177,19 @@ def verify_bundle(document: dict[str, Any]) -> VerifiedBundle:
     ``ProofFailed`` for one that is, but whose events or checkpoint do not hold up.
     """
     try:
-        ledger_id = UUID(_get(document, "ledger", str, "ledger id"))
+        ledger_id = UUID(required_field(document, "ledger", str, "ledger id"))
     except ValueError:
         raise InvalidValue("the bundle's ledger id is malformed") from None
-    package = check_reference(_get(document, "package", str, "package"), "package reference")
-    signed = parse_checkpoint(_get(document, "checkpoint", str, "checkpoint"))
+    package = check_reference(
+        required_field(document, "package", str, "package"), "package reference"
+    )
+    signed = parse_checkpoint(required_field(document, "checkpoint", str, "checkpoint"))
     head = signed.checkpoint
     if head.ledger_id != ledger_id:
         raise ProofFailed(
             f"the bundle's checkpoint is for ledger {head.ledger_id}, not {ledger_id}"
         )
-    entries = _get(document, "events", list, "events")
+    entries = required_field(document, "events", list, "events")
     events = tuple(_event(entry, number) for number, entry in enumerate(entries, 1))
     if not events:
         raise InvalidValue("the bundle holds no events")

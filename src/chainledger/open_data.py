@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from chainledger.domain.ids import LEDGER_AGGREGATE_ID, package_id
-from chainledger.domain.values import check_reference
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID
 from chainledger.errors import NotFound
 from chainledger.persistence import StoredRow
-from chainledger.projections.facts import package_references
 from chainledger.projections.ocds import (
     EXTENSIONS,
     OCDS_VERSION,
@@ -49,13 +47,7 @@ class OpenData:
         self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
         self.projections.catch_up()
         with self.recorder.datastore.transaction(commit=False) as session:
-            if package is not None:
-                check_reference(package, "package reference")
-                if not self.exists(package_id(package)):
-                    raise NotFound(f"no package {package!r} in this ledger")
-                references = [package]
-            else:
-                references = package_references(session)
+            references = self.references(session, package)
             organisations = {
                 row.handle: Organisation(row.handle, row.name, row.identifier)
                 for row in OrganisationsProjection.rows(session, None)

@@ -57,7 +57,7 @@ def load_bundle(text: str) -> dict[str, Any]:
     return bundle
 
 
-def _field(mapping: Any, key: str, kind: type, what: str) -> Any:
+def required_field(mapping: Any, key: str, kind: type, what: str) -> Any:
     value = mapping.get(key) if isinstance(mapping, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool):
         raise InvalidValue(f"the bundle's {what} is missing or malformed")
@@ -68,9 +68,11 @@ def _checked_checkpoint(
     bundle: dict[str, Any], expected_signer: str
 ) -> tuple[SignedCheckpoint, str]:
     """The bundle's checkpoint, verified with its signer's key, which must be ``expected_signer``."""
-    checkpoint = parse_checkpoint(_field(bundle, "checkpoint", str, "checkpoint"))
-    signer = _field(bundle, "checkpoint_signer", dict, "checkpoint signer")
-    name, public_key = parse_verifier_key(_field(signer, "verifier_key", str, "verifier key"))
+    checkpoint = parse_checkpoint(required_field(bundle, "checkpoint", str, "checkpoint"))
+    signer = required_field(bundle, "checkpoint_signer", dict, "checkpoint signer")
+    name, public_key = parse_verifier_key(
+        required_field(signer, "verifier_key", str, "verifier key")
+    )
     fingerprint = key_fingerprint(public_key)
     if fingerprint != expected_signer.strip().lower():
         raise ProofFailed(
@@ -95,12 +97,12 @@ def verify_bundle(bundle: dict[str, Any], expected_signer: str) -> Verified:
 
 
 def _verify_inclusion(bundle: dict[str, Any], head: Any, said: str) -> Verified:
-    event = _field(bundle, "event", dict, "event")
-    proof = _field(bundle, "proof", dict, "proof")
-    state = unb64(_field(event, "state", str, "event state"), "the event state")
-    index = _field(proof, "leaf_index", int, "leaf index")
-    path = [unb64(p, "a proof hash") for p in _field(proof, "path", list, "audit path")]
-    if _field(proof, "tree_size", int, "tree size") != head.size:
+    event = required_field(bundle, "event", dict, "event")
+    proof = required_field(bundle, "proof", dict, "proof")
+    state = unb64(required_field(event, "state", str, "event state"), "the event state")
+    index = required_field(proof, "leaf_index", int, "leaf index")
+    path = [unb64(p, "a proof hash") for p in required_field(proof, "path", list, "audit path")]
+    if required_field(proof, "tree_size", int, "tree size") != head.size:
         raise ProofFailed("the proof is for another tree size than the checkpoint")
     if not verify_inclusion(index, head.size, leaf_hash(state), path, head.root):
         raise ProofFailed(
@@ -119,8 +121,10 @@ def _verify_inclusion(bundle: dict[str, Any], head: Any, said: str) -> Verified:
     if signature == UNSIGNED:
         lines.append("the event is the ledger's unsigned genesis")
     else:
-        event_signer = _field(bundle, "event_signer", dict, "event signer")
-        public_key = unb64(_field(event_signer, "public_key", str, "event signer's key"), "key")
+        event_signer = required_field(bundle, "event_signer", dict, "event signer")
+        public_key = unb64(
+            required_field(event_signer, "public_key", str, "event signer's key"), "key"
+        )
         if len(signature) != SIGNATURE_LENGTH or key_fingerprint(public_key) != envelope.get("key"):
             raise ProofFailed("the event's signer key is not the key the event names")
         if not verify(public_key, signature, content):
@@ -130,10 +134,10 @@ def _verify_inclusion(bundle: dict[str, Any], head: Any, said: str) -> Verified:
 
 
 def _verify_consistency(bundle: dict[str, Any], head: Any, said: str) -> Verified:
-    old = _field(bundle, "old", dict, "old tree head")
-    old_size = _field(old, "size", int, "old size")
-    old_root = unb64(_field(old, "root", str, "old root"), "the old root")
-    path = [unb64(p, "a proof hash") for p in _field(bundle, "proof", list, "proof")]
+    old = required_field(bundle, "old", dict, "old tree head")
+    old_size = required_field(old, "size", int, "old size")
+    old_root = unb64(required_field(old, "root", str, "old root"), "the old root")
+    path = [unb64(p, "a proof hash") for p in required_field(bundle, "proof", list, "proof")]
     if not verify_consistency(old_size, head.size, old_root, head.root, path):
         raise ProofFailed(
             f"the ledger of {head.size} events does not extend the one of {old_size}: "
@@ -152,9 +156,11 @@ def _verify_consistency(bundle: dict[str, Any], head: Any, said: str) -> Verifie
 def _old_checkpoint(old: dict[str, Any], ledger_id: Any, size: int, root: bytes) -> str:
     """The old tree head's own checkpoint, when the bundle carries it: it must be the same
     head, signed by the key the bundle names (whose fingerprint the checker can compare)."""
-    signed = parse_checkpoint(_field(old, "checkpoint", str, "old checkpoint"))
-    signer = _field(old, "checkpoint_signer", dict, "old checkpoint's signer")
-    name, public_key = parse_verifier_key(_field(signer, "verifier_key", str, "verifier key"))
+    signed = parse_checkpoint(required_field(old, "checkpoint", str, "old checkpoint"))
+    signer = required_field(old, "checkpoint_signer", dict, "old checkpoint's signer")
+    name, public_key = parse_verifier_key(
+        required_field(signer, "verifier_key", str, "verifier key")
+    )
     head = signed.checkpoint
     if (head.ledger_id, head.size, head.root) != (ledger_id, size, root):
         raise ProofFailed("the old checkpoint is not the old tree head the proof starts from")

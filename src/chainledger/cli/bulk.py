@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from chainledger.cli.main import Runtime
-from chainledger.cli.render import format_option, render
+from chainledger.cli.render import format_option, render, write_output
 
 
 @click.command("import")
@@ -234,13 +234,5 @@ def export_ocds(runtime: Runtime, package_ref: str | None, compiled: bool, fmt: 
         written = write_tables(document, output)
         click.echo(f"Wrote {', '.join(p.name for p in written)} to {output}", err=True)
         return
-    text = write_json(document) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
-    count = len(document.get("records" if compiled else "releases", []))
-    click.echo(f"Wrote {count} {'records' if compiled else 'releases'} to {output}", err=True)
+    kind = "records" if compiled else "releases"
+    write_output(write_json(document) + "\n", output, f"{len(document[kind])} {kind}")

@@ -24,6 +24,18 @@ def format_option(default: str = "table") -> Any:
     )
 
 
+def write_output(text: str, output: Any, what: str) -> None:
+    """``text`` to the file ``output`` (a Path), saying so on stderr, or to stdout if None."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
+    click.echo(f"Wrote {what} to {output}", err=True)
+
+
 def render(rows: Sequence[dict[str, Any]], fmt: str, *, empty: str = "Nothing to show.") -> str:
     """Rows of equal keys as text in the chosen format."""
     if fmt == "json":

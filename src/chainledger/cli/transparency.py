@@ -10,22 +10,12 @@ from typing import Any
 import click
 
 from chainledger.cli.main import Runtime
+from chainledger.cli.render import write_output
 from chainledger.errors import InvalidValue, NotFound
 
 _EVENT = re.compile(r"^#?([1-9][0-9]{0,18})\Z")
 _SIZE = re.compile(r"^[1-9][0-9]{0,18}\Z")
 MAX_EVENT_ID = 2**63 - 1  # notification ids are 64-bit signed integers
-
-
-def _write(text: str, output: Path | None, what: str) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
-    click.echo(f"Wrote {what} to {output}", err=True)
 
 
 def _read(path: str, what: str) -> str:
@@ -67,7 +57,7 @@ def checkpoint(runtime: Runtime, handle: str, output: Path | None) -> None:
     """
     app = runtime.app()
     signed = app.checkpoint(runtime.signer(handle))
-    _write(signed.text(), output, f"a checkpoint of {signed.checkpoint.size} events")
+    write_output(signed.text(), output, f"a checkpoint of {signed.checkpoint.size} events")
 
 
 def _size_or_checkpoint(runtime: Runtime, value: str, what: str) -> tuple[int, Any]:
@@ -131,7 +121,7 @@ def prove(
             old_size, signer, new_size=new_size, expected=expected, old_checkpoint=old
         )
         what = f"a proof that {new_size} events extend {old_size}"
-    _write(json.dumps(bundle, indent=2) + "\n", output, what)
+    write_output(json.dumps(bundle, indent=2) + "\n", output, what)
 
 
 @click.command("verify-proof")
