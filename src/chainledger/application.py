@@ -84,10 +84,20 @@ from chainledger.projections.organisations import OrganisationRow, Organisations
 from chainledger.projections.reviews import ReviewsProjection
 from chainledger.projections.supply_chain import SupplyChainProjection, is_party
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
+from chainledger.report_page import Pages
 from chainledger.reviews import Reviews
 from chainledger.transparency import Transparency
 
 T = TypeVar("T")
+
+# The per-package reports: each gives rows for one package's facts and the thresholds.
+REPORTS: dict[str, Callable[[PackageFacts, Thresholds], list[dict[str, Any]]]] = {
+    "workshare": lambda facts, t: assessment.workshare(facts),
+    "payments": assessment.payments,
+    "invoices": assessment.invoice_days,
+    "referrals": lambda facts, t: assessment.referrals(facts),
+    "performance": assessment.performance,
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ class OrganisationDetails:
     encryption_key_id: str | None = None
 
 
-class ChainLedger(OpenData, Exchange, Transparency, Reviews, Contracting, Application):
+class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting, Application):
     """A signed supply-chain ledger."""
 
     name = APPLICATION_NAME
@@ -461,23 +471,27 @@ class ChainLedger(OpenData, Exchange, Transparency, Reviews, Contracting, Applic
             if self.organisation(prime).role != Role.PRIME.value:
                 raise InvalidValue(f"{prime} is not a prime")
             return assessment.scorecard(prime, self.package_facts(package, day), t)
-        facts = self.package_facts(package, day)
-        if name == "workshare":
-            return [row for f in facts for row in assessment.workshare(f)]
-        if name == "payments":
-            return [row for f in facts for row in assessment.payments(f, t)]
-        if name == "referrals":
-            return [row for f in facts for row in assessment.referrals(f)]
-        if name == "performance":
-            return [row for f in facts for row in assessment.performance(f, t)]
         if name == "findings":
-            found = [x for f in facts for x in assessment.findings(f, t)]
-            if review_opener is not None:
-                found += self.review_findings(review_opener, package, t)
-            order = {"high": 0, "medium": 1, "low": 2}
-            found.sort(key=lambda x: (order[x.severity], x.package, x.rule, x.organisations))
-            return [x.as_dict() for x in found]
-        raise InvalidValue(f"unknown report {name!r}")
+            return self.findings(self.package_facts(package, day), t, review_opener, package)
+        if name not in REPORTS:
+            raise InvalidValue(f"unknown report {name!r}")
+        return [row for f in self.package_facts(package, day) for row in REPORTS[name](f, t)]
+
+    def findings(
+        self,
+        facts: list[PackageFacts],
+        t: Thresholds,
+        review_opener: Opener | None = None,
+        package: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The findings of these packages' facts, most severe first; with ``review_opener``,
+        also those of the 360 review rounds it owns (of ``package``, or all)."""
+        found = [x for f in facts for x in assessment.findings(f, t)]
+        if review_opener is not None:
+            found += self.review_findings(review_opener, package, t)
+        order = {"high": 0, "medium": 1, "low": 2}
+        found.sort(key=lambda x: (order[x.severity], x.package, x.rule, x.organisations))
+        return [x.as_dict() for x in found]
 
     # -- reading and writing aggregates --------------------------------------
 

@@ -33,6 +33,7 @@ from chainledger.domain.values import Role, Sector, Size
 from chainledger.errors import ProofFailed, Refused
 from chainledger.persistence import EVENTS_TABLE
 from chainledger.proofs import verify_bundle
+from chainledger.report_html import render_page
 
 DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 - the demo publishes it
 PACKAGE = "BAR-ES-2026"
@@ -177,6 +178,9 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
 
     clean = audit_ledger(app)
     say("\n" + _summary("Audit of the ledger as recorded", clean))
+    page = directory / "report.html"
+    page.write_text(render_page(app.report_page(as_of=AS_OF, review_opener=owner)), "utf-8")
+    say(f"The council's audit as a web page, with charts (opens offline in any browser): {page}")
     tampered_path = directory / "tampered.db"
     _copy_database(ledger_path, tampered_path)
     target = _edit_a_payment_date(tampered_path)

@@ -32,7 +32,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "workshare": (
         "package", "prime", "subcontractor", "promised_share_pct", "promised_value_per_year",
         "promised_referrals", "answer", "contracted_share_pct", "contracted_value_per_year",
-        "contracted_referrals", "paid_to_date", "referrals_received", "elapsed_pct",
+        "contracted_referrals", "due_to_date", "paid_to_date", "referrals_received", "elapsed_pct",
         "value_delivered_pct", "referrals_delivered_pct", "status", "evidence",
     ),
     "payments": (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -42,24 +44,10 @@ def verify(
     Exit status 0 when the ledger is clean, 1 when anything fails.
     """
     from chainledger.audit import Failure, audit_ledger
-    from chainledger.cli.transparency import read_checkpoint
-    from chainledger.errors import InvalidValue, ProofFailed
 
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-    checkpoints, unsigned = [], []
-    for path in checkpoint_files:
-        signed = read_checkpoint(path)
-        if signed.checkpoint.ledger_id != app.ledger_id:
-            raise InvalidValue(
-                f"{path} is a checkpoint of another ledger ({signed.checkpoint.ledger_id})"
-            )
-        try:
-            handle, _ = app.checkpoint_signer(signed)
-        except ProofFailed as error:  # its signer's key is gone from this ledger: report it
-            unsigned.append(f"checkpoint {path}: {error}")
-            handle = "an unknown key"
-        checkpoints.append((f"{path} (signed by {handle})", signed.checkpoint))
+    checkpoints, unsigned = load_checkpoints(app, checkpoint_files)
     total = app.recorder.max_notification_id() or 0
     if sys.stderr.isatty() and fmt == "text":
         with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
@@ -119,3 +107,25 @@ def verify(
         )
     if not report.ok:
         raise SystemExit(1)
+
+
+def load_checkpoints(app: Any, files: Sequence[str]) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Each checkpoint file as ``(label, checkpoint)`` for the audit, and a message for each
+    one whose signer's key this ledger no longer knows (a failure to report)."""
+    from chainledger.cli.transparency import read_checkpoint
+    from chainledger.errors import InvalidValue, ProofFailed
+
+    checkpoints, unsigned = [], []
+    for path in files:
+        signed = read_checkpoint(path)
+        if signed.checkpoint.ledger_id != app.ledger_id:
+            raise InvalidValue(
+                f"{path} is a checkpoint of another ledger ({signed.checkpoint.ledger_id})"
+            )
+        try:
+            handle, _ = app.checkpoint_signer(signed)
+        except ProofFailed as error:  # its signer's key is gone from this ledger: report it
+            unsigned.append(f"checkpoint {path}: {error}")
+            handle = "an unknown key"
+        checkpoints.append((f"{path} (signed by {handle})", signed.checkpoint))
+    return checkpoints, unsigned

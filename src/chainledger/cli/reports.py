@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,9 +44,8 @@ def report() -> None:
     """Reports: promised vs delivered, payments, referrals, performance, findings, scorecard."""
 
 
-def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None, fmt: str,
-         thresholds: tuple[str, ...], base_rate: str | None, prime: str | None = None,
-         review_owner: str | None = None) -> None:  # fmt: skip
+def _settings(as_of: str | None, thresholds: tuple[str, ...], base_rate: str | None) -> Any:
+    """The as-of date (default today) and the thresholds from the report options."""
     from chainledger.domain.assessment import Thresholds
     from chainledger.domain.quantities import parse_date
 
@@ -58,7 +58,13 @@ def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None
     if base_rate is not None:
         settings["base_rate_pct"] = base_rate
     day = parse_date(as_of, "--as-of date") if as_of else date.today()
-    limits = Thresholds.parse(settings)
+    return day, Thresholds.parse(settings)
+
+
+def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None, fmt: str,
+         thresholds: tuple[str, ...], base_rate: str | None, prime: str | None = None,
+         review_owner: str | None = None) -> None:  # fmt: skip
+    day, limits = _settings(as_of, thresholds, base_rate)
     app = runtime.app()
     opener = runtime.opener(review_owner) if review_owner else None
     rows = app.report(
@@ -124,6 +130,68 @@ def findings(runtime: Runtime, review_owner: str | None, **options: Any) -> None
 def scorecard(runtime: Runtime, prime: str, **options: Any) -> None:
     """A prime against the Code of Practice's four Merlin areas, with the metrics behind each."""
     _run(runtime, "scorecard", prime=prime, **options)
+
+
+@report.command("html")
+@click.option(
+    "--package", "package_ref", metavar="REF", help="One package [default: every package]."
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file to write, e.g. audit.html.")  # fmt: skip
+@click.option("--as-of", metavar="YYYY-MM-DD",
+              help="Show the ledger as it stood on this date [default: today].")  # fmt: skip
+@click.option(
+    "--as", "review_owner", metavar="HANDLE",
+    help="A 360 review round owner (needs its key): adds its rounds' shared view and review "
+    "findings. Without it, ratings stay sealed.",
+)  # fmt: skip
+@click.option("--full-review", is_flag=True,
+              help="With --as: the owner's full review view instead of the shared one "
+              "(not for sharing).")  # fmt: skip
+@click.option("--checkpoint", "checkpoint_files", multiple=True, metavar="FILE",
+              help="A checkpoint you were given (repeatable): the page says whether the ledger "
+              "extends it.")  # fmt: skip
+@click.option("--no-audit", is_flag=True,
+              help="Skip verifying every event (faster on a large ledger); the page then says "
+              "it was not checked.")  # fmt: skip
+@click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
+              help="Change a rule's threshold (see the README), repeatable.")  # fmt: skip
+@click.option("--base-rate", metavar="PCT",
+              help="Bank of England base rate for late-payment interest [default: 4.00].")  # fmt: skip
+@click.pass_obj
+def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | None,
+         review_owner: str | None, full_review: bool, checkpoint_files: tuple[str, ...],
+         no_audit: bool, thresholds: tuple[str, ...], base_rate: str | None) -> None:  # fmt: skip
+    """The audit as one self-contained web page: summary and verification, findings with
+    their evidence, and charts of promised vs delivered, payments, referrals, KPIs and the
+    360 review.
+
+    The page needs no network and no JavaScript, prints on A4 and reads on a phone;
+    every chart has a text alternative and a table of its numbers. Open it in any
+    browser, or attach it to a board paper.
+    """
+    from chainledger.audit import Failure
+    from chainledger.cli.audit import load_checkpoints
+    from chainledger.cli.render import write_output
+    from chainledger.report_html import render_page
+
+    if full_review and not review_owner:
+        raise click.UsageError("--full-review needs --as HANDLE: only a round's owner may ask")
+    if no_audit and checkpoint_files:
+        raise click.UsageError("--checkpoint needs the audit: leave out --no-audit")
+    day, limits = _settings(as_of, thresholds, base_rate)
+    app = runtime.app()
+    app.ledger_id  # noqa: B018 - refuse a database that holds no ledger before a passphrase
+    checkpoints, unsigned = load_checkpoints(app, checkpoint_files)
+    opener = runtime.opener(review_owner) if review_owner else None
+    data = app.report_page(
+        package=package_ref, as_of=day, thresholds=limits, review_opener=opener,
+        full_review=full_review, audit=not no_audit, checkpoints=checkpoints,
+    )  # fmt: skip
+    if data.audit is not None:
+        for message in unsigned:
+            data.audit.add(Failure(0, "", 0, "", message))
+    write_output(render_page(data), output, "the audit page")
 
 
 @click.group()

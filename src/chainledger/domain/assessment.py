@@ -271,6 +271,7 @@ def workshare(facts: PackageFacts) -> list[dict[str, Any]]:
             "contracted_share_pct": _s(contract.terms.share_pct) if contract else None,
             "contracted_value_per_year": _s(contract.terms.value_per_year) if contract else None,
             "contracted_referrals": _referrals(contract.terms) if contract else None,
+            "due_to_date": _s(item.value_due.quantize(PENNY, ROUND_HALF_UP)),
             "paid_to_date": _s(item.paid),
             "referrals_received": item.referrals,
             "elapsed_pct": _s(pct(elapsed.days, elapsed.total_days)),
@@ -366,6 +367,26 @@ def payments(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
             "late_payment_interest": _s(sum((x.interest for x in timings), Decimal(0))),
             "base_rate_pct": str(t.base_rate_pct),
             "evidence": sorted(n for x in timings for n in [x.record.nid, *(p.nid for p in x.record.payments)]),
+        })  # fmt: skip
+    return rows
+
+
+def invoice_days(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
+    """Per invoice: how many days it took to pay in full, or how long it has been overdue."""
+    rows = []
+    for record in sorted(facts.invoices, key=lambda r: (r.prime, r.invoice_date, r.nid)):
+        timing = invoice_timing(facts, record, t)
+        overdue = timing.outstanding > 0 and facts.as_of > timing.due
+        rows.append({
+            "package": facts.reference,
+            "payer": record.prime,
+            "payee": record.subcontractor,
+            "invoice": record.reference,
+            "invoice_date": record.invoice_date.isoformat(),
+            "amount": _s(record.amount),
+            "days_to_pay": timing.days_to_pay,
+            "overdue_days": (facts.as_of - timing.due).days if overdue else None,
+            "evidence": sorted([record.nid, *(p.nid for p in record.payments)]),
         })  # fmt: skip
     return rows
 

@@ -6,6 +6,7 @@ remembers which package each aggregate belongs to.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
@@ -111,3 +112,15 @@ class TimelineProjection:
             .order_by(timeline_table.c.notification_id)
         )
         return [TimelineRow(**row._mapping) for row in session.execute(query)]
+
+    @staticmethod
+    def rows_at(session: Session, notification_ids: Iterable[int]) -> dict[int, TimelineRow]:
+        """The rows of these events, by notification id, in chunks the engines accept."""
+        wanted = sorted(set(notification_ids))
+        found: dict[int, TimelineRow] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(timeline_table).where(timeline_table.c.notification_id.in_(chunk))
+            for row in session.execute(query):
+                found[row.notification_id] = TimelineRow(**row._mapping)
+        return found

@@ -1,0 +1,285 @@
+"""The commissioner's audit report as one self-contained HTML page.
+
+Inline CSS and SVG only: no network, no scripts (a Content-Security-Policy in
+the page forbids both), so it opens the same from an e-mail attachment, a USB
+stick or an archive in ten years. It reads on a phone (charts scale to the
+width, wide tables scroll inside their own box) and prints on A4 (no chart or
+table row split across pages, navigation left out). Every chart has a text
+alternative and is followed by a table of its numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from html import escape
+from typing import Any
+
+from chainledger.report_html import charts, svg
+from chainledger.report_page import PageData
+
+CSS = """
+:root { --ink: #222; --muted: #555; --line: #ccc; --high: #b2182b; --medium: #d55e00;
+        --low: #0072b2; --ok: #1b7837; }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
+       margin: 0 auto; max-width: 60rem; padding: 0 1rem 3rem; }
+h1 { font-size: 1.6rem; margin: 1.2rem 0 .2rem; }
+h2 { font-size: 1.3rem; margin-top: 2.2rem; border-bottom: 2px solid var(--ink); }
+h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+p.lede, .muted { color: var(--muted); }
+nav ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .3rem 1rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(9.5rem, 1fr)); gap: .8rem; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; }
+.card b { display: block; font-size: 1.4rem; }
+.card.ok { border-left: 6px solid var(--ok); }
+.card.bad { border-left: 6px solid var(--high); }
+.card.unchecked { border-left: 6px solid var(--medium); }
+code, .hash { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em;
+              word-break: break-all; }
+figure { margin: 1rem 0 1.6rem; }
+figure svg { width: 100%; height: auto; display: block; }
+figcaption { font-size: .9rem; color: var(--muted); margin: .3rem 0; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; min-width: 50%; }
+caption { text-align: left; font-weight: 600; padding: .2rem 0; }
+th, td { border-bottom: 1px solid var(--line); padding: .25rem .5rem; text-align: left;
+         vertical-align: top; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+ol.findings { padding-left: 1.4rem; }
+ol.findings > li { margin-bottom: .9rem; }
+.sev { display: inline-block; color: #fff; border-radius: 3px; padding: 0 .4rem;
+       font-size: .8rem; text-transform: uppercase; }
+.sev.high { background: var(--high); } .sev.medium { background: var(--medium); }
+.sev.low { background: var(--low); }
+ul.evidence { font-size: .85rem; color: var(--muted); margin: .2rem 0; }
+footer { margin-top: 3rem; font-size: .85rem; color: var(--muted); }
+@media (max-width: 40rem) { body { font-size: 14px; padding: 0 .6rem 2rem; } }
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10.5pt; }
+  nav { display: none; }
+  h2 { break-after: avoid; }
+  figure, tr, .card, ol.findings > li { break-inside: avoid; }
+  * { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+}
+"""
+
+POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+SECTIONS = (("summary", "Summary"), ("findings", "Findings"),
+            ("workshare", "Promised against delivered"), ("payments", "Payments"),
+            ("referrals", "Referrals"), ("performance", "Performance"),
+            ("review", "360 review"))  # fmt: skip
+MAX_EVIDENCE = 12  # events listed under one finding; the rest are counted
+
+
+def e(value: object) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def render_page(data: PageData) -> str:
+    """The whole page as one string of HTML."""
+    figures = _Figures()
+    count = len(data.packages)
+    scope = (
+        f"package {data.package}" if data.package else f"{count} package{'s' if count != 1 else ''}"
+    )
+    body = [
+        f"<header><h1>Supply-chain audit: {e(data.ledger_name)}</h1>",
+        f'<p class="lede">{e(scope)}, as the ledger stood on {data.as_of.isoformat()}. '
+        "Every number below comes from events signed by the organisation accountable for "
+        "them; the numbers in brackets (#) are those events' ids in the ledger.</p></header>",
+        "<nav aria-label=\"Sections\"><ul>"
+        + "".join(f'<li><a href="#{k}">{e(t)}</a></li>' for k, t in SECTIONS) + "</ul></nav>",
+        _summary(data),
+        _findings(data),
+        _section("workshare", "Promised against delivered",
+                 "Per subcontractor: what its promise in the winning bid makes due by now "
+                 "(the yearly value pro rata to the time elapsed) against what it has been paid.",
+                 charts.workshare_bars(data.workshare), figures),
+        _section("payments", "Payments",
+                 f"How many days each prime took to pay its subcontractors' invoices in full, "
+                 f"against the {data.thresholds.late_payment_days}-day line of the Code of "
+                 "Practice and the Procurement Act.",
+                 charts.payment_histograms(data.invoices, data.thresholds.late_payment_days),
+                 figures),
+        _section("referrals", "Referrals",
+                 "Referrals promised to each subcontractor, sent by the prime and confirmed by "
+                 "the subcontractor, period by period.",
+                 charts.referral_lines(data.referrals), figures),
+        _section("performance", "Performance",
+                 "Each KPI's results per period against its target and acceptable level.",
+                 charts.kpi_charts(data.performance), figures),
+        _review(data, figures),
+        "<footer><p>Made by chainledger from ledger <code>"
+        f"{e(data.ledger_id)}</code>. Check it yourself: <code>chainledger audit verify</code>, "
+        "and keep the Merkle root above: any later change to what this page rests on shows "
+        "as a ledger that no longer extends it.</p></footer>",
+    ]  # fmt: skip
+    return (
+        '<!DOCTYPE html>\n<html lang="en-GB"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Supply-chain audit: {e(data.ledger_name)}, {data.as_of.isoformat()}</title>"
+        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+class _Figures:
+    """Numbers the figures of one page, so each chart's ids are unique on it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def figure(self, chart: charts.Chart) -> str:
+        self.count += 1
+        ident = f"fig{self.count}"
+        return (
+            f'<figure id="{ident}">'
+            f"<figcaption><b>Figure {self.count}.</b> {e(chart.summary)}</figcaption>"
+            f"{svg.draw(chart, ident)}{table(chart.table)}</figure>"
+        )
+
+
+def table(t: charts.Table) -> str:
+    numeric = [all(_numeric(row[i]) for row in t.rows) and t.rows for i in range(len(t.headers))]
+    head = "".join(f'<th scope="col"{_n(numeric[i])}>{e(h)}</th>' for i, h in enumerate(t.headers))
+    rows = "".join(
+        "<tr>" + "".join(f"<td{_n(numeric[i])}>{e(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in t.rows
+    )
+    return (f'<div class="table-wrap"><table><caption>{e(t.caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>")  # fmt: skip
+
+
+def _n(numeric: Any) -> str:
+    return ' class="n"' if numeric else ""
+
+
+def _numeric(text: str) -> bool:
+    return text == "–" or text.lstrip("£-").replace(",", "").replace(".", "", 1).isdigit()
+
+
+def _section(key: str, title: str, lede: str, found: list[Any], figures: _Figures) -> str:
+    if not found:
+        inner = "<p>Nothing recorded yet.</p>"
+    else:
+        inner = "".join(figures.figure(chart) for chart in found)
+    return f'<section id="{key}"><h2>{e(title)}</h2><p class="lede">{e(lede)}</p>{inner}</section>'
+
+
+# -- summary ------------------------------------------------------------------------------
+
+
+def _summary(data: PageData) -> str:
+    value = sum((f.value for f in data.packages), Decimal(0))
+    roles = Counter(o.role for o in data.organisations)
+    cards = [
+        _card("Packages", str(len(data.packages)), ""),
+        _card("Value", charts.pounds(value), "current value after variations"),
+        _card("Organisations", str(len(data.organisations)),
+              e(", ".join(f"{n} {role}{'s' if n != 1 else ''}" for role, n in sorted(roles.items())))),
+        _verification(data),
+        _card("Latest checkpoint", f"{data.tree.size:,} events",
+              f'Merkle root <span class="hash">{data.tree.root.hex()}</span>'),
+    ]  # fmt: skip
+    packages = charts.Table(
+        "Packages",
+        ("package", "title", "commissioner", "prime", "value", "from", "to"),
+        tuple((f.reference, f.title, f.commissioner, f.prime or "not awarded",
+               charts.pounds(f.value), f.start.isoformat(), f.end.isoformat())
+              for f in data.packages),
+    )  # fmt: skip
+    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
+            f"{table(packages)}</section>")  # fmt: skip
+
+
+def _card(title: str, value: str, detail: str, kind: str = "") -> str:
+    """A summary card; ``detail`` is HTML (escape text before passing it)."""
+    cls = f"card {kind}".strip()
+    return f'<div class="{cls}">{e(title)}<b>{e(value)}</b><small>{detail}</small></div>'
+
+
+def _verification(data: PageData) -> str:
+    audit = data.audit
+    if audit is None:
+        return _card("Verification", "not checked", e("made with --no-audit: run chainledger "
+                     "audit verify before relying on this page"), "unchecked")  # fmt: skip
+    details = [f"{audit.events:,} events and {audit.signatures:,} signatures from "
+               f"{audit.organisations} organisations checked"]  # fmt: skip
+    details += audit.checkpoints
+    if audit.ok:
+        return _card("Verification", "every event verifies", e("; ".join(details)), "ok")
+    problems = [f.message for f in audit.failures[:3]]
+    return _card("Verification", f"TAMPERED: {audit.failure_count} failure(s)",
+                 e("; ".join(details + problems)), "bad")  # fmt: skip
+
+
+# -- findings -----------------------------------------------------------------------------
+
+
+def _findings(data: PageData) -> str:
+    if not data.findings:
+        return ('<section id="findings"><h2>Findings</h2><p>No rule of the Code of Practice '
+                "is broken by what the ledger holds.</p></section>")  # fmt: skip
+    counts = Counter(f["severity"] for f in data.findings)
+    items = []
+    for f in data.findings:
+        evidence = []
+        for nid in f["evidence"][:MAX_EVIDENCE]:
+            row = data.evidence.get(nid)
+            what = (f"{row.on} {row.event_type} signed by {row.org}: {row.summary}"
+                    if row else "an event outside the timeline")  # fmt: skip
+            evidence.append(f"<li>#{nid} {e(what)}</li>")
+        more = len(f["evidence"]) - MAX_EVIDENCE
+        if more > 0:
+            evidence.append(f"<li>and {more} more: <code>chainledger history "
+                            f"{e(f['package'])}</code></li>")  # fmt: skip
+        items.append(
+            f'<li><span class="sev {e(f["severity"])}">{e(f["severity"])}</span> '
+            f"<b>{e(f['rule'])}</b> ({e(f['package'])}): {e(f['finding'])}"
+            f'<ul class="evidence" aria-label="Evidence">{"".join(evidence)}</ul></li>'
+        )
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low") if counts[s])
+    return (f'<section id="findings"><h2>Findings</h2><p class="lede">{len(data.findings)} '
+            f"findings ({summary}), most severe first, each with the events it rests on.</p>"
+            f'<ol class="findings">{"".join(items)}</ol></section>')  # fmt: skip
+
+
+# -- 360 review ---------------------------------------------------------------------------
+
+
+def _review(data: PageData, figures: _Figures) -> str:
+    review = data.review
+    rounds = charts.Table(
+        "Review rounds",
+        ("package", "period", "owner", "status", "opened"),
+        tuple((r.package, r.period, r.owner, r.status, r.opened_on) for r in review.rounds),
+    )
+    if not review.rounds:
+        return _section("review", "360 review", "No review round has been opened.", [], figures)
+    if review.view == "sealed":
+        lede = (
+            "Ratings are sealed for the round's owner: make the page with --as OWNER to "
+            "show the shared view (groups of at least the round's minimum of raters)."
+        )
+        found: list[Any] = []
+    elif review.view == "shared":
+        lede = (
+            f"The shared view, opened by {review.owner}: for each organisation, the median "
+            "of others' scores in each group of at least the round's minimum number of "
+            "raters (smaller groups pooled), final rounds only, nobody named; cells that "
+            "could single out a rater are withheld. Safe to hand to the organisations rated."
+        )
+        found = charts.shared_heatmaps(review.shared)
+    else:
+        lede = (
+            f"The owner's full view, opened by {review.owner}: every revealed rating counts, "
+            "however small the group. Not for sharing beyond the round's owner."
+        )
+        found = charts.full_heatmaps(review.full or {})
+    figures_html = "".join(figures.figure(c) for c in found) if found else (
+        "<p>No final round holds ratings this view may show.</p>"
+        if review.view != "sealed" else "")  # fmt: skip
+    return (f'<section id="review"><h2>360 review</h2><p class="lede">{e(lede)}</p>'
+            f"{table(rounds)}{figures_html}</section>")  # fmt: skip

@@ -1,0 +1,137 @@
+"""The use case behind ``report html``: everything the commissioner's page shows, gathered
+in one pass over the read models (no replay), with the ledger audited unless asked not to.
+
+The page itself is drawn by ``chainledger.report_html``; this module decides what
+may be on it. The 360 review section follows the review's rules: without the
+round owner's key nothing about ratings is shown beyond who opened which round;
+with it, the shared k-anonymous view (what each rated organisation may see, final
+rounds only) unless the owner asks for its full view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from chainledger import merkle_store
+from chainledger.audit import AuditReport, audit_ledger
+from chainledger.crypto import Opener
+from chainledger.domain import review_analysis
+from chainledger.domain.assessment import Thresholds
+from chainledger.domain.checkpoint import Checkpoint
+from chainledger.domain.facts import PackageFacts
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID
+from chainledger.errors import Refused
+from chainledger.projections.organisations import OrganisationRow
+from chainledger.projections.reviews import RoundRow
+from chainledger.projections.timeline import TimelineProjection, TimelineRow
+
+if TYPE_CHECKING:
+    from chainledger.application import ChainLedger
+
+
+@dataclass(frozen=True)
+class ReviewSection:
+    """What the page may show of the 360 review."""
+
+    view: str  # "shared", "full", or "sealed" (no owner's key given)
+    rounds: list[RoundRow]
+    owner: str | None = None
+    shared: dict[str, dict[str, Any]] = field(default_factory=dict)  # ratee -> its view
+    full: dict[str, Any] | None = None  # the owner's report
+
+
+@dataclass(frozen=True)
+class PageData:
+    """Everything on the page, as of one date."""
+
+    ledger_id: str
+    ledger_name: str
+    as_of: date
+    package: str | None
+    packages: list[PackageFacts]
+    organisations: list[OrganisationRow]
+    tree: merkle_store.TreeHead
+    audit: AuditReport | None
+    findings: list[dict[str, Any]]
+    evidence: dict[int, TimelineRow]
+    workshare: list[dict[str, Any]]
+    invoices: list[dict[str, Any]]
+    referrals: list[dict[str, Any]]
+    performance: list[dict[str, Any]]
+    review: ReviewSection
+    thresholds: Thresholds
+
+
+class Pages:
+    """``ChainLedger.report_page``: the data of the HTML report."""
+
+    def report_page(
+        self: ChainLedger,
+        *,
+        package: str | None = None,
+        as_of: date | None = None,
+        thresholds: Thresholds | None = None,
+        review_opener: Opener | None = None,
+        full_review: bool = False,
+        audit: bool = True,
+        checkpoints: Sequence[tuple[str, Checkpoint]] = (),
+    ) -> PageData:
+        """The page's data for one package or all. ``audit=False`` skips verifying every
+        event (the page then says it was not checked); ``full_review`` needs the round
+        owner's ``review_opener``."""
+        from chainledger.application import REPORTS
+
+        if full_review and review_opener is None:
+            raise Refused("only a review round's owner may ask for the full view: add --as")
+        t = thresholds or Thresholds()
+        day = as_of or date.today()
+        facts = self.package_facts(package, day)
+        rows = {name: [row for f in facts for row in REPORTS[name](f, t)]
+                for name in ("workshare", "invoices", "referrals", "performance")}  # fmt: skip
+        found = self.findings(facts, t, review_opener, package)
+        review = self._review_section(package, t, review_opener, full_review)
+        with self.recorder.datastore.transaction(commit=False) as session:
+            evidence = TimelineProjection.rows_at(
+                session, (n for f in found for n in f["evidence"])
+            )
+        checked = audit_ledger(self, checkpoints=checkpoints) if audit else None
+        return PageData(
+            ledger_id=str(self.ledger_id),
+            ledger_name=self.load(LEDGER_AGGREGATE_ID).name,
+            as_of=day,
+            package=package,
+            packages=facts,
+            organisations=self.organisations(),
+            tree=self.tree_head(),
+            audit=checked,
+            findings=found,
+            evidence=evidence,
+            workshare=rows["workshare"],
+            invoices=rows["invoices"],
+            referrals=rows["referrals"],
+            performance=rows["performance"],
+            review=review,
+            thresholds=t,
+        )
+
+    def _review_section(
+        self: ChainLedger,
+        package: str | None,
+        t: Thresholds,
+        opener: Opener | None,
+        full: bool,
+    ) -> ReviewSection:
+        public = self.review_rounds(package)
+        if opener is None:
+            return ReviewSection("sealed", public)
+        rounds = self.opened_rounds(opener, package=package, thresholds=t)
+        if full:
+            return ReviewSection(
+                "full", public, opener.org, full=review_analysis.owner_report(rounds)
+            )
+        ratees = sorted({x.ratee for r in rounds for x in r.ratings})
+        shared = {ratee: review_analysis.shared_report(rounds, ratee) for ratee in ratees}
+        return ReviewSection("shared", public, opener.org, shared=shared)
