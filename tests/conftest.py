@@ -174,3 +174,35 @@ def postgres_url(tmp_path: Path) -> Iterator[str]:
     store = LedgerStore("postgresql", tmp_path, _require_postgres())
     yield store.url("postgres")
     store.drop_all()
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """The demo, run once for the session through the CLI: its directory and what it printed.
+    Tests only read it (its ledger, keys, report.html); a test that writes makes a copy."""
+
+    directory: Path
+    stdout: str
+
+    @property
+    def ledger(self) -> Path:
+        return self.directory / "chainledger.db"
+
+    def env(self) -> dict[str, str]:
+        from chainledger.demo import DEMO_PASSPHRASE
+
+        return {"CHAINLEDGER_KEYS": str(self.directory / "keys"),
+                "CHAINLEDGER_PASSPHRASE": DEMO_PASSPHRASE}  # fmt: skip
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, ["--ledger", str(self.ledger), *args], env=self.env())
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    directory = tmp_path_factory.mktemp("demo-run") / "demo"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        result = CliRunner().invoke(cli, ["demo", "--dir", str(directory)])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return DemoRun(directory, result.stdout)

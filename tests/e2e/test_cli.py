@@ -12,8 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from chainledger.cli.main import cli
-from chainledger.demo import DEMO_PASSPHRASE
-from tests.conftest import PASSPHRASE, CliLedger
+from tests.conftest import PASSPHRASE, CliLedger, DemoRun
 from tests.ledgers import LedgerStore, event_count
 
 
@@ -189,10 +188,8 @@ def test_audit_verify_with_two_workers_matches_one(cli_ledger: CliLedger) -> Non
     )
 
 
-def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.stderr
-    out = result.stdout
+def test_demo_runs_and_reports_what_it_found(demo_run: DemoRun) -> None:
+    out = demo_run.stdout
     assert (
         "womens-centre    promised £  50000.00/yr  paid £         0  disputed (terms-differ)" in out
     )
@@ -206,6 +203,10 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
         in out
     )
     assert "paid on 2026-11-21 becomes 2026-10-21" in out
+    assert (
+        f"The council's audit as a web page, with charts (opens offline in any browser): {demo_run.directory / 'report.html'}"
+        in out
+    )
     assert (
         "FAILED notification 132 (PaymentRecorded): signature by northgate does not verify" in out
     )
@@ -221,7 +222,7 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
         "  FAILED: checkpoint barnet-council.checkpoint covers 162 events but the ledger holds "
         "159: history was truncated" in out
     )
-    assert (tmp_path / "demo" / "barnet-council.checkpoint").read_text().startswith("chainledger/")
+    assert (demo_run.directory / "barnet-council.checkpoint").read_text().startswith("chainledger/")
     # The package carried to the council's own ledger as a bundle: kept once, an edit refused.
     assert "imports it into its own ledger: 162 events checked" in out
     assert "— 162 kept; importing it again keeps 0 more." in out
@@ -231,13 +232,8 @@ def test_demo_runs_and_reports_what_it_found(tmp_path: Path) -> None:
         out,
         re.M,
     )
-    ledger = tmp_path / "demo" / "chainledger.db"
-    again = CliRunner().invoke(
-        cli, ["--ledger", str(ledger), "report", "findings", "--as-of", "2026-10-31",
-              "--format", "json", "--as", "barnet-council"],
-        env={"CHAINLEDGER_KEYS": str(tmp_path / "demo" / "keys"),
-             "CHAINLEDGER_PASSPHRASE": DEMO_PASSPHRASE},
-    )  # fmt: skip
+    again = demo_run.run("report", "findings", "--as-of", "2026-10-31", "--format", "json",
+                         "--as", "barnet-council")  # fmt: skip
     assert again.exit_code == 0, again.stderr
     printed = re.findall(r"^  \[(?:high|medium|low)\] ([A-Z_]+): ", out, re.M)
     assert [f["rule"] for f in json.loads(again.stdout)] == printed

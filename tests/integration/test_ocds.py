@@ -30,14 +30,14 @@ from referencing.jsonschema import DRAFT4
 
 from chainledger.bootstrap import open_ledger
 from chainledger.cli.main import cli
-from chainledger.demo import DEMO_PASSPHRASE, run_demo
+from chainledger.demo import DEMO_PASSPHRASE
 from chainledger.domain import invoice, subcontract
 from chainledger.domain.bid import BidSubmitted
 from chainledger.domain.package import PackageAwarded
 from chainledger.generator import generate_ledger
 from chainledger.open_data import write_json
 from chainledger.projections.ocds import compile_releases
-from tests.conftest import CliLedger
+from tests.conftest import CliLedger, DemoRun
 from tests.e2e.test_lifecycle import build_package, event_types, run_quarters
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ocds"
@@ -153,11 +153,9 @@ def _parse(text: str) -> Any:
 # -- the demo ledger ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo")
-    assert run_demo(directory, lambda _line: None)
-    return directory
+@pytest.fixture
+def demo(demo_run: DemoRun) -> Path:
+    return demo_run.directory
 
 
 def _run(directory: Path, *args: str) -> Any:

@@ -192,6 +192,9 @@ def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | N
         for message in unsigned:
             data.audit.add(Failure(0, "", 0, "", message))
     write_output(render_page(data), output, "the audit page")
+    if data.audit is not None and not data.audit.ok:
+        click.echo(f"Warning: the audit found {data.audit.failure_count} failure(s); the page "
+                   "shows the ledger as TAMPERED (details: chainledger audit verify)", err=True)  # fmt: skip
 
 
 @click.group()
