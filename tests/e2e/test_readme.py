@@ -49,3 +49,23 @@ def test_readme_review_runs_as_written(cli_ledger: CliLedger) -> None:
         (u["rater"], u["ratee"]): u["status"] for u in json.loads(report.stdout)["unusable"]
     }
     assert unusable == {("womens-centre", "northgate"): "never revealed"}
+
+
+def test_readme_report_html_runs_as_written(cli_ledger: CliLedger, tmp_path: Path) -> None:
+    """The page commands, on the ledger the walkthrough and the review leave, with their
+    files under tmp_path and a checkpoint the council made first."""
+    for args in readme_commands() + readme_commands("review"):
+        cli_ledger.ok(*args)
+    cli_ledger.ok("checkpoint", "--as", "barnet-council", "-o",
+                  str(tmp_path / "barnet-council.checkpoint"))  # fmt: skip
+    commands = readme_commands("report-html")
+    assert len(commands) == 4
+    for args in commands:
+        args = [str(tmp_path / a) if a.endswith((".html", ".checkpoint")) else a for a in args]
+        result = cli_ledger.run(*args)
+        assert result.exit_code == 0, (args, result.stdout, result.stderr)
+        page = Path(args[args.index("-o") + 1]).read_text(encoding="utf-8")
+        assert "every event verifies" in page
+    board = (tmp_path / "board.html").read_text(encoding="utf-8")
+    assert "owner&#x27;s full view" in board
+    assert "the ledger extends it" in (tmp_path / "audit.html").read_text(encoding="utf-8")

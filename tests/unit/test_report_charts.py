@@ -10,6 +10,7 @@ real ratings. Every expectation is worked out from those inputs, not copied from
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import xml.etree.ElementTree as ET
@@ -289,7 +290,7 @@ def test_day_bins_count_every_day_once() -> None:
     bins = charts.day_bins(days)
     assert sum(b.count for b in bins) == len(days)
     assert bins[-1].high is None
-    assert all(a.high is not None and a.high + 1 == b.low for a, b in zip(bins, bins[1:]))
+    assert all(a.high is not None and a.high + 1 == b.low for a, b in itertools.pairwise(bins))
 
 
 def test_day_bins_follow_other_edges() -> None:
@@ -417,8 +418,7 @@ def test_workshare_row_without_a_promise_shows_dashes() -> None:
     rows = [
         workshare_row("bravo-care", due="60000.00", paid="45000.00"),
         workshare_row("foxtrot-ltd", due="10000.00", paid="2500.00", promised_value=None),
-        workshare_row("golf-cic", due="0.00", paid="0", promised_value=None,
-                      status="not started"),  # fmt: skip
+        workshare_row("golf-cic", due="0.00", paid="0", promised_value=None, status="not started"),
     ]
     (chart,) = charts.workshare_bars(rows)
     headers = chart.table.headers
@@ -504,9 +504,7 @@ def test_referral_band_marks_only_the_shortfall() -> None:
 
 def test_referral_summary_totals_received_against_promised() -> None:
     rows, chart = referral_example()
-    received = sum(
-        r["confirmed"] if r["confirmed"] is not None else (r["sent"] or 0) for r in rows
-    )
+    received = sum(r["confirmed"] if r["confirmed"] is not None else (r["sent"] or 0) for r in rows)
     promised = sum(r["promised"] for r in rows)
     assert f"{received} referrals received against {promised} promised" in chart.summary
     assert f"over {len(rows)} periods" in chart.summary
@@ -577,9 +575,8 @@ def test_kpi_summary_counts_results_below_the_acceptable_level() -> None:
 
 def test_kpi_summary_without_levels_or_shortfalls() -> None:
     wellbeing = charts.kpi_charts(kpi_example())[1]
-    assert "wellbeing in P-1: 1 result from 1 provider; 0 below the acceptable level." == (
-        wellbeing.summary
-    )
+    expected = "wellbeing in P-1: 1 result from 1 provider; 0 below the acceptable level."
+    assert wellbeing.summary == expected
     headers = wellbeing.table.headers
     (row,) = wellbeing.table.rows
     assert (row[headers.index("target")], row[headers.index("acceptable")]) == ("–", "–")
