@@ -100,6 +100,7 @@ class Heatmap:
     table: Table = Table("", (), ())
     low: int = 1
     high: int = 5
+    empty: str = "withheld"  # what an empty cell says
 
 
 Chart = BarChart | Histogram | LineChart | Heatmap
@@ -160,7 +161,22 @@ def workshare_bars(rows: Sequence[dict[str, Any]]) -> list[BarChart]:
 
 # -- payments: days to pay against the 30-day line ----------------------------------------------
 
-BIN_EDGES = (0, 11, 21, 31, 41, 51, 61, 91)  # bins 0–10, 11–20, …, 61–90, 91+
+
+def bin_edges(limit: int) -> tuple[int, ...]:
+    """Where the day bins start, so that one ends exactly at ``limit``: three bins up to it,
+    three as wide after it, then up to twice and three times it (for 30: 0–10, 11–20, 21–30,
+    31–40, 41–50, 51–60, 61–90, 91+)."""
+    width = max(1, -(-limit // 3))
+    wanted = (0, limit - 2 * width + 1, limit - width + 1, limit + 1, limit + width + 1,
+              limit + 2 * width + 1, 2 * limit + 1, 3 * limit + 1)  # fmt: skip
+    edges: list[int] = []
+    for edge in wanted:
+        if edge > (edges[-1] if edges else -1):
+            edges.append(edge)
+    return tuple(edges)
+
+
+BIN_EDGES = bin_edges(30)
 
 
 def day_bins(days: Iterable[int], edges: Sequence[int] = BIN_EDGES) -> tuple[Bin, ...]:
@@ -170,7 +186,7 @@ def day_bins(days: Iterable[int], edges: Sequence[int] = BIN_EDGES) -> tuple[Bin
     for i, low in enumerate(edges):
         high = edges[i + 1] - 1 if i + 1 < len(edges) else None
         count = sum(1 for d in values if d >= low and (high is None or d <= high))
-        label = f"{low}–{high}" if high is not None else f"{low}+"
+        label = f"{low}+" if high is None else (f"{low}–{high}" if high > low else str(low))
         bins.append(Bin(label, low, high, count))
     return tuple(bins)
 
@@ -183,7 +199,7 @@ def payment_histograms(invoices: Sequence[dict[str, Any]], limit_days: int) -> l
         days = [r["days_to_pay"] for r in group if r["days_to_pay"] is not None]
         overdue = [r for r in group if r["overdue_days"] is not None]
         late = sum(1 for d in days if d > limit_days)
-        bins = day_bins(days)
+        bins = day_bins(days, bin_edges(limit_days))
         summary = (
             f"{payer} paid {len(days)} invoice{'s' if len(days) != 1 else ''} in full: "
             f"{len(days) - late} within {limit_days} days and {late} later"
@@ -368,7 +384,7 @@ def full_heatmaps(report: dict[str, Any]) -> list[Heatmap]:
                               own[0] if own else "–"))  # fmt: skip
         charts.append(Heatmap(
             title=f"360 review {period} ({package}): median of others' scores, owner's full view",
-            rows=ratees, columns=columns, cells=cells,
+            rows=ratees, columns=columns, cells=cells, empty="no ratings",
             summary=(f"Median score from 1 to 5 given by every other rater to each of "
                      f"{len(ratees)} organisations on {len(columns)} dimensions (the round "
                      "owner's view, not to be shared). " + _extremes(cells)),

@@ -104,10 +104,10 @@ class Canvas:
     def svg(self, n: str) -> str:
         return (
             f'<svg class="chart chart-{self.kind}" role="img" viewBox="0 0 {WIDTH} '
-            f'{_f(self.height)}" aria-labelledby="chart{n}-title chart{n}-desc" '
+            f'{_f(self.height)}" aria-labelledby="{n}-title {n}-desc" '
             f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">'
-            f'<title id="chart{n}-title">{_t(self.title)}</title>'
-            f'<desc id="chart{n}-desc">{_t(self.summary)}</desc>'
+            f'<title id="{n}-title">{_t(self.title)}</title>'
+            f'<desc id="{n}-desc">{_t(self.summary)}</desc>'
             + "".join(self.parts) + "</svg>"
         )  # fmt: skip
 
@@ -117,7 +117,7 @@ def scale(value: Decimal | float, ticks: int = 5) -> tuple[float, float]:
     the step being 1, 2 or 5 × 10ⁿ (so every tick is a round number)."""
     v = float(value)
     if v <= 0:
-        return 1.0, 0.25
+        return 1.0, 1.0
     raw = v / ticks
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
@@ -231,11 +231,15 @@ def lines(chart: LineChart) -> Canvas:
         c.text(left - 6, y_of(tick) + 4, _f(tick), "end", 10)
     for j, period in enumerate(chart.periods):
         c.text(x_of(j), base + 16, period, "middle", 10)
-    if chart.band:
-        for run in _runs([(j, lo, hi) for j, (lo, hi) in enumerate(chart.band)]):
-            upper = [(x_of(j), y_of(hi)) for j, _, hi in run]
-            lower = [(x_of(j), y_of(lo)) for j, lo, _ in reversed(run)]
-            c.polygon(upper + lower, SHORTFALL)
+    for run in _runs([(j, lo, hi) for j, (lo, hi) in enumerate(chart.band)], shortest=1):
+        if len(run) == 1:  # one period alone: a narrow bar, so that it still shows
+            (j, lo, hi), half = run[0], 8
+            c.polygon([(x_of(j) - half, y_of(hi)), (x_of(j) + half, y_of(hi)),
+                       (x_of(j) + half, y_of(lo)), (x_of(j) - half, y_of(lo))], SHORTFALL)  # fmt: skip
+            continue
+        upper = [(x_of(j), y_of(hi)) for j, _, hi in run]
+        lower = [(x_of(j), y_of(lo)) for j, lo, _ in reversed(run)]
+        c.polygon(upper + lower, SHORTFALL)
     for k, (_name, value) in enumerate(chart.levels):
         c.line(left, y_of(value), WIDTH - 10, y_of(value), INK, 1.5, DASH if k == 0 else DOTS)
     for i, s in enumerate(chart.series):
@@ -251,15 +255,17 @@ def lines(chart: LineChart) -> Canvas:
     return c
 
 
-def _runs(points: list[tuple[int, Number, Number]]) -> list[list[tuple[int, Decimal, Decimal]]]:
-    """Consecutive stretches without a missing value, of two points or more."""
+def _runs(
+    points: list[tuple[int, Number, Number]], shortest: int = 2
+) -> list[list[tuple[int, Decimal, Decimal]]]:
+    """Consecutive stretches without a missing value, of ``shortest`` points or more."""
     runs: list[list[tuple[int, Decimal, Decimal]]] = [[]]
     for j, a, b in points:
         if a is None or b is None:
             runs.append([])
         else:
             runs[-1].append((j, a, b))
-    return [run for run in runs if len(run) > 1]
+    return [run for run in runs if len(run) >= shortest]
 
 
 def _cell_colour(value: Number, low: int, high: int) -> tuple[str, str]:
@@ -290,7 +296,7 @@ def heatmap(chart: Heatmap) -> Canvas:
             value = chart.cells.get((row, column))
             fill, ink = _cell_colour(value, chart.low, chart.high)
             c.rect(label_w + j * cell_w + 1, y + 1, cell_w - 2, cell_h - 2, fill)
-            label = "withheld" if value is None else f"{value.normalize():f}"
+            label = chart.empty if value is None else f"{value.normalize():f}"
             c.text(label_w + j * cell_w + cell_w / 2, y + cell_h / 2 + 4, label, "middle",
                    10 if value is None else FONT, ink)  # fmt: skip
     c.text(label_w, height - 8, f"median score, {chart.low} (pale) to {chart.high} (dark)",
