@@ -191,12 +191,23 @@ class LedgerStore:
         return url
 
     def drop_all(self) -> None:
+        """Give every database back: emptied, into the pool the next test draws from
+        (creating a PostgreSQL database costs about half a second; emptying one, a
+        twentieth), or dropped when the pool is full."""
         if self.engine != "postgresql":
             return
         with self._admin() as admin:
             for url in self._urls.values():
                 database = sqlalchemy.make_url(url).database
-                admin.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                admin.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (database,),
+                )
+                if len(_EMPTIED) < POOL_SIZE and _empty(url):
+                    _EMPTIED.append(url)
+                else:
+                    admin.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         self._urls.clear()
 
     def _admin(self) -> Any:
@@ -214,10 +225,40 @@ class LedgerStore:
         return url.render_as_string(hide_password=False)
 
     def _create_database(self, name: str) -> str:
+        for url in list(_EMPTIED):
+            _EMPTIED.remove(url)
+            if sqlalchemy.make_url(url).set(database=None) == sqlalchemy.make_url(
+                self.server
+            ).set(database=None):
+                return url
         url = self._database_url(name)
         with self._admin() as admin:
             admin.exec_driver_sql(f'CREATE DATABASE "{sqlalchemy.make_url(url).database}"')
         return url
+
+
+# Emptied PostgreSQL databases, ready for the next ledger (see ``LedgerStore.drop_all``).
+POOL_SIZE = 40
+_EMPTIED: list[str] = []
+
+
+def _empty(url: str) -> bool:
+    """Drop everything a ledger made in the database at ``url``; True if it is now as new."""
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+            connection.exec_driver_sql("GRANT ALL ON SCHEMA public TO PUBLIC")
+            left = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+            ).scalar_one()
+        return left == 0
+    except sqlalchemy.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
 
 
 def is_sqlite(url: str | Path) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy.exc
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import Table, inspect, select
@@ -42,11 +43,22 @@ def failure_reason(error: BaseException) -> str:
 
 def create_missing_tables(engine: Any, tables: Sequence[Table]) -> None:
     """Create those of ``tables`` that do not exist yet, asking for the existing names in
-    one query (not one per table): every command opens the ledger, and on a server each
-    query is a round trip."""
-    existing = set(inspect(engine).get_table_names())
-    for table in sort_tables([table for table in tables if table.name not in existing]):
-        table.create(engine, checkfirst=True)
+    one query (not one per table: every command opens the ledger, and on a server each
+    query is a round trip), and creating them in one transaction. If another process
+    creates them meanwhile, ours fails whole and the names are read again."""
+    for attempt in range(3):
+        existing = set(inspect(engine).get_table_names())
+        missing = sort_tables([table for table in tables if table.name not in existing])
+        if not missing:
+            return
+        try:
+            with engine.begin() as connection:
+                for table in missing:
+                    table.create(connection, checkfirst=False)
+            return
+        except sqlalchemy.exc.DBAPIError:
+            if attempt == 2:
+                raise
 
 
 def database_url(ledger: str) -> str:
