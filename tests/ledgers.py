@@ -227,9 +227,9 @@ class LedgerStore:
     def _create_database(self, name: str) -> str:
         for url in list(_EMPTIED):
             _EMPTIED.remove(url)
-            if sqlalchemy.make_url(url).set(database=None) == sqlalchemy.make_url(
-                self.server
-            ).set(database=None):
+            if sqlalchemy.make_url(url).set(database=None) == sqlalchemy.make_url(self.server).set(
+                database=None
+            ):
                 return url
         url = self._database_url(name)
         with self._admin() as admin:

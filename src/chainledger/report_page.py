@@ -63,6 +63,7 @@ class PageData:
     performance: list[dict[str, Any]]
     review: ReviewSection
     thresholds: Thresholds
+    checkpoints: list[tuple[str, Checkpoint]] = field(default_factory=list)  # (label, head)
 
 
 class Pages:
@@ -115,6 +116,7 @@ class Pages:
             performance=rows["performance"],
             review=review,
             thresholds=t,
+            checkpoints=list(checkpoints),
         )
 
     def _review_section(

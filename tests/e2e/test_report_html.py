@@ -159,8 +159,9 @@ def test_the_summary_shows_the_audit_and_the_tree_head(demo_run: DemoRun, shared
     assert audit["ok"]
     assert "every event verifies" in shared.text
     assert f"{audit['events']:,} events and {audit['signatures']:,} signatures" in shared.text
-    assert f"<b>{audit['tree']['size']:,} events</b>" in shared.text
-    assert audit["tree"]["root"] in shared.text
+    head = f'now {audit["tree"]["size"]:,} events, Merkle root <span class="hash">'
+    assert head + audit["tree"]["root"] in shared.text
+    assert "Latest checkpoint<b>none given</b>" in shared.text
 
 
 def test_every_finding_is_listed_with_its_evidence(demo_run: DemoRun, shared: Page) -> None:
@@ -345,6 +346,24 @@ def test_a_checkpoint_the_ledger_extends_is_named(demo_run: DemoRun, tmp_path: P
     page = make_page(demo_run, tmp_path, "--checkpoint", str(checkpoint))
     assert re.search(r"checkpoint \S+barnet-council\.checkpoint \(signed by barnet-council\) "
                      r"\(\d+ events\): the ledger extends it", page.text)  # fmt: skip
+    size = checkpoint.read_text().splitlines()[1]
+    assert f"Latest checkpoint<b>{int(size):,} events</b>" in page.text
+    assert "<b>the ledger extends it</b>" in page.text
+
+
+def test_a_checkpoint_the_ledger_does_not_extend_is_shown(
+    demo_run: DemoRun, tmp_path: Path
+) -> None:
+    """The demo's rolled-back copy lost the last events its council's checkpoint covers."""
+    checkpoint = demo_run.directory / "barnet-council.checkpoint"
+    out = tmp_path / "page.html"
+    result = demo_run.run("--ledger", str(demo_run.directory / "rolled-back.db"), "report", "html",
+                          "--as-of", AS_OF, "-o", str(out), "--checkpoint", str(checkpoint))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "Warning: the audit found 1 failure(s)" in result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "<b>the ledger does NOT extend it</b>" in page
+    assert "history was truncated" in page
 
 
 # -- refusals: usage errors exit 2, others 1, and no file is written -------------------------

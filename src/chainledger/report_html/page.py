@@ -180,8 +180,7 @@ def _summary(data: PageData) -> str:
         _card("Organisations", str(len(data.organisations)),
               e(", ".join(f"{n} {role}{'s' if n != 1 else ''}" for role, n in sorted(roles.items())))),
         _verification(data),
-        _card("Latest checkpoint", f"{data.tree.size:,} events",
-              f'Merkle root <span class="hash">{data.tree.root.hex()}</span>'),
+        _checkpoint(data),
     ]  # fmt: skip
     packages = charts.Table(
         "Packages",
@@ -213,6 +212,24 @@ def _verification(data: PageData) -> str:
     problems = [f.message for f in audit.failures[:3]]
     return _card("Verification", f"TAMPERED: {audit.failure_count} failure(s)",
                  e("; ".join(details + problems)), "bad")  # fmt: skip
+
+
+def _checkpoint(data: PageData) -> str:
+    """The newest signed checkpoint given, and whether the ledger extends it; without one,
+    the tree head a checkpoint would sign now."""
+    head = (f'now {data.tree.size:,} events, Merkle root <span class="hash">'
+            f"{data.tree.root.hex()}</span>")  # fmt: skip
+    if not data.checkpoints:
+        return _card("Latest checkpoint", "none given", "The ledger's tree head is " + head
+                     + ". Sign one to keep: <code>chainledger checkpoint --as HANDLE</code>; "
+                     "show it here with --checkpoint FILE.")  # fmt: skip
+    label, latest = max(data.checkpoints, key=lambda item: item[1].size)
+    if data.audit is None:
+        return _card("Latest checkpoint", f"{latest.size:,} events", e(label) + "; " + head)
+    extended = any(line.startswith(f"checkpoint {label} ") for line in data.audit.checkpoints)
+    verdict = "the ledger extends it" if extended else "the ledger does NOT extend it"
+    return _card("Latest checkpoint", f"{latest.size:,} events",
+                 f"{e(label)}: <b>{verdict}</b>; {head}", "ok" if extended else "bad")  # fmt: skip
 
 
 # -- findings -----------------------------------------------------------------------------
