@@ -3,8 +3,9 @@
 Inline CSS and SVG only: no network, no scripts (a Content-Security-Policy in
 the page forbids both), so it opens the same from an e-mail attachment, a USB
 stick or an archive in ten years. It reads on a phone (charts scale to the
-width, wide tables scroll inside their own box) and prints on A4 (no chart or
-table row split across pages, navigation left out). Every chart has a text
+width, but no smaller than keeps their text readable: then they, like wide
+tables, scroll inside their own box) and prints on A4 (no chart or table row
+split across pages, navigation left out). Every chart has a text
 alternative and is followed by a table of its numbers.
 """
 
@@ -39,6 +40,7 @@ code, .hash { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 
               word-break: break-all; }
 figure { margin: 1rem 0 1.6rem; }
 figure svg { width: 100%; height: auto; display: block; }
+.chart-box { overflow-x: auto; max-width: 100%; }
 figcaption { font-size: .9rem; color: var(--muted); margin: .3rem 0; }
 .table-wrap { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; min-width: 50%; }
@@ -54,7 +56,10 @@ ol.findings > li { margin-bottom: .9rem; }
 .sev.low { background: var(--low); }
 ul.evidence { font-size: .85rem; color: var(--muted); margin: .2rem 0; }
 footer { margin-top: 3rem; font-size: .85rem; color: var(--muted); }
-@media (max-width: 40rem) { body { font-size: 14px; padding: 0 .6rem 2rem; } }
+@media (max-width: 40rem) {
+  body { font-size: 14px; padding: 0 .6rem 2rem; }
+  figure svg { min-width: 34rem; }  /* chart text stays readable; the chart scrolls in its box */
+}
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; }
@@ -137,7 +142,7 @@ class _Figures:
         return (
             f'<figure id="{ident}">'
             f"<figcaption><b>Figure {self.count}.</b> {e(chart.summary)}</figcaption>"
-            f"{svg.draw(chart, ident)}{table(chart.table)}</figure>"
+            f'<div class="chart-box">{svg.draw(chart, ident)}</div>{table(chart.table)}</figure>'
         )
 
 
