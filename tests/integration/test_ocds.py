@@ -34,7 +34,7 @@ from chainledger.demo import DEMO_PASSPHRASE
 from chainledger.domain import invoice, subcontract
 from chainledger.domain.bid import BidSubmitted
 from chainledger.domain.package import PackageAwarded
-from chainledger.generator import generate_ledger
+from chainledger.generator import generate
 from chainledger.open_data import write_json
 from chainledger.projections.ocds import compile_releases
 from tests.conftest import CliLedger, DemoRun
@@ -326,9 +326,10 @@ def test_an_unknown_package_is_refused(demo: Path) -> None:
 
 
 def test_a_generated_ten_thousand_event_ledger_exports_valid_ocds(tmp_path: Path) -> None:
-    generate_ledger(tmp_path / "ledger.db", tmp_path / "keys", events=10_000)
-    app = open_ledger(str(tmp_path / "ledger.db"), tmp_path / "keys")
+    app = open_ledger(str(tmp_path / "ledger.db"), tmp_path / "keys", create=True)
+    app.init_ledger("generated for OCDS")
     try:
+        generate(app, events=10_000, subcontractors=80)  # 12 packages need far fewer than 400
         assert (app.recorder.max_notification_id() or 0) >= 10_000
         releases = app.ocds(PREFIX)
         records = app.ocds(PREFIX, compiled=True)
@@ -337,7 +338,16 @@ def test_a_generated_ten_thousand_event_ledger_exports_valid_ocds(tmp_path: Path
         app.close()
     releases, records = _parse(write_json(releases)), _parse(write_json(records))
     assert _package_errors("release-package-schema.json", releases, "releases") == []
-    assert _package_errors("record-package-schema.json", records, "records") == []
+    # Each record's releases are the release package's, validated just above (checked
+    # equal here); the record package is validated with each record's first release, so
+    # that every compiled release is validated without validating each release twice.
+    by_ocid: dict[str, list[Any]] = {}
+    for release in releases["releases"]:
+        by_ocid.setdefault(release["ocid"], []).append(release)
+    assert {r["ocid"]: r["releases"] for r in records["records"]} == by_ocid
+    shortened = {**records,
+                 "records": [{**r, "releases": r["releases"][:1]} for r in records["records"]]}  # fmt: skip
+    assert _package_errors("record-package-schema.json", shortened, "records") == []
     _check_codelists(releases["releases"])
     assert len(records["records"]) > 1
     assert len(records["records"]) == len({r["ocid"] for r in releases["releases"]})
