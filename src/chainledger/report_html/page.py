@@ -93,7 +93,7 @@ def render_page(data: PageData) -> str:
         f"<header><h1>Supply-chain audit: {e(data.ledger_name)}</h1>",
         f'<p class="lede">{e(scope)}, as the ledger stood on {data.as_of.isoformat()}. '
         "Every number below comes from events signed by the organisation accountable for "
-        "them; the numbers in brackets (#) are those events' ids in the ledger.</p></header>",
+        "them; a number after # is the id of such an event in the ledger.</p></header>",
         "<nav aria-label=\"Sections\"><ul>"
         + "".join(f'<li><a href="#{k}">{e(t)}</a></li>' for k, t in SECTIONS) + "</ul></nav>",
         _summary(data),
@@ -147,7 +147,8 @@ class _Figures:
 
 
 def table(t: charts.Table) -> str:
-    numeric = [all(_numeric(row[i]) for row in t.rows) and t.rows for i in range(len(t.headers))]
+    numeric = [bool(t.rows) and all(_numeric(row[i]) for row in t.rows)
+               for i in range(len(t.headers))]  # fmt: skip
     head = "".join(f'<th scope="col"{_n(numeric[i])}>{e(h)}</th>' for i, h in enumerate(t.headers))
     rows = "".join(
         "<tr>" + "".join(f"<td{_n(numeric[i])}>{e(v)}</td>" for i, v in enumerate(row)) + "</tr>"
@@ -157,7 +158,7 @@ def table(t: charts.Table) -> str:
             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>")  # fmt: skip
 
 
-def _n(numeric: Any) -> str:
+def _n(numeric: bool) -> str:
     return ' class="n"' if numeric else ""
 
 
