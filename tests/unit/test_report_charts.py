@@ -941,3 +941,31 @@ def test_heatmap_draws_a_cell_for_every_row_and_column() -> None:
     for value in chart.cells.values():
         assert f"{value.normalize():f}" in shown
     assert [t for t in shown if t in chart.rows] == list(chart.rows)
+
+
+def test_kpi_chart_of_many_providers_shows_their_spread() -> None:
+    """More providers than colours to tell apart: the lowest, median and highest result
+    per period, and every result still in the table."""
+    providers = [f"sub-{i}" for i in range(charts.MAX_SERIES + 3)]
+    rows = [kpi_row("job starts", period, p, str(10 + i + k), "20", "15")
+            for i, p in enumerate(providers)
+            for k, period in enumerate(("2026-Q1", "2026-Q2"))]  # fmt: skip
+    (chart,) = charts.kpi_charts(rows)
+    names = [s.name for s in chart.series]
+    assert names == [f"median of {len(providers)} providers", "lowest", "highest"]
+    for k, period in enumerate(chart.periods):
+        values = sorted(Decimal(r["actual"]) for r in rows if r["period"] == period)
+        median, low, high = (s.values[k] for s in chart.series)
+        assert (low, high) == (values[0], values[-1])
+        assert len(values) == 9
+        assert median == values[4]
+    assert len(chart.table.rows) == len(rows)
+    root = parse(svg.draw(chart, "fig1"))  # draws with as many colours as it needs
+    assert chart.summary == root.find(f"{NS}desc").text
+
+
+def test_a_long_list_in_a_summary_is_cut_short() -> None:
+    periods = [f"2026-{m:02d}" for m in range(1, 11)]
+    rows = [referral_row("bravo-care", p, 10, 4, 4) for p in periods]
+    (chart,) = charts.referral_lines(rows)
+    assert "short in 10 (" + ", ".join(periods[:8]) + " and 2 more)." in chart.summary

@@ -120,6 +120,12 @@ def _n(value: Number) -> str:
     return "–" if value is None else f"{value.normalize():f}"
 
 
+def _listing(items: Sequence[str], most: int = 8) -> str:
+    """``items`` joined by commas: the first ``most`` of them, and how many more."""
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
 def _by(rows: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
@@ -250,7 +256,7 @@ def referral_lines(rows: Sequence[dict[str, Any]]) -> list[LineChart]:
             f"{sub} in {package}: {_n(total_received)} referrals received against "
             f"{_n(total_promised)} promised over {len(periods)} period"
             f"{'s' if len(periods) != 1 else ''}; short in {len(short)}"
-            + (f" ({', '.join(short)})" if short else "")
+            + (f" ({_listing(short)})" if short else "")
             + "."
         )
         table = tuple(
@@ -285,19 +291,22 @@ def kpi_charts(rows: Sequence[dict[str, Any]]) -> list[LineChart]:
         first = group[0]
         levels = tuple((name, Decimal(first[name])) for name in ("target", "acceptable")
                        if first[name] is not None)  # fmt: skip
-        series = []
-        for provider in providers:
-            at = {r["period"]: r for r in group if r["provider"] == provider}
-            series.append(Series(provider, tuple(_d(at[p]["actual"]) if p in at else None
-                                                 for p in periods)))  # fmt: skip
+        if len(providers) <= MAX_SERIES:
+            series = []
+            for provider in providers:
+                at = {r["period"]: r for r in group if r["provider"] == provider}
+                series.append(Series(provider, tuple(_d(at[p]["actual"]) if p in at else None
+                                                     for p in periods)))  # fmt: skip
+        else:  # too many lines to tell apart: the spread of the providers' results instead
+            series = _spread(group, periods, len(providers))
         below = [r for r in group if r["rating"] in ("requires improvement", "inadequate")]
         summary = (
             f"{kpi} in {package}: {len(group)} result{'s' if len(group) != 1 else ''} from "
             f"{len(providers)} provider{'s' if len(providers) != 1 else ''}"
             + "".join(f", {name} {_n(value)}" for name, value in levels)
             + f"; {len(below)} below the acceptable level"
-            + (" (" + ", ".join(f"{r['provider']} {r['period']}: {r['actual']}" for r in below) + ")"
-               if below else "")
+            + (" (" + _listing([f"{r['provider']} {r['period']}: {r['actual']}" for r in below])
+               + ")" if below else "")
             + "."
         )  # fmt: skip
         table = tuple(
@@ -313,6 +322,25 @@ def kpi_charts(rows: Sequence[dict[str, Any]]) -> list[LineChart]:
                          "attested"), table),
         ))  # fmt: skip
     return charts
+
+
+MAX_SERIES = 6  # lines one chart can show apart, each in its own colour
+
+
+def _spread(group: list[dict[str, Any]], periods: tuple[str, ...], providers: int) -> list[Series]:
+    """Per period: the lowest, median and highest of the providers' results."""
+    by_period: dict[str, list[Decimal]] = {}
+    for r in group:
+        by_period.setdefault(r["period"], []).append(Decimal(r["actual"]))
+    lows, middles, highs = [], [], []
+    for period in periods:
+        values = sorted(by_period.get(period, []))
+        lows.append(values[0] if values else None)
+        middles.append(_median_of(values))
+        highs.append(values[-1] if values else None)
+    return [Series(f"median of {providers} providers", tuple(middles), wide=True),
+            Series("lowest", tuple(lows), dashed=True),
+            Series("highest", tuple(highs), dashed=True)]  # fmt: skip
 
 
 # -- the 360 review heatmap -----------------------------------------------------------------------
@@ -396,13 +424,17 @@ def full_heatmaps(report: dict[str, Any]) -> list[Heatmap]:
 
 
 def _median(scores: list[int]) -> Number:
-    if not scores:
+    return _median_of([Decimal(score) for score in scores])
+
+
+def _median_of(values: list[Decimal]) -> Number:
+    if not values:
         return None
-    ordered = sorted(scores)
+    ordered = sorted(values)
     middle = len(ordered) // 2
     if len(ordered) % 2:
-        return Decimal(ordered[middle])
-    return (Decimal(ordered[middle - 1]) + Decimal(ordered[middle])) / 2
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _extremes(cells: dict[tuple[str, str], Number]) -> str:

@@ -202,7 +202,8 @@ def histogram(chart: Histogram) -> Canvas:
 
 def lines(chart: LineChart) -> Canvas:
     left, plot_h, bottom, inset = 44, 160, 36, 30
-    items = [(s.name, PALETTE[i], DASH if s.dashed else "line")
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(chart.series))]
+    items = [(s.name, colours[i], DASH if s.dashed else "line")
              for i, s in enumerate(chart.series)]  # fmt: skip
     if chart.band:
         items.append((chart.band_name, SHORTFALL, "box"))
@@ -246,11 +247,11 @@ def lines(chart: LineChart) -> Canvas:
         width = 7 if s.wide else 2.5  # a wide line shows beneath a thin one of equal values
         points = [(j, v) for j, v in enumerate(s.values)]
         for run in _runs([(j, v, v) for j, v in points]):
-            c.polyline([(x_of(j), y_of(v)) for j, v, _ in run], PALETTE[i],
+            c.polyline([(x_of(j), y_of(v)) for j, v, _ in run], colours[i],
                        DASH if s.dashed else "", width)  # fmt: skip
         for j, v in points:
             if v is not None:
-                c.circle(x_of(j), y_of(v), PALETTE[i])
+                c.circle(x_of(j), y_of(v), colours[i])
     c.text(left, base + 32, f"{chart.unit} per period", size=10)
     return c
 
