@@ -476,7 +476,7 @@ def test_cli_baseline_values_recorded(small: Fresh, built_events: int, name: str
     check_recorded(name, result, added)
 
 
-@settings(HOSTILE_SETTINGS, max_examples=4 * len(COMMANDS))
+@settings(HOSTILE_SETTINGS, max_examples=6 * len(COMMANDS))
 @given(case=hostile_command())
 def test_cli_hostile_option_values(
     small: Fresh, built_events: int, case: tuple[str, tuple[str, ...]]

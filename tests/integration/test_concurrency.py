@@ -1,4 +1,4 @@
-"""Concurrent writers and readers: 8 processes × 60 payments into one package, on
+"""Concurrent writers and readers: 8 processes × 120 payments into one package, on
 SQLite and PostgreSQL, while 2 more processes keep catching the views up.
 
 The package has 8 invoices and every process pays all of them in turn (its
@@ -30,7 +30,7 @@ from tests.ledgers import LedgerStore, subcontracted
 
 WRITERS = 8
 READERS = 2
-EACH = 60
+EACH = 120
 PACKAGE = "CONC-1"
 SUB = "hope-trust"
 INVOICES = [f"INV-{n}" for n in range(WRITERS)]

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_count, subcontracted
 
-TRIALS = 8
+TRIALS = 12
 LINES = 300
 SUB = "hope-trust"
 PACKAGE = "CRASH-1"
