@@ -457,8 +457,8 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         prime: str | None = None,
         review_opener: Opener | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows of report ``name`` (workshare, payments, referrals, performance, findings,
-        scorecard) for one package or all, as of a date (default today).
+        """Rows of report ``name`` (workshare, payments, invoices, referrals, performance,
+        findings, scorecard) for one package or all, as of a date (default today).
 
         With ``review_opener`` (a round owner's keys), findings include those of the
         360 review rounds it owns.

@@ -41,10 +41,13 @@ def _report_options(command: Any) -> Any:
 
 @click.group()
 def report() -> None:
-    """Reports: promised vs delivered, payments, referrals, performance, findings, scorecard."""
+    """Reports: promised vs delivered, payments, referrals, performance, findings, scorecard,
+    and all of it as one web page (html)."""
 
 
-def _settings(as_of: str | None, thresholds: tuple[str, ...], base_rate: str | None) -> Any:
+def _settings(
+    as_of: str | None, thresholds: tuple[str, ...], base_rate: str | None
+) -> tuple[date, Any]:
     """The as-of date (default today) and the thresholds from the report options."""
     from chainledger.domain.assessment import Thresholds
     from chainledger.domain.quantities import parse_date
