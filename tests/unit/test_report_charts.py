@@ -969,3 +969,35 @@ def test_a_long_list_in_a_summary_is_cut_short() -> None:
     rows = [referral_row("bravo-care", p, 10, 4, 4) for p in periods]
     (chart,) = charts.referral_lines(rows)
     assert "short in 10 (" + ", ".join(periods[:8]) + " and 2 more)." in chart.summary
+
+
+@pytest.mark.parametrize("direction", ["higher", "lower"])
+def test_kpi_chart_shades_the_failing_side_of_the_acceptable_level(direction: str) -> None:
+    rows = [{**kpi_row("waiting days", p, "bravo-care", "12", "20", "15"), "direction": direction}
+            for p in ("2026-Q1", "2026-Q2")]  # fmt: skip
+    (chart,) = charts.kpi_charts(rows)
+    assert chart.failing == Decimal("15")
+    assert chart.higher_is_better is (direction == "higher")
+    root = parse(svg.draw(chart, "fig1"))
+    (zone,) = [r for r in root.iter(f"{NS}rect")
+               if r.get("fill") == svg.FAILING and number(r, "width") > svg.WIDTH / 2]  # fmt: skip
+    level = next(ln for ln in root.iter(f"{NS}line")
+                 if ln.get("stroke-dasharray") == svg.DOTS and number(ln, "x2") > svg.WIDTH / 2)  # fmt: skip
+    y = number(level, "y1")
+    top, bottom = number(zone, "y"), number(zone, "y") + number(zone, "height")
+    if direction == "higher":  # failing is below the line: the zone starts at it
+        assert top == pytest.approx(y, abs=0.1)
+        assert bottom > y
+    else:  # failing is above the line: the zone ends at it
+        assert bottom == pytest.approx(y, abs=0.1)
+        assert top < y
+    worse = "below" if direction == "higher" else "above"
+    assert f"{worse} the acceptable level" in texts(root)
+
+
+def test_kpi_chart_without_levels_shades_nothing() -> None:
+    rows = [kpi_row("job starts", "2026-Q1", "bravo-care", "12", None, None)]
+    (chart,) = charts.kpi_charts(rows)
+    assert chart.failing is None
+    root = parse(svg.draw(chart, "fig1"))
+    assert not [r for r in root.iter(f"{NS}rect") if r.get("fill") == svg.FAILING]

@@ -86,6 +86,8 @@ class LineChart:
     levels: tuple[tuple[str, Decimal], ...] = ()  # (name, value), e.g. target and acceptable
     band: tuple[tuple[Number, Number], ...] = ()  # (low, high) per period, shaded
     band_name: str = ""
+    failing: Number = None  # results beyond this level, on the worse side, are failing
+    higher_is_better: bool = True
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,8 @@ def kpi_charts(rows: Sequence[dict[str, Any]]) -> list[LineChart]:
         charts.append(LineChart(
             title=f"{kpi}: results against target ({package})",
             periods=periods, series=tuple(series), unit=kpi, summary=summary, levels=levels,
+            failing=levels[-1][1] if levels else None,
+            higher_is_better=first["direction"] == "higher",
             table=Table(f"{kpi} ({package}): every result",
                         ("period", "provider", "actual", "target", "acceptable", "rating",
                          "attested"), table),

@@ -35,6 +35,7 @@ GRID = "#ddd"
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 ON_TIME, LATE = "#009E73", "#D55E00"
 SHORTFALL = "#f4c7b8"
+FAILING = "#fbe3dc"
 DASH, DOTS = "6 4", "2 3"
 
 
@@ -209,6 +210,9 @@ def lines(chart: LineChart) -> Canvas:
         items.append((chart.band_name, SHORTFALL, "box"))
     items += [(f"{name} {value.normalize():f}", INK, DASH if k == 0 else DOTS)
               for k, (name, value) in enumerate(chart.levels)]  # fmt: skip
+    if chart.failing is not None:
+        worse = "below" if chart.higher_is_better else "above"
+        items.append((f"{worse} the {chart.levels[-1][0]} level", FAILING, "box"))
     probe = Canvas(0, "", "", "")
     top = probe.legend(14, items) + 20
     height = top + plot_h + bottom
@@ -227,6 +231,12 @@ def lines(chart: LineChart) -> Canvas:
     def y_of(v: Decimal | float) -> float:
         return base - plot_h * float(v) / high
 
+    if chart.failing is not None:  # the failing side of the lowest level that passes
+        edge = y_of(chart.failing)
+        if chart.higher_is_better:
+            c.rect(left, edge, WIDTH - 10 - left, base - edge, FAILING)
+        else:
+            c.rect(left, base - plot_h, WIDTH - 10 - left, edge - (base - plot_h), FAILING)
     for tick in _ticks(high, step):
         c.line(left, y_of(tick), WIDTH - 10, y_of(tick))
         c.text(left - 6, y_of(tick) + 4, _f(tick), "end", 10)
