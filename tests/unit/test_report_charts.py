@@ -934,8 +934,11 @@ def test_line_chart_draws_its_levels_across_the_plot() -> None:
 def test_heatmap_draws_a_cell_for_every_row_and_column() -> None:
     chart = heatmap_chart()
     root = parse(svg.draw(chart, "fig1"))
-    cells = list(root.iter(f"{NS}rect"))
-    assert len(cells) == len(chart.rows) * len(chart.columns)
+    rects = list(root.iter(f"{NS}rect"))
+    key = chart.high - chart.low + 1  # the key below: one swatch a score
+    assert len(rects) == len(chart.rows) * len(chart.columns) + key
+    swatches = rects[-key:]
+    assert len({r.get("fill") for r in swatches}) == key  # every score its own shade
     shown = texts(root)
     assert shown.count("withheld") == len(chart.rows) * len(chart.columns) - len(chart.cells)
     for value in chart.cells.values():

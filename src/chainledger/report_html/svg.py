@@ -297,9 +297,10 @@ def heatmap(chart: Heatmap) -> Canvas:
     for j, column in enumerate(chart.columns):
         x = label_w + j * cell_w + cell_w / 2
         words = column.replace("-", " ").split()
-        half = (len(words) + 1) // 2
-        c.text(x, top - 24, " ".join(words[:half]), "middle", 10)
-        c.text(x, top - 10, " ".join(words[half:]), "middle", 10)
+        half = len(words) // 2  # the second line holds the rest, so one word sits low
+        size = 10 if max(len(w) for w in words) * 6 <= cell_w else 9
+        c.text(x, top - 24, " ".join(words[:half]), "middle", size)
+        c.text(x, top - 10, " ".join(words[half:]), "middle", size)
     for i, row in enumerate(chart.rows):
         y = top + i * cell_h
         c.text(label_w - 8, y + cell_h / 2 + 4, row, "end")
@@ -310,6 +311,9 @@ def heatmap(chart: Heatmap) -> Canvas:
             label = chart.empty if value is None else f"{value.normalize():f}"
             c.text(label_w + j * cell_w + cell_w / 2, y + cell_h / 2 + 4, label, "middle",
                    10 if value is None else FONT, ink)  # fmt: skip
-    c.text(label_w, height - 8, f"median score, {chart.low} (pale) to {chart.high} (dark)",
-           size=10)  # fmt: skip
+    c.text(label_w - 8, height - 8, "median score", "end", 10)
+    for k, score in enumerate(range(chart.low, chart.high + 1)):  # the key: one swatch a score
+        fill, ink = _cell_colour(Decimal(score), chart.low, chart.high)
+        c.rect(label_w + k * 34, height - 22, 32, 18, fill)
+        c.text(label_w + k * 34 + 16, height - 8, score, "middle", 10, ink)
     return c
