@@ -20,7 +20,7 @@ from chainledger.report_html import charts, svg
 from chainledger.report_page import PageData
 
 CSS = """
-:root { --ink: #222; --muted: #555; --line: #ccc; --high: #b2182b; --medium: #d55e00;
+:root { --ink: #222; --muted: #555; --line: #ccc; --high: #b2182b; --medium: #a84a00;
         --low: #0072b2; --ok: #1b7837; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
