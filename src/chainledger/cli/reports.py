@@ -172,6 +172,10 @@ def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | N
     The page needs no network and no JavaScript, prints on A4 and reads on a phone;
     every chart has a text alternative and a table of its numbers. Open it in any
     browser, or attach it to a board paper.
+
+    \b
+    Example:
+      chainledger report html -o audit.html --package BAR-ES-2026 --as barnet-council
     """
     from chainledger.audit import Failure
     from chainledger.cli.audit import load_checkpoints
