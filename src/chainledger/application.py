@@ -70,11 +70,13 @@ from chainledger.keystore import Keystore
 from chainledger.open_data import OpenData
 from chainledger.persistence import (
     APPLICATION_NAME,
+    EDITED_INTO_TEXT,
     EVENTS_TABLE,
     BulkApplicationRecorder,
     EventTable,
     SignedEventMapper,
     describe,
+    edited_into_text,
     failure_reason,
     read_notifications,
 )
@@ -505,7 +507,9 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         except TamperError as error:
             raise error.located(self._notification_id(error.aggregate_id, error.version)) from None
         except (PersistenceError, sqlalchemy.exc.SQLAlchemyError) as exc:
-            raise LedgerUnavailable(f"cannot read the ledger: {exc}") from None
+            if edited_into_text(exc):
+                raise TamperError(EDITED_INTO_TEXT, aggregate_id=aggregate_id) from None
+            raise LedgerUnavailable(f"cannot read the ledger: {failure_reason(exc)}") from None
         if aggregate is None:
             raise NotFound(f"nothing recorded under {aggregate_id}")
         return aggregate

@@ -132,7 +132,10 @@ class _Rows:
         dialect = self.engine.dialect
         marker = param_marker(dialect)
         name = dialect.identifier_preparer.quote(table)
-        columns = "id, originator_id, originator_version, topic, state"
+        # On SQLite a value's type follows the value: bytes edited into text (replace()
+        # returns text) are read back as the bytes they now are, and checked like any other.
+        state = "CAST(state AS BLOB)" if dialect.name == "sqlite" else "state"
+        columns = f"id, originator_id, originator_version, topic, {state}"
         self._range = (
             f"SELECT {columns} FROM {name} WHERE id >= {marker} AND id < {marker} ORDER BY id"
         )

@@ -38,7 +38,22 @@ def failure_reason(error: BaseException) -> str:
             break
         cause = inner
     lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
+    reason = lines[0] if lines else type(cause).__name__
+    # SQLite quotes the undecodable value itself: keep binary out of messages.
+    reason = reason.split(" with text '", 1)[0]
+    return "".join(ch if ch.isprintable() else "?" for ch in reason)[:300]
+
+
+EDITED_INTO_TEXT = (
+    "a stored event's bytes were edited into text in the database, behind the application's "
+    "back (see which with: chainledger audit verify)"
+)
+
+
+def edited_into_text(error: BaseException) -> bool:
+    """Is ``error`` SQLite failing to read a stored event's bytes that someone made text
+    (e.g. with ``replace()``): data edited behind the application's back?"""
+    return failure_reason(error).startswith("Could not decode to UTF-8 column 'state'")
 
 
 def create_missing_tables(engine: Any, tables: Sequence[Table]) -> None:

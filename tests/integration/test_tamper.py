@@ -228,6 +228,35 @@ def test_content_that_is_no_longer_json_is_reported_and_refused(ledger: CliLedge
     assert_refused(ledger, "hope-trust", rotation, "stored event cannot be read")
 
 
+@pytest.mark.sqlite_only
+def test_bytes_edited_into_text_are_reported_and_refused_plainly(ledger: CliLedger) -> None:
+    """SQLite's replace() on a stored event returns text, which the driver cannot read back
+    as text: the audit reads the bytes anyway and names the event; reading through the
+    application is refused as tampering, with no binary in the message."""
+    registration = find_row(ledger.url, "hope-trust", 1)
+    with RawEvents(ledger.url) as raw, raw.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE chainledger_events SET state = replace(state, 'Hope Trust', 'Hope Trusx') "
+            f"WHERE id = {registration.notification_id}"
+        )
+        kind = connection.exec_driver_sql(
+            f"SELECT typeof(state) FROM chainledger_events WHERE id = {registration.notification_id}"
+        ).scalar_one()
+    assert kind == "text"
+
+    result = audit_fails(ledger)
+    assert_reported(result, registration, "registration signature of hope-trust does not verify")
+
+    refused = ledger.run("org", "show", "hope-trust")
+    assert_no_crash(refused)
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"Error: tampered ledger data (aggregate {registration.aggregate_id}): a stored "
+        "event's bytes were edited into text in the database, behind the application's back "
+        "(see which with: chainledger audit verify)\n"
+    )
+
+
 # -- (b) an event deleted from the middle of an aggregate's history -------------
 
 

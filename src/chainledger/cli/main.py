@@ -116,10 +116,12 @@ def _database_failure(error: Exception) -> str | None:
     import sqlalchemy.exc
     from eventsourcing.persistence import PersistenceError
 
-    from chainledger.persistence import failure_reason
+    from chainledger.persistence import EDITED_INTO_TEXT, edited_into_text, failure_reason
 
     if not isinstance(error, (sqlalchemy.exc.SQLAlchemyError, PersistenceError)):
         return None
+    if edited_into_text(error):
+        return f"tampered ledger data: {EDITED_INTO_TEXT}; nothing was saved"
     return (
         f"the ledger's database failed during the command ({failure_reason(error)}); "
         "nothing was saved"
