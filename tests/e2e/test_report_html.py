@@ -429,3 +429,18 @@ def test_the_ledger_is_not_written(demo_run: DemoRun, tmp_path: Path) -> None:
                           str(tmp_path / "p.html"))  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert copy.read_bytes() == before
+
+
+def test_a_ledger_with_nothing_recorded_makes_a_page_that_says_so(tmp_path: Path) -> None:
+    ledger = CliLedger(str(tmp_path / "empty.db"), tmp_path / "keys", CliRunner())
+    ledger.ok("init")
+    out = tmp_path / "empty.html"
+    result = ledger.run("report", "html", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    page = Page(out.read_text(encoding="utf-8"))
+    assert "0 packages, as the ledger stood on" in page.text
+    assert "No package recorded yet." in page.text
+    assert "1 event and 0 signatures from 0 organisations checked" in page.text  # the genesis
+    assert page.text.count("Nothing recorded yet.") == 4  # workshare, payments, referrals, KPIs
+    assert "No review round has been opened." in page.text
+    assert not page.svgs()

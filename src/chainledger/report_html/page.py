@@ -78,6 +78,11 @@ SECTIONS = (("summary", "Summary"), ("findings", "Findings"),
 MAX_EVIDENCE = 12  # events listed under one finding; the rest are counted
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless one: "1 event", "1,200 events"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
@@ -86,9 +91,7 @@ def render_page(data: PageData) -> str:
     """The whole page as one string of HTML."""
     figures = _Figures()
     count = len(data.packages)
-    scope = (
-        f"package {data.package}" if data.package else f"{count} package{'s' if count != 1 else ''}"
-    )
+    scope = f"package {data.package}" if data.package else counted(count, "package")
     body = [
         f"<header><h1>Supply-chain audit: {e(data.ledger_name)}</h1>",
         f'<p class="lede">{e(scope)}, as the ledger stood on {data.as_of.isoformat()}. '
@@ -195,8 +198,9 @@ def _summary(data: PageData) -> str:
                charts.pounds(f.value), f.start.isoformat(), f.end.isoformat())
               for f in data.packages),
     )  # fmt: skip
+    listed = table(packages) if data.packages else "<p>No package recorded yet.</p>"
     return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
-            f"{table(packages)}</section>")  # fmt: skip
+            f"{listed}</section>")  # fmt: skip
 
 
 def _card(title: str, value: str, detail: str, kind: str = "") -> str:
@@ -210,8 +214,8 @@ def _verification(data: PageData) -> str:
     if audit is None:
         return _card("Verification", "not checked", e("made with --no-audit: run chainledger "
                      "audit verify before relying on this page"), "unchecked")  # fmt: skip
-    details = [f"{audit.events:,} events and {audit.signatures:,} signatures from "
-               f"{audit.organisations} organisations checked"]  # fmt: skip
+    details = [f"{counted(audit.events, 'event')} and {counted(audit.signatures, 'signature')} "
+               f"from {counted(audit.organisations, 'organisation')} checked"]  # fmt: skip
     details += audit.checkpoints
     if audit.ok:
         return _card("Verification", "every event verifies", e("; ".join(details)), "ok")
@@ -223,7 +227,7 @@ def _verification(data: PageData) -> str:
 def _checkpoint(data: PageData) -> str:
     """The newest signed checkpoint given, and whether the ledger extends it; without one,
     the tree head a checkpoint would sign now."""
-    head = (f'now {data.tree.size:,} events, Merkle root <span class="hash">'
+    head = (f'now {counted(data.tree.size, "event")}, Merkle root <span class="hash">'
             f"{data.tree.root.hex()}</span>")  # fmt: skip
     if not data.checkpoints:
         return _card("Latest checkpoint", "none given", "The ledger's tree head is " + head
@@ -231,10 +235,10 @@ def _checkpoint(data: PageData) -> str:
                      "show it here with --checkpoint FILE.")  # fmt: skip
     label, latest = max(data.checkpoints, key=lambda item: item[1].size)
     if data.audit is None:
-        return _card("Latest checkpoint", f"{latest.size:,} events", e(label) + "; " + head)
+        return _card("Latest checkpoint", counted(latest.size, "event"), e(label) + "; " + head)
     extended = any(line.startswith(f"checkpoint {label} ") for line in data.audit.checkpoints)
     verdict = "the ledger extends it" if extended else "the ledger does NOT extend it"
-    return _card("Latest checkpoint", f"{latest.size:,} events",
+    return _card("Latest checkpoint", counted(latest.size, "event"),
                  f"{e(label)}: <b>{verdict}</b>; {head}", "ok" if extended else "bad")  # fmt: skip
 
 
@@ -280,7 +284,7 @@ def _review(data: PageData, figures: _Figures) -> str:
         tuple((r.package, r.period, r.owner, r.status, r.opened_on) for r in review.rounds),
     )
     if not review.rounds:
-        return _section("review", "360 review", "No review round has been opened.", [], figures)
+        return '<section id="review"><h2>360 review</h2><p>No review round has been opened.</p></section>'
     if review.view == "sealed":
         lede = (
             "Ratings are sealed for the round's owner: make the page with --as OWNER to "
