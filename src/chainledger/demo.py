@@ -27,6 +27,7 @@ from chainledger import merkle_store
 from chainledger.audit import AuditReport, audit_ledger
 from chainledger.bootstrap import open_ledger
 from chainledger.contracting import UnitOfWork
+from chainledger.domain.checkpoint import parse_checkpoint
 from chainledger.domain.quantities import Period
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
@@ -178,9 +179,6 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
 
     clean = audit_ledger(app)
     say("\n" + _summary("Audit of the ledger as recorded", clean))
-    page = directory / "report.html"
-    page.write_text(render_page(app.report_page(as_of=AS_OF, review_opener=owner)), "utf-8")
-    say(f"The council's audit as a web page, with charts (opens offline in any browser): {page}")
     tampered_path = directory / "tampered.db"
     _copy_database(ledger_path, tampered_path)
     target = _edit_a_payment_date(tampered_path)
@@ -190,6 +188,7 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     _say_failures(caught, say)
 
     plain, checked = _checkpoint_and_rollback(app, directory, ledger_path, say)
+    _audit_page(app, directory, owner, say)
     carried = _bundle_to_the_council(app, directory, say)
     say(f"\nExplore it: chainledger --ledger {ledger_path} report findings --as-of {AS_OF}")
     say(f"       and: chainledger --ledger {ledger_path} history {PACKAGE}")
@@ -213,6 +212,17 @@ def _say_failures(report: AuditReport, say: Callable[[str], None]) -> None:
                 f"{failure.message}")  # fmt: skip
         else:
             say(f"  FAILED: {failure.message}")
+
+
+def _audit_page(app: Any, directory: Path, owner: Any, say: Callable[[str], None]) -> None:
+    """The council's audit as a web page, with the review's shared view and its checkpoint."""
+    path = directory / "barnet-council.checkpoint"
+    signed = parse_checkpoint(path.read_text(encoding="utf-8"))
+    data = app.report_page(as_of=AS_OF, review_opener=owner,
+                           checkpoints=[(f"{path.name} (signed by barnet-council)", signed.checkpoint)])  # fmt: skip
+    page = directory / "report.html"
+    page.write_text(render_page(data), encoding="utf-8")
+    say(f"\nThe council's audit as a web page, with charts (opens offline in any browser): {page}")
 
 
 def _checkpoint_and_rollback(
