@@ -156,7 +156,7 @@ def workshare_bars(rows: Sequence[dict[str, Any]]) -> list[BarChart]:
                           pounds(due), pounds(paid), share or "–", row["status"]))  # fmt: skip
         charts.append(BarChart(
             title=f"{package}: promised against paid, to date",
-            series=("due to date under the promise", "paid to date"),
+            series=("due to date under the promise (or the subcontract)", "paid to date"),
             groups=tuple(bars),
             summary=f"{package}, paid against what the promise makes due by now: "
             + "; ".join(lines) + ".",
@@ -215,7 +215,7 @@ def payment_histograms(invoices: Sequence[dict[str, Any]], limit_days: int) -> l
             + f". {len(overdue)} unpaid invoice{'s are' if len(overdue) != 1 else ' is'} overdue."
         )
         table = tuple(
-            (r["payee"], r["invoice"], r["invoice_date"], pounds(_d(r["amount"])),
+            (r["package"], r["payee"], r["invoice"], r["invoice_date"], pounds(_d(r["amount"])),
              str(r["days_to_pay"]) if r["days_to_pay"] is not None else "unpaid",
              str(r["overdue_days"]) if r["overdue_days"] is not None else "–")
             for r in group
@@ -224,7 +224,8 @@ def payment_histograms(invoices: Sequence[dict[str, Any]], limit_days: int) -> l
             title=f"{payer}: days to pay an invoice",
             bins=bins, line_at=limit_days, unpaid_overdue=len(overdue), summary=summary,
             table=Table(f"{payer}: every invoice and the days it took to pay",
-                        ("payee", "invoice", "dated", "amount", "days to pay", "days overdue"),
+                        ("package", "payee", "invoice", "dated", "amount", "days to pay",
+                         "days overdue"),
                         table),
         ))  # fmt: skip
     return charts

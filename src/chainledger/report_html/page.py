@@ -102,8 +102,9 @@ def render_page(data: PageData) -> str:
         _summary(data),
         _findings(data),
         _section("workshare", "Promised against delivered",
-                 "Per subcontractor: what its promise in the winning bid makes due by now "
-                 "(the yearly value pro rata to the time elapsed) against what it has been paid.",
+                 "Per subcontractor: what its promise in the winning bid (or its subcontract, "
+                 "if the bid did not name it) makes due by now, the yearly value pro rata to "
+                 "the time elapsed, against what it has been paid.",
                  charts.workshare_bars(data.workshare), figures),
         _section("payments", "Payments",
                  f"How many days each prime took to pay its subcontractors' invoices in full, "
