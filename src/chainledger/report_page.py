@@ -99,13 +99,17 @@ class Pages:
                 session, (n for f in found for n in f["evidence"])
             )
         checked = audit_ledger(self, checkpoints=checkpoints) if audit else None
+        organisations = self.organisations()
+        if package is not None:  # those party to it: its commissioner, bidders, subcontractors
+            parties = {handle for f in facts for handle in f.orgs}
+            organisations = [o for o in organisations if o.handle in parties]
         return PageData(
             ledger_id=str(self.ledger_id),
             ledger_name=self.load(LEDGER_AGGREGATE_ID).name,
             as_of=day,
             package=package,
             packages=facts,
-            organisations=self.organisations(),
+            organisations=organisations,
             tree=self.tree_head(),
             audit=checked,
             findings=found,

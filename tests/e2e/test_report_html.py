@@ -444,3 +444,21 @@ def test_a_ledger_with_nothing_recorded_makes_a_page_that_says_so(tmp_path: Path
     assert page.text.count("Nothing recorded yet.") == 4  # workshare, payments, referrals, KPIs
     assert "No review round has been opened." in page.text
     assert not page.svgs()
+
+
+def test_a_package_page_counts_only_the_organisations_party_to_it(tmp_path: Path) -> None:
+    ledger = CliLedger(str(tmp_path / "two.db"), tmp_path / "keys", CliRunner())
+    ledger.ok("init")
+    ledger.ok("org", "create", "Barnet Council", "--role", "commissioner")
+    ledger.ok("org", "create", "Camden Council", "--role", "commissioner")
+    ledger.ok("org", "create", "Hope Trust", "--role", "subcontractor")
+    ledger.ok("package", "create", "BAR-1", "--as", "barnet-council", "--on", "2025-01-10",
+              "--title", "t", "--area", "a", "--value", "100000", "--start", "2025-04-01",
+              "--end", "2026-03-31", "--description", "d", "--payment-model", "fixed")  # fmt: skip
+    one, every = tmp_path / "one.html", tmp_path / "every.html"
+    assert ledger.run("report", "html", "--package", "BAR-1", "-o", str(one)).exit_code == 0
+    assert ledger.run("report", "html", "-o", str(every)).exit_code == 0
+    assert "Organisations<b>1</b><small>1 commissioner</small>" in one.read_text("utf-8")
+    assert "Organisations<b>3</b><small>2 commissioners, 1 subcontractor</small>" in (
+        every.read_text("utf-8")
+    )
