@@ -55,10 +55,9 @@ class Canvas:
         self.title, self.summary, self.kind = title, summary, kind
         self.parts: list[str] = []
 
-    def rect(self, x: float, y: float, w: float, h: float, fill: str, **extra: str) -> None:
-        attrs = "".join(f' {k.replace("_", "-")}="{_t(v)}"' for k, v in extra.items())
+    def rect(self, x: float, y: float, w: float, h: float, fill: str) -> None:
         self.parts.append(f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(max(w, 0))}" '
-                          f'height="{_f(max(h, 0))}" fill="{fill}"{attrs}/>')  # fmt: skip
+                          f'height="{_f(max(h, 0))}" fill="{fill}"/>')  # fmt: skip
 
     def line(self, x1: float, y1: float, x2: float, y2: float, stroke: str = GRID,
              width: float = 1, dash: str = "") -> None:  # fmt: skip
