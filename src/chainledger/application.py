@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from chainledger.crypto import (
 from chainledger.domain import (
     assessment,
     model,  # noqa: F401 - registers every event type
+    review_analysis,
 )
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.assessment import Thresholds
@@ -45,6 +46,7 @@ from chainledger.domain.organisation import (
     SigningKeyRotated,
     possession_statement,
 )
+from chainledger.domain.review_analysis import RoundRatings
 from chainledger.domain.values import (
     Role,
     Sector,
@@ -91,15 +93,6 @@ from chainledger.reviews import Reviews
 from chainledger.transparency import Transparency
 
 T = TypeVar("T")
-
-# The per-package reports: each gives rows for one package's facts and the thresholds.
-REPORTS: dict[str, Callable[[PackageFacts, Thresholds], list[dict[str, Any]]]] = {
-    "workshare": lambda facts, t: assessment.workshare(facts),
-    "payments": assessment.payments,
-    "invoices": assessment.invoice_days,
-    "referrals": lambda facts, t: assessment.referrals(facts),
-    "performance": assessment.performance,
-}
 
 
 @dataclass(frozen=True)
@@ -474,23 +467,25 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
                 raise InvalidValue(f"{prime} is not a prime")
             return assessment.scorecard(prime, self.package_facts(package, day), t)
         if name == "findings":
-            return self.findings(self.package_facts(package, day), t, review_opener, package)
-        if name not in REPORTS:
+            rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
+                      if review_opener is not None else [])  # fmt: skip
+            return self.findings(self.package_facts(package, day), t, rounds)
+        if name not in assessment.PACKAGE_REPORTS:
             raise InvalidValue(f"unknown report {name!r}")
-        return [row for f in self.package_facts(package, day) for row in REPORTS[name](f, t)]
+        return [
+            row
+            for f in self.package_facts(package, day)
+            for row in assessment.PACKAGE_REPORTS[name](f, t)
+        ]
 
+    @staticmethod
     def findings(
-        self,
-        facts: list[PackageFacts],
-        t: Thresholds,
-        review_opener: Opener | None = None,
-        package: str | None = None,
+        facts: list[PackageFacts], t: Thresholds, rounds: Sequence[RoundRatings] = ()
     ) -> list[dict[str, Any]]:
-        """The findings of these packages' facts, most severe first; with ``review_opener``,
-        also those of the 360 review rounds it owns (of ``package``, or all)."""
+        """The findings of these packages' facts and of these opened 360 review rounds,
+        most severe first."""
         found = [x for f in facts for x in assessment.findings(f, t)]
-        if review_opener is not None:
-            found += self.review_findings(review_opener, package, t)
+        found += review_analysis.findings(list(rounds), t)
         order = {"high": 0, "medium": 1, "low": 2}
         found.sort(key=lambda x: (order[x.severity], x.package, x.rule, x.organisations))
         return [x.as_dict() for x in found]

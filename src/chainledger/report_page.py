@@ -19,10 +19,11 @@ from chainledger import merkle_store
 from chainledger.audit import AuditReport, audit_ledger
 from chainledger.crypto import Opener
 from chainledger.domain import review_analysis
-from chainledger.domain.assessment import Thresholds
+from chainledger.domain.assessment import PACKAGE_REPORTS, Thresholds
 from chainledger.domain.checkpoint import Checkpoint
 from chainledger.domain.facts import PackageFacts
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID
+from chainledger.domain.review_analysis import RoundRatings
 from chainledger.errors import Refused
 from chainledger.projections.organisations import OrganisationRow
 from chainledger.projections.reviews import RoundRow
@@ -83,17 +84,18 @@ class Pages:
         """The page's data for one package or all. ``audit=False`` skips verifying every
         event (the page then says it was not checked); ``full_review`` needs the round
         owner's ``review_opener``."""
-        from chainledger.application import REPORTS
-
         if full_review and review_opener is None:
             raise Refused("only a review round's owner may ask for the full view: add --as")
         t = thresholds or Thresholds()
         day = as_of or date.today()
         facts = self.package_facts(package, day)
-        rows = {name: [row for f in facts for row in REPORTS[name](f, t)]
+        rows = {name: [row for f in facts for row in PACKAGE_REPORTS[name](f, t)]
                 for name in ("workshare", "invoices", "referrals", "performance")}  # fmt: skip
-        found = self.findings(facts, t, review_opener, package)
-        review = self._review_section(package, t, review_opener, full_review)
+        # The owner's rounds, opened once for the review findings and the heatmap.
+        rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
+                  if review_opener is not None else [])  # fmt: skip
+        found = self.findings(facts, t, rounds)
+        review = self._review_section(package, rounds, review_opener, full_review)
         with self.recorder.datastore.transaction(commit=False) as session:
             evidence = TimelineProjection.rows_at(
                 session, (n for f in found for n in f["evidence"])
@@ -126,14 +128,13 @@ class Pages:
     def _review_section(
         self: ChainLedger,
         package: str | None,
-        t: Thresholds,
+        rounds: list[RoundRatings],
         opener: Opener | None,
         full: bool,
     ) -> ReviewSection:
         public = self.review_rounds(package)
         if opener is None:
             return ReviewSection("sealed", public)
-        rounds = self.opened_rounds(opener, package=package, thresholds=t)
         if full:
             return ReviewSection(
                 "full", public, opener.org, full=review_analysis.owner_report(rounds)

@@ -33,6 +33,11 @@ def _report_options(command: Any) -> Any:
                            help="Answer as the ledger stood on this date [default: today].")(command)  # fmt: skip
     command = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                            show_default=True)(command)  # fmt: skip
+    return _rule_options(command)
+
+
+def _rule_options(command: Any) -> Any:
+    """--threshold and --base-rate: the settings of the Code of Practice's rules."""
     command = click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
                            help="Change a rule's threshold (see the README), repeatable.")(command)  # fmt: skip
     return click.option("--base-rate", metavar="PCT",
@@ -157,10 +162,7 @@ def scorecard(runtime: Runtime, prime: str, **options: Any) -> None:
 @click.option("--no-audit", is_flag=True,
               help="Skip verifying every event (faster on a large ledger); the page then says "
               "it was not checked.")  # fmt: skip
-@click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
-              help="Change a rule's threshold (see the README), repeatable.")  # fmt: skip
-@click.option("--base-rate", metavar="PCT",
-              help="Bank of England base rate for late-payment interest [default: 4.00].")  # fmt: skip
+@_rule_options
 @click.pass_obj
 def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | None,
          review_owner: str | None, full_review: bool, checkpoint_files: tuple[str, ...],

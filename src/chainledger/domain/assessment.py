@@ -8,7 +8,7 @@ on ``facts.as_of``. Every finding names the events it rests on (their ids, as
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -480,6 +480,16 @@ def performance(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
             "evidence": _evidence(r.nid, r.attested_nid),
         })  # fmt: skip
     return rows
+
+
+# The per-package reports by name: each gives one package's rows under the thresholds.
+PACKAGE_REPORTS: dict[str, Callable[[PackageFacts, Thresholds], list[dict[str, Any]]]] = {
+    "workshare": lambda facts, t: workshare(facts),
+    "payments": payments,
+    "invoices": invoice_days,
+    "referrals": lambda facts, t: referrals(facts),
+    "performance": performance,
+}
 
 
 # -- findings: the Code of Practice, rule by rule ---------------------------------------------

@@ -8,12 +8,14 @@ Drawing is ``svg.py``'s job; nothing here knows about pixels.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from chainledger.domain.quantities import Period
+from chainledger.domain.review_analysis import Stats
 
 Number = Decimal | None
 
@@ -341,7 +343,7 @@ def _spread(group: list[dict[str, Any]], periods: tuple[str, ...], providers: in
     for period in periods:
         values = sorted(by_period.get(period, []))
         lows.append(values[0] if values else None)
-        middles.append(_median_of(values))
+        middles.append(statistics.median(values) if values else None)
         highs.append(values[-1] if values else None)
     return [Series(f"median of {providers} providers", tuple(middles), wide=True),
             Series("lowest", tuple(lows), dashed=True),
@@ -410,7 +412,7 @@ def full_heatmaps(report: dict[str, Any]) -> list[Heatmap]:
                           for score, count in c["distribution"].items() for _ in range(count)]  # fmt: skip
                 own = [c["median"] for c in cells_in
                        if c["ratee"] == ratee and c["dimension"] == dim and c["group"] == "self"]  # fmt: skip
-                value = _median(scores)
+                value = Stats.of(scores).median if scores else None
                 if value is not None:
                     cells[(ratee, dim)] = value
                 table.append((ratee, dim, _n(value), str(len(scores)) if scores else "–",
@@ -426,20 +428,6 @@ def full_heatmaps(report: dict[str, Any]) -> list[Heatmap]:
                         tuple(table)),
         ))  # fmt: skip
     return charts
-
-
-def _median(scores: list[int]) -> Number:
-    return _median_of([Decimal(score) for score in scores])
-
-
-def _median_of(values: list[Decimal]) -> Number:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _extremes(cells: dict[tuple[str, str], Number]) -> str:
