@@ -10,6 +10,7 @@ CI, where that is a failure.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,10 @@ FAST_SCRYPT_N = 2**10
 ENGINES = ("sqlite", "postgresql")
 POSTGRES_ENV = "CHAINLEDGER_TEST_POSTGRES"
 POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)  # read before tests clear CHAINLEDGER_* variables
+# Every reader's verified views (see chainledger.local_store) go to one directory for the
+# session, never the user's own: each ledger has its own store there, by location and id.
+STATE_DIR = tempfile.mkdtemp(prefix="chainledger-state-")
+os.environ["CHAINLEDGER_STATE"] = STATE_DIR
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -156,6 +161,7 @@ def _no_stray_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CHAINLEDGER_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CHAINLEDGER_STATE", STATE_DIR)
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -38,7 +40,7 @@ from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
 from chainledger.domain.facts import PackageFacts
-from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id, package_id
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import (
     Organisation,
@@ -69,6 +71,7 @@ from chainledger.errors import (
 )
 from chainledger.exchange import Exchange
 from chainledger.keystore import Keystore
+from chainledger.local_store import LocalStore, default_state_dir, prepare_state_dir, store_path
 from chainledger.open_data import OpenData
 from chainledger.persistence import (
     APPLICATION_NAME,
@@ -86,7 +89,7 @@ from chainledger.projections.engine import ProjectionEngine
 from chainledger.projections.facts import load_facts, package_references
 from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
 from chainledger.projections.reviews import ReviewsProjection
-from chainledger.projections.supply_chain import SupplyChainProjection, is_party
+from chainledger.projections.supply_chain import SupplyChainProjection, has_package, is_party
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 from chainledger.report_page import Pages
 from chainledger.reviews import Reviews
@@ -116,9 +119,12 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
 
     name = APPLICATION_NAME
 
-    def __init__(self, url: str, keystore: Keystore) -> None:
+    def __init__(self, url: str, keystore: Keystore, state_dir: Path | None = None) -> None:
         self.url = url
         self.keystore = keystore
+        self.state_dir = state_dir or default_state_dir()
+        self._projections: ProjectionEngine | None = None
+        self.notes: list[str] = []  # warnings for the person at the terminal
         self._ledger_id: UUID | None = None
         self._signing_orgs: dict[str, Organisation] = {}
         self._verified = VerifiedSignatures()
@@ -132,15 +138,6 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
                 }
             )
             self.table = EventTable(self)
-            self.projections = ProjectionEngine(
-                self,
-                [
-                    OrganisationsProjection(),
-                    TimelineProjection(),
-                    SupplyChainProjection(),
-                    ReviewsProjection(),
-                ],
-            )
         except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
             raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
 
@@ -162,10 +159,65 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
 
     def close(self) -> None:
         """Close the database connections this application holds."""
+        if self._projections is not None:
+            self._projections.store.close()
+            self._projections = None
         super().close()
         engine = getattr(getattr(self.recorder, "datastore", None), "engine", None)
         if engine is not None:
             engine.dispose()
+
+    # -- the reader's verified views ----------------------------------------
+
+    @property
+    def projections(self) -> ProjectionEngine:
+        """The read models, in this reader's verified store (opened on first use)."""
+        if self._projections is None:
+            ledger_id = str(self.ledger_id)
+            prepare_state_dir(self.state_dir)
+            path = store_path(self.state_dir, describe(self.url), ledger_id)
+            projections = [OrganisationsProjection(), TimelineProjection(),
+                           SupplyChainProjection(), ReviewsProjection()]  # fmt: skip
+            tables = [table for p in projections for table in p.tables]
+            self._projections = ProjectionEngine(self, projections, LocalStore(path, tables))
+        return self._projections
+
+    @contextmanager
+    def views(self, package: str | None = None, *, whole: bool = False) -> Iterator[Any]:
+        """A read transaction on the views, caught up and verified first.
+
+        Refuses with ``TamperError`` when a row that did not verify concerns ``package``
+        (or, with ``whole``, when any row did not verify); a row that names no package
+        only adds a note for a single package's output.
+        """
+        self.projections.catch_up()
+        with self.projections.session() as session:
+            self._refuse_tampered(session, package, whole=whole)
+            yield session
+
+    def _refuse_tampered(self, session: Any, package: str | None, *, whole: bool) -> None:
+        rejected = ProjectionEngine.rejections(session, None if whole else package)
+        if package is None and not whole:
+            concerning: list[Any] = []
+            others = rejected
+        else:
+            concerning = [r for r in rejected if whole or r.package == package]
+            others = [r for r in rejected if not (whole or r.package == package)]
+        if concerning:
+            what = f"package {package}" if package and not whole else "the ledger"
+            more = f" (and {len(concerning) - 1} more)" if len(concerning) > 1 else ""
+            hint = ("; reports of packages it does not concern still work (--package REF)"
+                    if what == "the ledger" else "")  # fmt: skip
+            raise TamperError(
+                f"{what} holds data that does not verify: {concerning[0].describe()}{more}; "
+                f"see every failure with: chainledger audit verify{hint}"
+            )
+        if others:
+            more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
+            note = (f"the ledger holds rows that do not verify, left out of every view: "
+                    f"{others[0].describe()}{more}")  # fmt: skip
+            if note not in self.notes:
+                self.notes.append(note)
 
     # -- the ledger itself -------------------------------------------------
 
@@ -333,8 +385,7 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
     def organisations(self, role: Role | None = None) -> list[OrganisationRow]:
         """Every registered organisation, from the organisations view."""
         self.ledger_id  # noqa: B018 - refuses a database that holds no ledger
-        self.projections.catch_up()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.views() as session:
             return OrganisationsProjection.rows(session, role.value if role else None)
 
     def _organisation(self, handle: str) -> Organisation:
@@ -355,10 +406,8 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         """A package's timeline: every event, when, who signed it, what it says."""
         check_reference(package, "package reference")
         self.ledger_id  # noqa: B018
-        if not self.exists(package_id(package)):
-            raise NotFound(f"no package {package!r} in this ledger")
-        self.projections.catch_up()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.views(package) as session:
+            self.references(session, package)
             return TimelineProjection.rows(session, package)
 
     def bid_view(self, package: str, prime: str) -> dict[str, Any]:
@@ -402,21 +451,22 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         }
 
     def all_events(self) -> Iterator[LedgerEvent]:
-        """Every event in ledger order (read in batches; not verified — see audit)."""
+        """Every event in ledger order, each as this reader verified it (read in batches)."""
+        self.projections.catch_up()
         last = 0
         while True:
             with self.recorder.datastore.transaction(commit=False) as session:
                 rows = read_notifications(self, session, last + 1, 1000)
-            if not rows:
-                return
-            for row in rows:
+            checked = self.projections.checked(rows, whole=True)
+            for row in checked:
                 yield row.event()
+            if len(checked) < len(rows) or not rows:
+                return
             last = rows[-1].id
 
     def party_index(self, package: str, handle: str) -> bool:
         """Whether ``handle`` has bid for, been named in, or shown interest in the package."""
-        self.projections.catch_up()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.views(package) as session:
             return is_party(session, package, handle)
 
     # -- reports ---------------------------------------------------------------------
@@ -427,8 +477,7 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         Catches the views up first, then reads only the package's rows: no replay.
         """
         self.ledger_id  # noqa: B018
-        self.projections.catch_up()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.views(package, whole=package is None) as session:
             references = self.references(session, package)
             loaded = [load_facts(session, ref, as_of) for ref in references]
         return [facts for facts in loaded if facts is not None]
@@ -438,7 +487,7 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         if package is None:
             return package_references(session)
         check_reference(package, "package reference")
-        if not self.exists(package_id(package)):
+        if not has_package(session, package):
             raise NotFound(f"no package {package!r} in this ledger")
         return [package]
 
@@ -493,12 +542,23 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
     # -- reading and writing aggregates --------------------------------------
 
     def load(self, aggregate_id: UUID) -> Any:
-        """The aggregate, rebuilt from events whose signatures and chain all verify."""
+        """The aggregate, rebuilt from events whose signatures and chain all verify, and
+        that still hold the newest of its events this reader verified before."""
+        pin = None if aggregate_id == LEDGER_AGGREGATE_ID else self.projections.pin(aggregate_id)
         try:
             aggregate = None
             for event in self._stored_events(aggregate_id):
                 self._check_signature(event, aggregate)
                 aggregate = event.mutate(aggregate)
+                if pin is not None and event.originator_version == pin[0] and event.hash != pin[1]:
+                    raise event.tamper("it is not the event verified here before: the record "
+                                       "was rewritten")  # fmt: skip
+            if pin is not None and (aggregate is None or aggregate.version < pin[0]):
+                raise TamperError(
+                    f"the record ends before version {pin[0]}, which was verified here before: "
+                    "the ledger was rolled back or events were removed",
+                    aggregate_id=aggregate_id,
+                )
         except TamperError as error:
             raise error.located(self._notification_id(error.aggregate_id, error.version)) from None
         except (PersistenceError, sqlalchemy.exc.SQLAlchemyError) as exc:

@@ -10,8 +10,11 @@ from chainledger.keystore import Keystore
 from chainledger.persistence import database_url, sqlite_path
 
 
-def open_ledger(ledger: str, keys: Path, *, create: bool = False) -> ChainLedger:
-    """The application for the ledger at ``ledger`` (a path or an SQLAlchemy URL).
+def open_ledger(
+    ledger: str, keys: Path, *, create: bool = False, state: Path | None = None
+) -> ChainLedger:
+    """The application for the ledger at ``ledger`` (a path or an SQLAlchemy URL), reading
+    through the verified store in ``state`` (default: the user's state directory).
 
     An SQLite file that does not exist is created only when ``create`` is set,
     so a mistyped path is an error instead of a new empty ledger.
@@ -26,4 +29,4 @@ def open_ledger(ledger: str, keys: Path, *, create: bool = False) -> ChainLedger
                 f"no ledger at {path}; create one with: chainledger init "
                 "(or point --ledger / CHAINLEDGER_LEDGER at an existing one)"
             )
-    return ChainLedger(url, Keystore(keys))
+    return ChainLedger(url, Keystore(keys), state)

@@ -28,7 +28,7 @@ from chainledger.bundles import (
 )
 from chainledger.crypto import Ed25519Signer
 from chainledger.domain.events import decode_event, now, split_state
-from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id, package_id
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.values import check_reference
 from chainledger.errors import (
     Conflict,
@@ -38,9 +38,8 @@ from chainledger.errors import (
     Refused,
     TamperError,
 )
-from chainledger.persistence import failure_reason
-from chainledger.projections.engine import ProjectionEngine
-from chainledger.projections.timeline import TimelineProjection, timeline_table
+from chainledger.persistence import StoredRow, failure_reason
+from chainledger.projections.timeline import timeline_table
 
 if TYPE_CHECKING:
     from chainledger.application import ChainLedger
@@ -67,26 +66,33 @@ class Exchange:
         them, each event's audit path, and a checkpoint signed by ``signer``."""
         check_reference(package, "package reference")
         self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        if not self.exists(package_id(package)):
-            raise NotFound(f"no package {package!r} in this ledger")
-        self.projections.catch_up()
         table = self.recorder.events_record_cls.__table__
         columns = (table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic,
                    table.c.state)  # fmt: skip
-        with self.recorder.datastore.transaction(commit=False) as session:
-            # The tree as far as the timeline view has read, so that the bundle holds every
-            # event of the package its checkpoint covers (an importer relies on that).
-            position = ProjectionEngine.positions_in(session).get(TimelineProjection.name, 0)
-            head = merkle_store.head_at(session, position)
+        with self.views(package) as views:
+            self.references(views, package)
+            # The tree as far as this reader verified, so that the bundle holds every event
+            # of the package its checkpoint covers (an importer relies on that).
+            verified = self.verified_head()
             ids = list(
-                session.execute(
+                views.execute(
                     select(timeline_table.c.notification_id).where(
                         timeline_table.c.package == package,
-                        timeline_table.c.notification_id <= head.position,
+                        timeline_table.c.notification_id <= verified.position,
                     )
                 ).scalars()
             )
+        with self.recorder.datastore.transaction(commit=False) as session:
+            head = merkle_store.head_at(session, verified.position)
+            if (head.size, head.root) != (verified.size, verified.root):
+                raise TamperError(
+                    "the ledger's stored Merkle tree is not the tree of the events you verified: "
+                    "run chainledger audit verify"
+                )
             rows = _rows(session, select(*columns), table.c.id, ids)
+            if len(rows) < len(ids):
+                raise TamperError(f"events of package {package} that were verified here are "
+                                  "gone from the ledger: it was rewritten")  # fmt: skip
             orgs = {signer.org} | {_org(state) for *_, state in rows} - {None}
             records = [LEDGER_AGGREGATE_ID, *(organisation_id(str(org)) for org in orgs)]
             rows += [
@@ -95,6 +101,9 @@ class Exchange:
                 if row[0] <= head.position
             ]
             rows.sort(key=lambda row: row[0])
+            self.projections.checked(
+                [StoredRow(r[0], _uuid(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+            )
             positions = merkle_store.leaf_indexes(session, [row[0] for row in rows])
             missing = [row[0] for row in rows if row[0] not in positions]
             if missing:

@@ -119,6 +119,11 @@ def _head_row(session: Any) -> tuple[int, int] | None:
     return None if row is None else (int(row[0]), int(row[1]))
 
 
+def stored_size(session: Any) -> tuple[int, int]:
+    """(size, last notification id) of the stored tree, as its head row says."""
+    return _head_row(session) or (0, 0)
+
+
 def _right_edge(session: Any, size: int) -> list[bytes]:
     """The stored hashes of the complete subtrees on the right edge of the tree of ``size``."""
     keys = frontier(size)

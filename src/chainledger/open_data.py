@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID
-from chainledger.errors import NotFound
+from chainledger.errors import NotFound, TamperError
 from chainledger.persistence import StoredRow
 from chainledger.projections.ocds import (
     EXTENSIONS,
@@ -45,8 +45,7 @@ class OpenData:
         package holding each package's releases and compiled release."""
         check_ocid_prefix(prefix)
         self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        self.projections.catch_up()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.views(package, whole=package is None) as session:
             references = self.references(session, package)
             organisations = {
                 row.handle: Organisation(row.handle, row.name, row.identifier)
@@ -73,9 +72,10 @@ class OpenData:
         return {**head, "releases": [r for releases in by_package.values() for r in releases]}
 
     def _package_events(self: ChainLedger, reference: str) -> Iterator[Any]:
-        """The events of ``reference``'s records, in the ledger's order, read in batches."""
+        """The events of ``reference``'s records, in the ledger's order, read in batches, each
+        as this reader verified it."""
         table = self.recorder.events_record_cls.__table__
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.projections.session() as session:
             ids = list(
                 session.execute(
                     select(timeline_table.c.notification_id)
@@ -89,8 +89,12 @@ class OpenData:
             with self.recorder.datastore.transaction(commit=False) as session:
                 query = select(*columns).where(table.c.id.in_(ids[start : start + BATCH]))
                 rows = sorted(session.execute(query), key=lambda r: r[0])
-            for row in rows:
-                yield StoredRow(row[0], row[1], row[2], row[3], bytes(row[4])).event()
+            stored = [StoredRow(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
+            if len(stored) < len(ids[start : start + BATCH]):
+                raise TamperError(f"events of package {reference} that were verified here are "
+                                  "gone from the ledger: it was rewritten")  # fmt: skip
+            for row in self.projections.checked(stored):
+                yield row.event()
 
 
 def write_json(value: Any, indent: int = 2, _level: int = 0) -> str:

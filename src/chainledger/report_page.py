@@ -96,7 +96,7 @@ class Pages:
                   if review_opener is not None else [])  # fmt: skip
         found = self.findings(facts, t, rounds)
         review = self._review_section(package, rounds, review_opener, full_review)
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.projections.session() as session:
             evidence = TimelineProjection.rows_at(
                 session, (n for f in found for n in f["evidence"])
             )

@@ -67,8 +67,7 @@ class Reviews:
             raise NotFound(f"no package {package!r} in this ledger") from None
         subs: set[str] = set()
         if pkg.prime is not None:
-            self.projections.catch_up()
-            with self.recorder.datastore.transaction(commit=False) as session:
+            with self.views(package) as session:
                 subs = subcontractors_of(session, package, pkg.prime)
         return Parties(pkg.commissioner, pkg.prime, frozenset(subs))
 
@@ -296,8 +295,7 @@ class Reviews:
         if period is not None:
             period = str(Period.parse(period, "review period"))
         self.ledger_id  # noqa: B018
-        self.projections.catch_up()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.views(package) as session:
             return review_view.rounds(session, package, period)
 
     def review_status(self: ChainLedger, package: str, period: str) -> dict[str, Any]:
@@ -307,7 +305,7 @@ class Reviews:
         if not found:
             raise NotFound(f"no review round for package {package} in {period}")
         round_ = found[0]
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.projections.session() as session:
             rows = review_view.ratings(session, package, period)
         return {
             "package": package,
@@ -348,7 +346,7 @@ class Reviews:
         result = []
         for row in owned:
             parties = self.review_parties(row.package)
-            with self.recorder.datastore.transaction(commit=False) as session:
+            with self.projections.session() as session:
                 commitments = review_view.ratings(session, row.package, row.period)
             rr = RoundRatings(row.package, row.period, row.owner, row.status, row.dimensions,
                               row.opened_nid, min_group=row.min_group)  # fmt: skip

@@ -20,6 +20,7 @@ from chainledger.domain.checkpoint import (
 )
 from chainledger.domain.events import UNSIGNED, split_state
 from chainledger.domain.ids import organisation_id
+from chainledger.domain.merkle import edge_root, leaf_hash, verify_consistency, verify_inclusion
 from chainledger.domain.organisation import key_fingerprint
 from chainledger.errors import InvalidValue, NotFound, ProofFailed, TamperError
 from chainledger.persistence import read_notifications
@@ -33,14 +34,23 @@ class Transparency:
     """Checkpoints and proofs; mixed into the application."""
 
     def tree_head(self: ChainLedger) -> merkle_store.TreeHead:
+        """The tree of every event this reader has verified, caught up now."""
         self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        with self.recorder.datastore.transaction(commit=False) as session:
-            return merkle_store.read_head(session)
+        self.projections.catch_up()
+        return self.verified_head()
+
+    def verified_head(self: ChainLedger) -> merkle_store.TreeHead:
+        """The tree of every event this reader has verified so far (no catch-up)."""
+        head = self.projections.head()
+        if head is None:
+            return merkle_store.TreeHead(0, edge_root([]), 0)
+        return merkle_store.TreeHead(head.size, head.root, head.position)
 
     def checkpoint(
         self: ChainLedger, signer: Ed25519Signer, head: merkle_store.TreeHead | None = None
     ) -> SignedCheckpoint:
-        """The current tree head (or ``head``), signed by ``signer``'s organisation."""
+        """The tree head this reader verified (or ``head``), signed by ``signer``'s
+        organisation."""
         head = head or self.tree_head()
         return sign_checkpoint(
             Checkpoint(self.ledger_id, head.size, head.root),
@@ -48,6 +58,43 @@ class Transparency:
             signer.public_key,
             signer.sign,
         )
+
+    def keep_checkpoint(self: ChainLedger, signer: Ed25519Signer) -> tuple[SignedCheckpoint, str]:
+        """A checkpoint of the tree this reader verified, signed by ``signer``, and what was
+        verified for it.
+
+        Refuses to sign over a row that did not verify since the signer's last
+        checkpoint signed here, and over a stored tree that is not the tree verified
+        (proofs come from the stored tree).
+        """
+        head = self.tree_head()
+        last = self.projections.last_checkpoint(signer.org)
+        since, since_position = last or (0, 0)
+        with self.projections.session() as session:
+            rejected = [r for r in self.projections.rejections(session)
+                        if r.nid > since_position]  # fmt: skip
+        if rejected:
+            more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+            raise TamperError(
+                f"not signing: since {signer.org}'s last checkpoint here ({since} events) the "
+                f"ledger took a row that does not verify: {rejected[0].describe()}{more}"
+            )
+        with self.recorder.datastore.transaction(commit=False) as session:
+            stored_size, _ = merkle_store.stored_size(session)
+            stored = merkle_store.root_at(session, head.size) if stored_size >= head.size else b""
+        if stored != head.root:
+            raise TamperError(
+                "not signing: the ledger's stored Merkle tree is not the tree of the events you "
+                "verified, so its proofs would not match (see what with: chainledger audit verify)"
+            )
+        signed = self.checkpoint(signer, head)
+        self.projections.record_checkpoint(signer.org, head)
+        if last is None:
+            verified = f"verified all {head.size} events of the ledger"
+        else:
+            verified = (f"verified the {head.size - since} events since {signer.org}'s last "
+                        f"checkpoint here ({since} events)")  # fmt: skip
+        return signed, verified
 
     def checkpoint_signer(self: ChainLedger, signed: SignedCheckpoint) -> tuple[str, str]:
         """(handle, key id) of an organisation of this ledger whose key signed ``signed``."""
@@ -80,8 +127,8 @@ class Transparency:
         self: ChainLedger, notification_id: int, signer: Ed25519Signer
     ) -> dict[str, Any]:
         """An event, its signer's key, its audit path and a checkpoint signed by ``signer``."""
+        head = self.tree_head()
         with self.recorder.datastore.transaction(commit=False) as session:
-            head = merkle_store.read_head(session)
             leaf = merkle_store.leaf_of(session, notification_id)
             if leaf is None:
                 raise NotFound(f"no event #{notification_id} in this ledger")
@@ -91,8 +138,16 @@ class Transparency:
                 raise TamperError(
                     f"event #{notification_id} is in the Merkle tree but not in the log"
                 )
+            if index >= head.size:
+                raise NotFound(f"event #{notification_id} is newer than what you verified")
             path = merkle_store.prove_inclusion(session, index, head.size)
         row = rows[0]
+        self.projections.checked(rows)
+        if not verify_inclusion(index, head.size, leaf_hash(row.state), path, head.root):
+            raise TamperError(
+                f"the ledger's stored Merkle tree does not prove event #{notification_id} in the "
+                "tree you verified: run chainledger audit verify"
+            )
         state = row.state
         signature, content = split_state(state)
         bundle: dict[str, Any] = {
@@ -140,8 +195,8 @@ class Transparency:
         came from, goes into the bundle with its signer's key, so that a checker
         sees who vouched for the old tree head too.
         """
+        head = self.tree_head()
         with self.recorder.datastore.transaction(commit=False) as session:
-            head = merkle_store.read_head(session)
             size = head.size if new_size is None else new_size
             if not 0 < old_size <= size <= head.size:
                 raise InvalidValue(
@@ -149,8 +204,21 @@ class Transparency:
                     f"got {old_size} and {size}"
                 )
             old_root = merkle_store.root_at(session, old_size)
-            new_root = head.root if size == head.size else merkle_store.root_at(session, size)
+            new_root = merkle_store.root_at(session, size)
             proof = merkle_store.prove_consistency(session, old_size, size)
+            # The stored tree must be the verified one: its root at the verified size, and
+            # the tree of ``size`` a prefix of it.
+            verified_root = merkle_store.root_at(session, head.size)
+            to_verified = (merkle_store.prove_consistency(session, size, head.size)
+                           if size < head.size else [])  # fmt: skip
+        if verified_root != head.root or (
+            size < head.size
+            and not verify_consistency(size, head.size, new_root, head.root, to_verified)
+        ):
+            raise TamperError(
+                "the ledger's stored Merkle tree is not the tree of the events you verified: "
+                "run chainledger audit verify"
+            )
         for at, root in expected:
             if {old_size: old_root, size: new_root}.get(at) != root:
                 raise ProofFailed(

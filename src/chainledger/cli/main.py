@@ -31,9 +31,10 @@ def default_keys() -> Path:
 class Runtime:
     """What every command shares: where the ledger and the keys are."""
 
-    def __init__(self, ledger: str, keys: Path) -> None:
+    def __init__(self, ledger: str, keys: Path, state: Path | None = None) -> None:
         self.ledger = ledger
         self.keys = keys
+        self.state = state
         self._app: ChainLedger | None = None
         self.on: str | None = None  # --on: when the recorded facts took effect
         self._passphrases: dict[str, str] = {}  # asked once per command, never shown
@@ -42,12 +43,15 @@ class Runtime:
         if self._app is None:
             from chainledger.bootstrap import open_ledger
 
-            self._app = open_ledger(self.ledger, self.keys, create=create)
+            self._app = open_ledger(self.ledger, self.keys, create=create, state=self.state)
         return self._app
 
     def close(self) -> None:
-        """Release the ledger's database connections (a shared server counts them)."""
+        """Release the ledger's database connections (a shared server counts them), and say
+        what the command noticed on the way (rows that do not verify, say)."""
         if self._app is not None:
+            for note in self._app.notes:
+                click.echo(f"Warning: {note}", err=True)
             self._app.close()
             self._app = None
 
@@ -168,9 +172,19 @@ class ChainledgerGroup(click.Group):
     help="Directory of encrypted private keys. Env: CHAINLEDGER_KEYS. "
     "[default: your config directory]/keys",
 )
+@click.option(
+    "--state",
+    envvar="CHAINLEDGER_STATE",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Directory of your verified views of each ledger (kept outside the ledger's "
+    "database, so that whoever writes to it cannot change what a report says). "
+    "Env: CHAINLEDGER_STATE. [default: ~/.local/state/chainledger]",
+)
 @click.version_option(__version__, prog_name="chainledger")
 @click.pass_context
-def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
+def cli(ctx: click.Context, ledger: str, keys: Path | None, state: Path | None) -> None:
     """chainledger: a signed ledger of what public-service supply chains promise and deliver.
 
     Every fact is an event signed by the organisation accountable for it, so
@@ -183,7 +197,7 @@ def cli(ctx: click.Context, ledger: str, keys: Path | None) -> None:
 
     Passphrases come from CHAINLEDGER_PASSPHRASE or a prompt.
     """
-    ctx.obj = Runtime(ledger, keys or default_keys())
+    ctx.obj = Runtime(ledger, keys or default_keys(), state)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -50,13 +50,16 @@ _OUTPUT = click.option(
 def checkpoint(runtime: Runtime, handle: str, output: Path | None) -> None:
     """Sign the ledger's current tree head: its id, its number of events and its Merkle root.
 
-    Keep the file. Later, `chainledger audit verify --checkpoint FILE` proves the
+    Only what you have verified is signed: every event since your last checkpoint
+    is verified first (signature, key, hash chain), and a row that does not verify
+    refuses the checkpoint. Keep the file. Later, `chainledger audit verify --checkpoint FILE` proves the
     ledger still holds exactly those events, in that order, and only added to
     them: nothing removed, reordered or rewritten, even by whoever runs the database.
     The format is a C2SP signed note (c2sp.org/tlog-checkpoint).
     """
     app = runtime.app()
-    signed = app.checkpoint(runtime.signer(handle))
+    signed, verified = app.keep_checkpoint(runtime.signer(handle))
+    click.echo(f"Checked before signing: {verified}.", err=True)
     write_output(signed.text(), output, f"a checkpoint of {signed.checkpoint.size} events")
 
 

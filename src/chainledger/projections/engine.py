@@ -1,53 +1,53 @@
-"""Pull-based catch-up of read models: one pass, one transaction per batch.
+"""Catching the read models up with the ledger, verifying every event first.
+
+The read models live in the reader's verified store (``chainledger.local_store``),
+an SQLite file on the reader's own machine, never in the ledger's database: a
+report must not believe a table that whoever writes to the database could edit.
+A catch-up reads the events recorded since the last one, in batches, verifies
+each (``chainledger.verifier``) and applies only those that verify, writing the
+view rows, the verifier's state and the new position in one transaction of the
+store. A row that does not verify is kept out of every view and named in the
+store (``rejected_rows``), with the package it concerns, so a report on that
+package refuses to answer while the others go on. A rebuild verifies the whole
+ledger into a new store and replaces the old one only if every event verified.
 
 eventsourcing 9.5's ``ProjectionRunner`` needs database subscriptions, which
-SQLite lacks, so views are caught up by reading the notification log from the
-tracked position and writing the view rows and the new position in the same
-transaction: a crash never half-applies an event, and a report never replays
-the ledger, it only applies what is new.
-
-All projections are caught up in one pass over the log; rows are inserted in
-bulk (executemany) per batch. The tracking position moves by compare-and-set,
-so two processes catching up at once cannot both apply the same events: the
-slower one rolls back and reads the new position.
+SQLite lacks, so views are caught up by reading the notification log (polling).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
+from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    MetaData,
-    String,
-    Table,
-    delete,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from chainledger.domain.events import LedgerEvent
-from chainledger.errors import TamperError
-from chainledger.persistence import (
-    create_missing_tables,
-    failure_reason,
-    param_marker,
-    read_notifications,
-)
-
-metadata = MetaData()
-
-tracking_table = Table(
-    "projection_tracking",
+from chainledger import merkle_store
+from chainledger.audit import KeySpan
+from chainledger.domain.events import LedgerEvent, split_state
+from chainledger.domain.merkle import HASH_SIZE, append_leaf, edge_root, leaf_hash
+from chainledger.errors import NotFound, TamperError
+from chainledger.local_store import (
+    LocalStore,
+    chains_table,
+    checkpoints_table,
+    events_table,
+    head_table,
+    keys_table,
     metadata,
-    Column("name", String(64), primary_key=True),
-    Column("position", BigInteger, nullable=False),
+    rejected_table,
 )
+from chainledger.persistence import param_marker, read_notifications
+from chainledger.verifier import Verdict, Verifier, package_named
+
+__all__ = ["Projection", "ProjectionEngine", "VerifiedHead", "Writer", "metadata"]
 
 
 class Writer:
@@ -110,116 +110,412 @@ class Projection(Protocol):
         """Forget anything cached in memory (the tables are being emptied)."""
 
 
-class _Raced(Exception):
-    """Another process moved a projection's position first."""
+
+@dataclass(frozen=True)
+class VerifiedHead:
+    """How far the reader has verified the ledger: the Merkle tree of every row read."""
+
+    ledger_id: str
+    size: int
+    position: int  # the last notification id read
+    edge: tuple[bytes, ...]
+    last_leaf: bytes
+
+    @property
+    def root(self) -> bytes:
+        return edge_root(list(self.edge))
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row of the ledger that did not verify, kept out of every view."""
+
+    nid: int
+    aggregate_id: str
+    version: int
+    topic: str
+    package: str | None
+    message: str
+
+    def describe(self) -> str:
+        return (f"event #{self.nid} ({self.topic}, version {self.version} of record "
+                f"{self.aggregate_id}): {self.message}")  # fmt: skip
+
+
+def _package_index() -> Table:
+    # The timeline view's record -> package index (looked up by name: the timeline
+    # projection's module imports this one).
+    return metadata.tables["view_aggregate_packages"]
+
+
+def _timeline() -> Table:
+    return metadata.tables["view_timeline"]
+
+
+def content_hash(state: bytes) -> bytes:
+    """SHA-256 of a stored event's content (what its record's next event links to)."""
+    return hashlib.sha256(split_state(state)[1]).digest()
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 class ProjectionEngine:
-    """Keeps a set of projections up to date with an application's notification log."""
+    """Keeps a set of projections, in the reader's verified store, up to date with an
+    application's notification log, verifying every event before applying it."""
 
-    def __init__(self, app: Any, projections: Iterable[Projection], *, batch_size: int = 2000):
+    def __init__(
+        self,
+        app: Any,
+        projections: Iterable[Projection],
+        store: LocalStore,
+        *,
+        batch_size: int = 2000,
+    ) -> None:
         self.app = app
         self.projections = list(projections)
+        self.store = store
         self.batch_size = batch_size
-        engine = app.recorder.datastore.engine
-        tables = [tracking_table] + [t for p in self.projections for t in p.tables]
-        create_missing_tables(engine, tables)
 
-    def _transaction(self) -> Any:
-        return self.app.recorder.datastore.transaction(commit=True)
+    # -- reading -------------------------------------------------------------------------
 
-    def positions(self) -> dict[str, int]:
-        with self._transaction() as session:
-            return self._positions(session)
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read transaction on the verified store (catch up first)."""
+        with self.store.reading() as session:
+            yield session
 
-    @staticmethod
-    def positions_in(session: Session) -> dict[str, int]:
-        """Each view's position (the last notification id applied), read in ``session``."""
-        return ProjectionEngine._positions(session)
+    def head(self) -> VerifiedHead | None:
+        with self.store.reading() as session:
+            return self._head(session)
 
     @staticmethod
-    def _positions(session: Session) -> dict[str, int]:
-        return dict(session.execute(select(tracking_table.c.name, tracking_table.c.position)).all())
+    def _head(session: Session) -> VerifiedHead | None:
+        row = session.execute(select(head_table).where(head_table.c.id == 1)).first()
+        if row is None:
+            return None
+        edge = bytes(row.edge)
+        return VerifiedHead(
+            row.ledger_id, int(row.size), int(row.position),
+            tuple(edge[i : i + HASH_SIZE] for i in range(0, len(edge), HASH_SIZE)),
+            bytes(row.last_leaf),
+        )  # fmt: skip
 
-    def catch_up(self) -> int:
-        """Apply every new event to every projection; returns how many events were read.
+    def pin(self, aggregate_id: UUID) -> tuple[int, str] | None:
+        """(version, content hash) of the newest event of a record this reader verified."""
+        with self.store.reading() as session:
+            row = session.execute(
+                select(chains_table.c.version, chains_table.c.hash).where(
+                    chains_table.c.aggregate_id == str(aggregate_id)
+                )
+            ).first()
+        return None if row is None else (int(row[0]), str(row[1]))
 
-        A batch that another process wrote first is read again. A batch that clashes
-        with rows already in the views while no other process moved their positions is
-        no race: the views are out of step with their positions, and that is reported
-        instead of retried for ever.
+    def checked(self, rows: Sequence[Any], *, whole: bool = False) -> list[Any]:
+        """Those of ``rows`` (stored rows read from the ledger) that this reader verified,
+        each still as it was verified; rows recorded since the last catch-up are left out.
+
+        Raises ``TamperError`` for a row that differs from the event verified at its
+        place, or that did not verify (for any row that did not verify, with ``whole``).
+        """
+        head = self.head()
+        position = head.position if head else 0
+        mine = [row for row in rows if row.id <= position]
+        known: dict[int, bytes] = {}
+        failed: dict[int, Rejection] = {}
+        with self.store.reading() as session:
+            for chunk in _chunks([row.id for row in mine]):
+                query = select(events_table).where(events_table.c.nid.in_(chunk))
+                known.update((int(r.nid), bytes(r.hash)) for r in session.execute(query))
+            if whole:
+                rejected = self.rejections(session)
+                if rejected:
+                    more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+                    raise TamperError(f"the ledger holds data that does not verify: "
+                                      f"{rejected[0].describe()}{more}")  # fmt: skip
+            missing = [row.id for row in mine if row.id not in known]
+            for chunk in _chunks(missing):
+                query = select(rejected_table).where(rejected_table.c.nid.in_(chunk))
+                for r in session.execute(query):
+                    failed[int(r.nid)] = Rejection(int(r.nid), r.aggregate_id, int(r.version),
+                                                   r.topic, r.package, r.message)  # fmt: skip
+        for row in mine:
+            if row.id in failed:
+                raise TamperError(f"{failed[row.id].describe()}")
+            if known.get(row.id) != content_hash(row.state):
+                raise TamperError(
+                    f"event #{row.id} ({row.topic}) is not the event verified at its place "
+                    "before: the ledger was rewritten (see what with: chainledger audit verify)"
+                )
+        return mine
+
+    def last_checkpoint(self, org: str) -> tuple[int, int] | None:
+        """(size, last notification id) of ``org``'s last checkpoint signed through this store."""
+        with self.store.reading() as session:
+            row = session.execute(
+                select(checkpoints_table.c.size, checkpoints_table.c.position).where(
+                    checkpoints_table.c.org == org
+                )
+            ).first()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def record_checkpoint(self, org: str, head: Any) -> None:
+        """Remember that ``org`` signed a checkpoint of ``head`` (a TreeHead) here."""
+        values = {"size": head.size, "position": head.position, "root": head.root}
+        with self.store.writing() as session:
+            moved = session.execute(
+                update(checkpoints_table).where(checkpoints_table.c.org == org).values(**values)
+            )
+            if moved.rowcount == 0:
+                session.execute(insert(checkpoints_table).values(org=org, **values))
+
+    @staticmethod
+    def rejections(session: Session, package: str | None = None) -> list[Rejection]:
+        """The rows that did not verify: those of ``package`` and those that name no
+        package, or every one when ``package`` is None."""
+        query = select(rejected_table).order_by(rejected_table.c.nid)
+        if package is not None:
+            query = query.where(
+                (rejected_table.c.package == package) | rejected_table.c.package.is_(None)
+            )
+        return [
+            Rejection(int(r.nid), r.aggregate_id, int(r.version), r.topic, r.package, r.message)
+            for r in session.execute(query)
+        ]
+
+    # -- catching up ---------------------------------------------------------------------
+
+    def catch_up(self, *, strict: bool = False) -> int:
+        """Verify and apply every new event; returns how many rows were read.
+
+        First the row the reader verified last must still be in the ledger, unchanged
+        (a rolled-back or rewritten ledger is caught here); at the end the ledger's
+        stored Merkle tree must agree with the tree of the rows verified. With
+        ``strict``, a row that does not verify stops the catch-up with a ``TamperError``
+        naming it, and nothing of its batch is written.
         """
         read = 0
+        check_tip = True
         while True:
-            try:
-                count = self._catch_up_batch()
-            except _Raced:
-                for projection in self.projections:
-                    projection.reset()
-                continue
+            count = self._catch_up_batch(check_tip=check_tip, strict=strict)
+            check_tip = False
             if count == 0:
-                return read
+                break
             read += count
+        self._check_stored_tree()
+        return read
 
-    def _catch_up_batch(self) -> int:
-        positions: dict[str, int] = {}
-        try:
-            with self._transaction() as session:
-                positions = self._positions(session)
-                behind = {p.name: positions.get(p.name, 0) for p in self.projections}
-                start = min(behind.values()) + 1
-                notifications = read_notifications(self.app, session, start, self.batch_size)
-                if not notifications:
-                    return 0
-                writer = Writer(session)
-                wanted = [(p, set(p.topics)) for p in self.projections]
-                for notification in notifications:
-                    readers = [
-                        p
-                        for p, topics in wanted
-                        if behind[p.name] < notification.id
-                        and (not topics or notification.topic in topics)
-                    ]
-                    if not readers:
-                        continue
-                    event = notification.event()
-                    for projection in readers:
-                        projection.apply(event, writer)
-                writer.flush()
-                last = notifications[-1].id
-                for projection in self.projections:
-                    self._track(session, projection.name, positions.get(projection.name), last)
-                return len(notifications)
-        except (SQLIntegrityError, PersistenceIntegrityError) as error:
-            if self.positions() != positions:
-                raise _Raced from None  # another process got there first
+    def _catch_up_batch(self, *, check_tip: bool, strict: bool) -> int:
+        with self.store.writing() as session:
+            head = self._head(session)
+            position = head.position if head else 0
+            with self.app.recorder.datastore.transaction(commit=False) as ledger:
+                if check_tip and head is not None and head.position:
+                    self._check_tip(ledger, head)
+                rows = read_notifications(self.app, ledger, position + 1, self.batch_size)
+            if not rows:
+                return 0
+            verifier = self._verifier(session, head, rows)
+            writer = Writer(session)
+            wanted = [(p, set(p.topics)) for p in self.projections]
+            size, edge = (head.size, list(head.edge)) if head else (0, [])
+            failed: list[Verdict] = []
+            verified: list[tuple[int, bytes]] = []
+            for row in rows:
+                verdict = verifier.check(row)
+                edge, _ = append_leaf(size, edge, verdict.leaf)
+                size += 1
+                if verdict.event is None:
+                    if strict:
+                        raise TamperError(f"event #{row.id} ({row.topic}) does not verify: "
+                                          f"{verdict.problem}; nothing was written")  # fmt: skip
+                    failed.append(verdict)
+                    continue
+                verified.append((row.id, content_hash(row.state)))
+                for projection, topics in wanted:
+                    if not topics or row.topic in topics:
+                        projection.apply(verdict.event, writer)
+            writer.flush()
+            if strict and verifier.late:
+                nid, why = verifier.late[0]
+                raise TamperError(f"event #{nid} does not verify: {why}; nothing was written")
+            ledger_id = verifier.ledger_id or (head.ledger_id if head else "")
+            if verified:
+                session.connection().exec_driver_sql(
+                    "INSERT INTO verified_events (nid, hash) VALUES (?, ?)", verified
+                )
+            self._save(session, verifier, failed)
+            self._save_head(session, head, VerifiedHead(
+                ledger_id, size, rows[-1].id, tuple(edge), leaf_hash(rows[-1].state),
+            ))  # fmt: skip
+            return len(rows)
+
+    def _check_tip(self, ledger: Any, head: VerifiedHead) -> None:
+        """The last row verified must still be there, as it was."""
+        found = read_notifications(self.app, ledger, head.position, 1)
+        if not found or found[0].id != head.position or leaf_hash(found[0].state) != head.last_leaf:
             raise TamperError(
-                f"the views hold rows beyond the positions they track ({failure_reason(error)}): "
-                "rebuild them with: chainledger projections rebuild"
-            ) from None
+                f"event #{head.position}, the last of the {head.size} you verified in this "
+                "ledger, is no longer there as you verified it: the ledger was rolled back or "
+                f"rewritten (your verified state: {self.store.path})"
+            )
+
+    def _check_stored_tree(self) -> None:
+        """The ledger's stored Merkle tree (which proofs and checkpoints come from) must be
+        the tree of the rows verified, and must hold no row the log did not show in order."""
+        head = self.head()
+        if head is None:
+            return
+        with self.app.recorder.datastore.transaction(commit=False) as ledger:
+            stored_size, stored_position = merkle_store.stored_size(ledger)
+            if stored_size > head.size and stored_position <= head.position:
+                raise TamperError(
+                    f"the ledger's Merkle tree holds {stored_size} events, but only {head.size} "
+                    f"can be read in order up to event #{head.position}: events were inserted "
+                    "behind the ones already verified"
+                )
+            if stored_size < head.size:
+                return  # rows written behind the application's back, not yet in the tree
+            try:
+                root = merkle_store.root_at(ledger, head.size)
+            except NotFound:
+                root = b""
+        if root != head.root:
+            raise TamperError(
+                f"the ledger's stored Merkle tree is not the tree of the {head.size} events you "
+                "verified: the log or its tree was rewritten (see what with: chainledger audit "
+                "verify)"
+            )
+
+    def _verifier(self, session: Session, head: VerifiedHead | None, rows: Sequence[Any]) -> Verifier:
+        spans: dict[str, KeySpan] = {}
+        last_signed: dict[str, tuple[datetime, int]] = {}
+        for r in session.execute(select(keys_table)):
+            spans[r.key_id] = KeySpan(
+                r.org, bytes(r.public_key), int(r.start),
+                None if r.end is None else int(r.end), r.ended_by,
+                start_at=_when(r.start_at), end_at=_when(r.end_at),
+            )  # fmt: skip
+            if r.last_at:
+                last_signed[r.key_id] = (datetime.fromisoformat(r.last_at), int(r.last_nid))
+        ids = sorted({str(row.originator_id) for row in rows})
+        chains: dict[UUID, tuple[int, str]] = {}
+        tainted: dict[UUID, int] = {}
+        for chunk in _chunks(ids):
+            query = select(chains_table).where(chains_table.c.aggregate_id.in_(chunk))
+            for r in session.execute(query):
+                chains[UUID(r.aggregate_id)] = (int(r.version), r.hash)
+            query = select(rejected_table.c.aggregate_id, rejected_table.c.nid).where(
+                rejected_table.c.aggregate_id.in_(chunk)
+            )
+            for aggregate_id, nid in session.execute(query):
+                key = UUID(aggregate_id)
+                tainted[key] = min(int(nid), tainted.get(key, int(nid)))
+        return Verifier(head.ledger_id if head else None, spans, last_signed, chains, tainted)
+
+    def _save(self, session: Session, verifier: Verifier, failed: list[Verdict]) -> None:
+        connection = session.connection()
+        if verifier.changed_keys:
+            rows = []
+            for key_id in sorted(verifier.changed_keys):
+                span = verifier.spans[key_id]
+                last = verifier.last_signed.get(key_id)
+                rows.append((
+                    key_id, span.org, span.public_key, span.start,
+                    span.start_at.isoformat() if span.start_at else "",
+                    span.end, span.end_at.isoformat() if span.end_at else None, span.ended_by,
+                    last[0].isoformat() if last else None, last[1] if last else None,
+                ))  # fmt: skip
+            connection.exec_driver_sql(
+                'INSERT OR REPLACE INTO verified_keys (key_id, org, public_key, start, start_at, '
+                '"end", end_at, ended_by, last_at, last_nid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                rows,
+            )
+        if verifier.changed_chains:
+            connection.exec_driver_sql(
+                "INSERT OR REPLACE INTO verified_chains (aggregate_id, version, hash) "
+                "VALUES (?, ?, ?)",
+                [(str(a), *verifier.chains[a]) for a in verifier.changed_chains],
+            )
+        rejections = [
+            (v.row.id, str(v.row.originator_id), v.row.originator_version, v.row.topic,
+             self._package_of(session, v.row), v.problem)
+            for v in failed
+        ]  # fmt: skip
+        for nid, why in verifier.late:
+            rejections.append(self._late(session, nid, why))
+        if rejections:
+            connection.exec_driver_sql(
+                "INSERT OR IGNORE INTO rejected_rows (nid, aggregate_id, version, topic, package, "
+                "message) VALUES (?, ?, ?, ?, ?, ?)",
+                rejections,
+            )
 
     @staticmethod
-    def _track(session: Session, name: str, old: int | None, new: int) -> None:
+    def _package_of(session: Session, row: Any) -> str | None:
+        index = _package_index()
+        found = session.execute(
+            select(index.c.package).where(index.c.aggregate_id == str(row.originator_id))
+        ).scalar()
+        return found or package_named(row)
+
+    @staticmethod
+    def _late(session: Session, nid: int, why: str) -> tuple[Any, ...]:
+        timeline = _timeline()
+        row = session.execute(select(timeline).where(timeline.c.notification_id == nid)).first()
+        if row is None:  # not an event of a package (an organisation's own)
+            return (nid, "", 0, "", None, why)
+        return (nid, row.aggregate_id, row.version, row.event_type, row.package, why)
+
+    @staticmethod
+    def _save_head(session: Session, old: VerifiedHead | None, new: VerifiedHead) -> None:
+        values = {"ledger_id": new.ledger_id, "size": new.size, "position": new.position,
+                  "edge": b"".join(new.edge), "last_leaf": new.last_leaf}  # fmt: skip
         if old is None:
-            session.execute(tracking_table.insert().values(name=name, position=new))
-            return
-        moved = session.execute(
-            update(tracking_table)
-            .where(tracking_table.c.name == name, tracking_table.c.position == old)
-            .values(position=new)
-        )
-        if moved.rowcount != 1:
-            raise _Raced
+            session.execute(insert(head_table).values(id=1, **values))
+        else:
+            session.execute(update(head_table).where(head_table.c.id == 1).values(**values))
+
+    # -- rebuilding ----------------------------------------------------------------------
+
+    def tables(self) -> list[Table]:
+        return [table for p in self.projections for table in p.tables]
 
     def rebuild(self) -> int:
-        """Empty every view and apply the whole ledger again."""
-        with self._transaction() as session:
-            for projection in self.projections:
-                for table in projection.tables:
-                    session.execute(delete(table))
-                session.execute(
-                    delete(tracking_table).where(tracking_table.c.name == projection.name)
-                )
+        """Verify the whole ledger into a new store, and put it in the old one's place only
+        if every event verified: a tampered event stops the rebuild, naming it, and the
+        views stay as they were."""
+        path = self.store.path
+        fresh_path = path.with_name(path.name + ".rebuild")
+        fresh_path.unlink(missing_ok=True)
+        fresh = LocalStore(fresh_path, self.tables())
         for projection in self.projections:
             projection.reset()
-        return self.catch_up()
+        try:
+            count = ProjectionEngine(self.app, self.projections, fresh,
+                                     batch_size=self.batch_size).catch_up(strict=True)  # fmt: skip
+            with self.store.reading() as old, fresh.writing() as new:
+                signed = [dict(r._mapping) for r in old.execute(select(checkpoints_table))]
+                if signed:
+                    new.execute(insert(checkpoints_table), signed)
+        except BaseException:
+            fresh.close()
+            fresh_path.unlink(missing_ok=True)
+            for projection in self.projections:
+                projection.reset()
+            raise
+        fresh.close()
+        # Hold the old store's write lock while it is replaced, so no writer is part-way
+        # through a transaction on it.
+        with self.store.writing():
+            os.replace(fresh_path, path)
+        self.store.close()
+        self.store = LocalStore(path, self.tables())
+        return count
+
