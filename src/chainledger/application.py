@@ -234,6 +234,10 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
             self._ledger_id = ledger.ledger_id
         return self._ledger_id
 
+    def ledger_name(self) -> str:
+        """This ledger's name, from its genesis event."""
+        return str(self.load(LEDGER_AGGREGATE_ID).name)
+
     def is_initialised(self) -> bool:
         return self.exists(LEDGER_AGGREGATE_ID)
 

@@ -31,7 +31,7 @@ from chainledger.domain.checkpoint import parse_checkpoint
 from chainledger.domain.quantities import Period
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
-from chainledger.errors import ProofFailed, Refused
+from chainledger.errors import ProofFailed, Refused, TamperError
 from chainledger.persistence import EVENTS_TABLE
 from chainledger.proofs import verify_bundle
 from chainledger.report_html import render_page
@@ -86,7 +86,7 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
         rmtree(directory)
     directory.mkdir(parents=True)
     ledger_path = directory / "chainledger.db"
-    app = open_ledger(str(ledger_path), directory / "keys", create=True)
+    app = open_ledger(str(ledger_path), directory / "keys", create=True, state=_state(directory))
 
     say(f"Ledger {app.init_ledger('Barnet employment support programme')} at {ledger_path}")
     for handle, name, role, sector, size, identifier in ORGANISATIONS:
@@ -183,9 +183,18 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     _copy_database(ledger_path, tampered_path)
     target = _edit_a_payment_date(tampered_path)
     say(f"Someone with database access back-dates a late payment in a copy: {target}")
-    caught = audit_ledger(open_ledger(str(tampered_path), directory / "keys"))
+    edited = open_ledger(str(tampered_path), directory / "keys", state=_state(directory))
+    caught = audit_ledger(edited)
     say(_summary("Audit of the edited copy", caught))
     _say_failures(caught, say)
+    try:
+        edited.report("findings", package=PACKAGE, as_of=AS_OF)
+        refused = False
+    except TamperError as error:
+        say("A report on the edited copy verifies what it reads, and refuses:")
+        say(f"  Error: {error}")
+        refused = True
+    edited.close()
 
     plain, checked = _checkpoint_and_rollback(app, directory, ledger_path, say)
     _audit_page(app, directory, owner, say)
@@ -200,9 +209,14 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     rules = {f["rule"] for f in found}
     expected = {"BID_CANDY", "LATE_PAYMENT", "SELF_OTHER_GAP", "LOW_RATED"}
     return (
-        clean.ok and not caught.ok and plain.ok and not checked.ok and carried
+        clean.ok and not caught.ok and refused and plain.ok and not checked.ok and carried
         and expected <= rules
     )  # fmt: skip
+
+
+def _state(directory: Path) -> Path:
+    """The demo's own state directory (verified views), so that it leaves nothing behind."""
+    return directory / "state"
 
 
 def _say_failures(report: AuditReport, say: Callable[[str], None]) -> None:
@@ -247,7 +261,7 @@ def _checkpoint_and_rollback(
 
     rolled_path = directory / "rolled-back.db"
     _copy_database(ledger_path, rolled_path)
-    rolled = open_ledger(str(rolled_path), directory / "keys")
+    rolled = open_ledger(str(rolled_path), directory / "keys", state=_state(directory))
     _roll_back(rolled, 3)
     say("Someone with database access rolls a copy back by 3 events (the review's last steps)")
     say("and rebuilds its Merkle tree to match: every signature left is still valid.")
@@ -266,7 +280,8 @@ def _bundle_to_the_council(app: Any, directory: Path, say: Callable[[str], None]
     document = app.export_bundle(PACKAGE, app.signer("northgate", DEMO_PASSPHRASE))
     bundle_path = directory / f"{PACKAGE}.bundle"
     bundle_path.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
-    council = open_ledger(str(directory / "council.db"), directory / "keys", create=True)
+    council = open_ledger(str(directory / "council.db"), directory / "keys", create=True,
+                          state=_state(directory))  # fmt: skip
     council.init_ledger("Barnet Council's own ledger")
     first, again = council.import_bundle(document), council.import_bundle(document)
     say(f"\nNorthgate exports the package as a bundle ({bundle_path.name}) and the council")

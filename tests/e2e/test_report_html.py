@@ -324,15 +324,22 @@ def test_text_from_the_ledger_is_escaped(ledgers: LedgerStore, tmp_path: Path) -
 
 
 def test_a_tampered_ledger_is_shown_as_tampered(demo_run: DemoRun, tmp_path: Path) -> None:
+    """The page rests on nothing that does not verify: it says TAMPERED, names the edited
+    event, shows no numbers, and the command exits 1."""
     out = tmp_path / "tampered.html"
     tampered = demo_run.directory / "tampered.db"  # the demo's copy with a payment back-dated
     result = demo_run.run("--ledger", str(tampered), "report", "html", "--as-of", AS_OF, "-o",
                           str(out))  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    assert "Warning: the audit found" in result.stderr
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith("Wrote the audit page, marked TAMPERED, to ")
+    assert result.stderr.splitlines()[-1].startswith(
+        "Error: tampered ledger data: the ledger holds data that does not verify: event #"
+    )
     page = Page(out.read_text(encoding="utf-8"))
-    assert re.search(r"TAMPERED: \d+ failure\(s\)", page.text)
+    assert "TAMPERED" in page.text
+    assert "PaymentRecorded" in page.text and "signature by northgate does not verify" in page.text
     assert "every event verifies" not in page.text
+    assert "£" not in page.text  # no number it could not verify
 
 
 def test_no_audit_says_the_ledger_was_not_checked(demo_run: DemoRun, tmp_path: Path) -> None:
@@ -359,8 +366,11 @@ def test_a_checkpoint_the_ledger_does_not_extend_is_shown(
     out = tmp_path / "page.html"
     result = demo_run.run("--ledger", str(demo_run.directory / "rolled-back.db"), "report", "html",
                           "--as-of", AS_OF, "-o", str(out), "--checkpoint", str(checkpoint))  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    assert "Warning: the audit found 1 failure(s)" in result.stderr
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: tampered ledger data: the audit found 1 failure(s); the page shows the ledger "
+        "as TAMPERED (details: chainledger audit verify)"
+    )
     page = out.read_text(encoding="utf-8")
     assert "<b>the ledger does NOT extend it</b>" in page
     assert "history was truncated" in page

@@ -182,7 +182,8 @@ def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | N
     from chainledger.audit import Failure
     from chainledger.cli.audit import load_checkpoints
     from chainledger.cli.render import write_output
-    from chainledger.report_html import render_page
+    from chainledger.errors import TamperError
+    from chainledger.report_html import render_page, render_refusal
 
     if full_review and not review_owner:
         raise click.UsageError("--full-review needs --as HANDLE: only a round's owner may ask")
@@ -193,17 +194,24 @@ def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | N
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger before a passphrase
     checkpoints, unsigned = load_checkpoints(app, checkpoint_files)
     opener = runtime.opener(review_owner) if review_owner else None
-    data = app.report_page(
-        package=package_ref, as_of=day, thresholds=limits, review_opener=opener,
-        full_review=full_review, audit=not no_audit, checkpoints=checkpoints,
-    )  # fmt: skip
+    try:
+        data = app.report_page(
+            package=package_ref, as_of=day, thresholds=limits, review_opener=opener,
+            full_review=full_review, audit=not no_audit, checkpoints=checkpoints,
+        )  # fmt: skip
+    except TamperError as error:
+        scope = f"package {package_ref}" if package_ref else "every package"
+        page = render_refusal(app.ledger_name(), str(app.ledger_id), scope, day.isoformat(),
+                              str(error))  # fmt: skip
+        write_output(page, output, "the audit page, marked TAMPERED")
+        raise
     if data.audit is not None:
         for message in unsigned:
             data.audit.add(Failure(0, "", 0, "", message))
     write_output(render_page(data), output, "the audit page")
     if data.audit is not None and not data.audit.ok:
-        click.echo(f"Warning: the audit found {data.audit.failure_count} failure(s); the page "
-                   "shows the ledger as TAMPERED (details: chainledger audit verify)", err=True)  # fmt: skip
+        raise TamperError(f"the audit found {data.audit.failure_count} failure(s); the page shows "
+                          "the ledger as TAMPERED (details: chainledger audit verify)")  # fmt: skip
 
 
 @click.group()

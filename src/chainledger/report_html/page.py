@@ -134,6 +134,28 @@ def render_page(data: PageData) -> str:
     )
 
 
+def render_refusal(ledger_name: str, ledger_id: str, scope: str, as_of: str, reason: str) -> str:
+    """A page that says the ledger is TAMPERED and shows nothing it could not verify."""
+    body = [
+        f"<header><h1>Supply-chain audit: {e(ledger_name)}</h1>",
+        f'<p class="lede">{e(scope)}, as the ledger stood on {e(as_of)}.</p></header>',
+        '<section id="summary"><h2>Summary</h2><div class="cards">',
+        _card("Verification", "TAMPERED", e(reason), "bad"),
+        "</div><p>The data this page would rest on does not verify against the signatures of "
+        "the organisations accountable for it, so the page shows none of it. See every failure "
+        "with <code>chainledger audit verify</code>.</p></section>",
+        "<footer><p>Made by chainledger from ledger <code>"
+        f"{e(ledger_id)}</code>.</p></footer>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en-GB"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>TAMPERED: supply-chain audit: {e(ledger_name)}, {e(as_of)}</title>"
+        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
 class _Figures:
     """Numbers the figures of one page, so each chart's ids are unique on it."""
 
