@@ -169,8 +169,9 @@ class Exchange:
                         len(new), verified.signer, head.size)  # fmt: skip
 
     def imported_ledgers(self: ChainLedger) -> list[dict[str, Any]]:
-        """The ledgers events were imported from: what is held from each."""
+        """The ledgers events were imported from: what is held from each, checked again."""
         self.ledger_id  # noqa: B018
+        self._refuse_altered_imports()
         with self.recorder.datastore.transaction(commit=False) as session:
             held = imported_store.ledgers(session)
         return [
@@ -189,6 +190,7 @@ class Exchange:
         """The imported events of ``package``, from every ledger that sent them."""
         check_reference(package, "package reference")
         self.ledger_id  # noqa: B018
+        self._refuse_altered_imports()
         with self.recorder.datastore.transaction(commit=False) as session:
             names = {
                 ledger.ledger_id: ledger.name for ledger, *_ in imported_store.ledgers(session)
@@ -209,6 +211,14 @@ class Exchange:
                 "what": event.summary(),
             })  # fmt: skip
         return rows
+
+    def _refuse_altered_imports(self: ChainLedger) -> None:
+        """Imported events are read from the database like anything else, so they are checked
+        again (signatures, keys, versions, hash chains) before they are shown."""
+        _, problems = self.audit_imported()
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise TamperError(f"the imported events do not verify: {problems[0]}{more}")
 
     def audit_imported(self: ChainLedger) -> tuple[int, list[str]]:
         """Check every imported event again, as kept here: how many, and what fails.
