@@ -191,6 +191,7 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         only adds a note for a single package's output.
         """
         self.projections.catch_up()
+        self.notes += [n for n in self.projections.notes if n not in self.notes]
         with self.projections.session() as session:
             self._refuse_tampered(session, package, whole=whole)
             yield session

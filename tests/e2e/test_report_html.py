@@ -331,7 +331,7 @@ def test_a_tampered_ledger_is_shown_as_tampered(demo_run: DemoRun, tmp_path: Pat
     result = demo_run.run("--ledger", str(tampered), "report", "html", "--as-of", AS_OF, "-o",
                           str(out))  # fmt: skip
     assert result.exit_code == 1, result.stderr
-    assert result.stderr.startswith("Wrote the audit page, marked TAMPERED, to ")
+    assert result.stderr.startswith("Wrote the audit page (marked TAMPERED) to ")
     assert result.stderr.splitlines()[-1].startswith(
         "Error: tampered ledger data: the ledger holds data that does not verify: event #"
     )

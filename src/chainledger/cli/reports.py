@@ -203,7 +203,7 @@ def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | N
         scope = f"package {package_ref}" if package_ref else "every package"
         page = render_refusal(app.ledger_name(), str(app.ledger_id), scope, day.isoformat(),
                               str(error))  # fmt: skip
-        write_output(page, output, "the audit page, marked TAMPERED")
+        write_output(page, output, "the audit page (marked TAMPERED)")
         raise
     if data.audit is not None:
         for message in unsigned:

@@ -182,6 +182,7 @@ class ProjectionEngine:
         self.projections = list(projections)
         self.store = store
         self.batch_size = batch_size
+        self.notes: list[str] = []  # what the last catch-up noticed but did not refuse
 
     # -- reading -------------------------------------------------------------------------
 
@@ -295,8 +296,9 @@ class ProjectionEngine:
         """Verify and apply every new event; returns how many rows were read.
 
         First the row the reader verified last must still be in the ledger, unchanged
-        (a rolled-back or rewritten ledger is caught here); at the end the ledger's
-        stored Merkle tree must agree with the tree of the rows verified. With
+        (a rolled-back or rewritten ledger is caught here). At the end, a stored Merkle
+        tree that differs from the tree of the rows verified is noted in ``notes`` (the
+        views do not rest on it; checkpoints and proofs, which do, refuse). With
         ``strict``, a row that does not verify stops the catch-up with a ``TamperError``
         naming it, and nothing of its batch is written.
         """
@@ -308,7 +310,7 @@ class ProjectionEngine:
             if count == 0:
                 break
             read += count
-        self._check_stored_tree()
+        self.notes = self._check_stored_tree()
         return read
 
     def _catch_up_batch(self, *, check_tip: bool, strict: bool) -> int:
@@ -366,32 +368,30 @@ class ProjectionEngine:
                 f"rewritten (your verified state: {self.store.path})"
             )
 
-    def _check_stored_tree(self) -> None:
-        """The ledger's stored Merkle tree (which proofs and checkpoints come from) must be
-        the tree of the rows verified, and must hold no row the log did not show in order."""
+    def _check_stored_tree(self) -> list[str]:
+        """What is wrong with the ledger's stored Merkle tree (which proofs and checkpoints
+        come from): it must be the tree of the rows verified, and hold no row the log did
+        not show in order."""
         head = self.head()
         if head is None:
-            return
+            return []
         with self.app.recorder.datastore.transaction(commit=False) as ledger:
             stored_size, stored_position = merkle_store.stored_size(ledger)
             if stored_size > head.size and stored_position <= head.position:
-                raise TamperError(
-                    f"the ledger's Merkle tree holds {stored_size} events, but only {head.size} "
-                    f"can be read in order up to event #{head.position}: events were inserted "
-                    "behind the ones already verified"
-                )
+                return [f"the ledger's Merkle tree holds {stored_size} events, but only "
+                        f"{head.size} can be read in order up to event #{head.position}: events "
+                        "were inserted behind the ones verified, and are left out"]  # fmt: skip
             if stored_size < head.size:
-                return  # rows written behind the application's back, not yet in the tree
+                return []  # rows written behind the application's back, not yet in the tree
             try:
                 root = merkle_store.root_at(ledger, head.size)
             except NotFound:
                 root = b""
         if root != head.root:
-            raise TamperError(
-                f"the ledger's stored Merkle tree is not the tree of the {head.size} events you "
-                "verified: the log or its tree was rewritten (see what with: chainledger audit "
-                "verify)"
-            )
+            return [f"the ledger's stored Merkle tree is not the tree of the {head.size} events "
+                    "you verified: the log or its tree was rewritten (see what with: chainledger "
+                    "audit verify)"]  # fmt: skip
+        return []
 
     def _verifier(self, session: Session, head: VerifiedHead | None, rows: Sequence[Any]) -> Verifier:
         spans: dict[str, KeySpan] = {}
