@@ -2,7 +2,9 @@
 
 Pure functions of a package's facts (``domain/facts.py``) as the ledger stood
 on ``facts.as_of``. Every finding names the events it rests on (their ids, as
-``chainledger history`` shows them), so anyone can check it.
+``chainledger history`` shows them), so anyone can check it. Which fact came
+first is decided by what was signed (``at``: effective date, then signed
+timestamp), never by those ids, which the database assigns.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from chainledger.domain.facts import InvoiceFact, PackageFacts, PromiseFact, SubcontractFact
+from chainledger.domain.facts import At, InvoiceFact, PackageFacts, PromiseFact, SubcontractFact
 from chainledger.domain.quantities import Cadence, Period
 from chainledger.domain.terms import Terms
 from chainledger.errors import InvalidValue
@@ -374,7 +376,7 @@ def payments(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
 def invoice_days(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
     """Per invoice: how many days it took to pay in full, or how long it has been overdue."""
     rows = []
-    for record in sorted(facts.invoices, key=lambda r: (r.prime, r.invoice_date, r.nid)):
+    for record in sorted(facts.invoices, key=lambda r: (r.prime, r.invoice_date, r.at)):
         timing = invoice_timing(facts, record, t)
         overdue = timing.outstanding > 0 and facts.as_of > timing.due
         rows.append({
@@ -543,7 +545,7 @@ def named_without_consent(facts: PackageFacts, t: Thresholds) -> Iterator[Findin
             sentence = (f"{promise.subcontractor} disputed being named in {facts.prime}'s winning "
                         f"bid ({promise.dispute_reason.replace('-', ' ')}).")  # fmt: skip
             evidence = (promise.nid, promise.answer_nid)
-        elif promise.answer != "acknowledged" or (promise.answer_nid or 0) > (facts.award_nid or 0):
+        elif promise.answer != "acknowledged" or _after(promise.answer_at, facts.award_at):
             sentence = (f"{promise.subcontractor} was named in {facts.prime}'s winning bid but never "
                         "acknowledged the promise before the award.")  # fmt: skip
             evidence = (promise.nid, facts.award_nid)
@@ -551,6 +553,11 @@ def named_without_consent(facts: PackageFacts, t: Thresholds) -> Iterator[Findin
             continue
         yield _finding(facts, "NAMED_WITHOUT_CONSENT", "high", [facts.prime, promise.subcontractor],
                        sentence, *evidence)  # fmt: skip
+
+
+def _after(first: At | None, second: At | None) -> bool:
+    """Whether a fact signed as taking effect at ``first`` came after one at ``second``."""
+    return first is not None and second is not None and first > second
 
 
 def terms_worsened(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
@@ -591,9 +598,13 @@ def worsened(promised: Terms, actual: Terms) -> list[str]:
 
 
 def _variations_with_prior_terms(facts: PackageFacts) -> Iterator[tuple[Any, Terms]]:
-    """Each variation with the subcontract's agreed terms just before it was proposed."""
+    """Each variation with the subcontract's agreed terms just before it was proposed.
+
+    A subcontract's variations are taken in the order of their signed numbers: one is
+    proposed only once the one before it is answered, whatever dates their signers gave.
+    """
     current = {sub: c.issued_terms for sub, c in facts.subcontracts.items()}
-    for variation in sorted(facts.variations, key=lambda v: v.nid):
+    for variation in sorted(facts.variations, key=lambda v: (v.subcontractor, v.number)):
         before = current[variation.subcontractor]
         yield variation, before
         if variation.status == "agreed":
@@ -605,7 +616,7 @@ def cut_passed_down(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
     for cut in cuts:
         cut_pct = -cut.change_pct
         for variation, before in _variations_with_prior_terms(facts):
-            if variation.nid < cut.nid or before.value_per_year == 0:
+            if variation.at < cut.at or before.value_per_year == 0:
                 continue
             sub_cut = (
                 (before.value_per_year - variation.terms.value_per_year)

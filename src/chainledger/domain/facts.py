@@ -2,16 +2,34 @@
 
 The read model loads these for one package as the ledger stood on a date; the
 assessments (workshare, payments, findings…) are pure functions of them.
-``nid`` is the event's notification id: what ``chainledger history`` shows.
+``nid`` is the event's notification id: what ``chainledger history`` shows, as
+evidence. ``at`` is when the fact took effect as its signer signed it: the
+effective date, then the signed timestamp. Whatever depends on which fact came
+first decides by ``at``, never by ``nid``: the database numbers its rows, and
+whoever can write to it can renumber them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from chainledger.domain.terms import Terms
+
+# (effective date, signed timestamp as ``signed_time`` writes it): tuples compare in the
+# order facts took effect.
+At = tuple[date, str]
+
+
+def signed_time(moment: datetime) -> str:
+    """A signed timestamp as text that sorts as time does: UTC, to the microsecond, one width.
+
+    (``isoformat`` leaves out a zero microsecond and keeps the signer's offset.)
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,7 @@ class Org:
 class ValueChange:
     on: date
     nid: int
+    at: At
     previous: Decimal
     value: Decimal
     reason: str
@@ -45,6 +64,7 @@ class KpiFact:
     cadence: str
     on: date
     nid: int
+    at: At
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,7 @@ class BidFact:
     self_delivery_pct: Decimal
     on: date
     nid: int
+    at: At
     withdrawn_nid: int | None = None
 
 
@@ -64,9 +85,11 @@ class PromiseFact:
     terms: Terms
     on: date
     nid: int
+    at: At
     answer: str = ""  # "", "acknowledged", "disputed"
     answer_on: date | None = None
     answer_nid: int | None = None
+    answer_at: At | None = None
     dispute_reason: str = ""
     explanations: list[tuple[date, int]] = field(default_factory=list)
 
@@ -79,9 +102,11 @@ class VariationFact:
     reason: str
     on: date
     nid: int
+    at: At
     status: str = "proposed"  # proposed, agreed, disputed
     answer_on: date | None = None
     answer_nid: int | None = None
+    answer_at: At | None = None
 
 
 @dataclass
@@ -91,6 +116,7 @@ class SubcontractFact:
     issued_terms: Terms
     on: date
     nid: int
+    at: At
     terms: Terms  # after agreed variations
     accepted_nid: int | None = None
     failing_processes: list[tuple[date, int]] = field(default_factory=list)
@@ -104,6 +130,7 @@ class ReferralFact:
     count: int
     on: date
     nid: int
+    at: At
 
 
 @dataclass(frozen=True)
@@ -111,6 +138,7 @@ class PaymentFact:
     amount: Decimal
     paid_on: date
     nid: int
+    at: At
 
 
 @dataclass
@@ -123,6 +151,7 @@ class InvoiceFact:
     period: str
     on: date
     nid: int
+    at: At
     payments: list[PaymentFact] = field(default_factory=list)
     confirmed: list[tuple[date, int]] = field(default_factory=list)
 
@@ -139,6 +168,7 @@ class KpiReportFact:
     actual: Decimal
     on: date
     nid: int
+    at: At
     attested_nid: int | None = None
 
 
@@ -149,12 +179,14 @@ class ConcernFact:
     subject: str
     on: date
     nid: int
+    at: At
     answers: list[tuple[date, int]] = field(default_factory=list)
 
 
 @dataclass
 class PackageFacts:
-    """Everything recorded about one package up to ``as_of``."""
+    """Everything recorded about one package up to ``as_of``; lists in the order their
+    facts took effect (``at``)."""
 
     reference: str
     commissioner: str
@@ -168,11 +200,13 @@ class PackageFacts:
     at_risk_pct: Decimal
     on: date
     nid: int
+    at: At
     as_of: date
     prime: str | None = None
     awarded_price: Decimal | None = None
     award_on: date | None = None
     award_nid: int | None = None
+    award_at: At | None = None
     closed_on: date | None = None
     value_changes: list[ValueChange] = field(default_factory=list)
     kpis: dict[str, KpiFact] = field(default_factory=dict)

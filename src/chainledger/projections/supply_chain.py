@@ -1,10 +1,12 @@
 """The supply-chain read model: each package's facts, in rows keyed by package.
 
 Rows are appended, one (or a few) per event, each with the date it took
-effect (``on``) and its notification id (``nid``) as evidence. Reports load
-one package's rows with ``on <= as_of`` and fold them; nothing is updated in
-place, so answering "as the ledger stood at a date" is a filter, not a replay.
-Amounts are stored as decimal text, never as floating point.
+effect (``on``), the event's signed timestamp (``ts``, as ``signed_time``
+writes it) and its notification id (``nid``) as evidence. Reports load one
+package's rows with ``on <= as_of`` and fold them in signed order (``on``, then
+``ts``; the notification id, which is not signed, only breaks exact ties);
+nothing is updated in place, so answering "as the ledger stood at a date" is a
+filter, not a replay. Amounts are stored as decimal text, never as floating point.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent
+from chainledger.domain.facts import signed_time
 from chainledger.domain.terms import TERM_FIELDS, Terms
 from chainledger.projections.engine import Writer, metadata
 
@@ -24,11 +27,12 @@ NID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _table(name: str, *columns: Column[Any], key: tuple[str, ...] = ("nid",)) -> Table:
-    """A view table: package, nid, on, then its own columns; primary key ``key``."""
+    """A view table: package, nid, on, ts, then its own columns; primary key ``key``."""
     base = [
         Column("package", String(64), nullable=False, index=True),
         Column("nid", NID, nullable=False),
         Column("on", String(10), nullable=False),
+        Column("ts", String(32), nullable=False),
     ]
     table = Table(name, metadata, *base, *columns)
     table.append_constraint(_primary_key(table, key))
@@ -225,6 +229,7 @@ class SupplyChainProjection:
             "package": context["package"],
             "nid": event.notification_id,
             "on": event.on.isoformat(),
+            "ts": signed_time(event.timestamp),
         }
         handler(event, {**context, "row": row}, writer)
 
@@ -416,3 +421,9 @@ def subcontractors_of(session: Session, package_ref: str, prime: str) -> set[str
         select(subcontracts.c.subcontractor).where(subcontracts.c.package == package_ref),
     )
     return {row[0] for row in session.execute(query)}
+
+
+def has_package(session: Session, package_ref: str) -> bool:
+    """Whether the views hold a package with this reference."""
+    query = select(packages.c.package).where(packages.c.package == package_ref).limit(1)
+    return session.execute(query).first() is not None

@@ -1,18 +1,21 @@
 """A package's timeline, for ``history``: every event, when, who signed, what it says.
 
 Events after an aggregate's first do not name their package, so the view
-remembers which package each aggregate belongs to.
+remembers which package each aggregate belongs to. ``history`` lists a package's
+events in signed order: by effective date, then signed timestamp (``ts``), and
+only then by notification id, which the database assigns and does not sign.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
 from sqlalchemy.orm import Session
 
 from chainledger.domain.events import LedgerEvent
+from chainledger.domain.facts import signed_time
 from chainledger.domain.package import PackageCreated
 from chainledger.projections.engine import Writer, metadata
 
@@ -30,6 +33,7 @@ timeline_table = Table(
     Column("package", String(64), nullable=False, index=True),
     Column("recorded_at", String(40), nullable=False),
     Column("on", String(10), nullable=False),
+    Column("ts", String(32), nullable=False),  # the signed timestamp, as signed_time writes it
     Column("org", String(40), nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("aggregate_id", String(36), nullable=False),
@@ -51,6 +55,10 @@ class TimelineRow:
     version: int
     event_hash: str
     summary: str
+
+
+# What a row shows (``ts`` only orders the rows; ``recorded_at`` shows when).
+_ROW_COLUMNS = [timeline_table.c[f.name] for f in fields(TimelineRow)]
 
 
 class TimelineProjection:
@@ -76,6 +84,7 @@ class TimelineProjection:
                 "package": package,
                 "recorded_at": event.timestamp.isoformat(timespec="seconds"),
                 "on": event.on.isoformat(),
+                "ts": signed_time(event.timestamp),
                 "org": event.org or "",
                 "event_type": event.type_name,
                 "aggregate_id": aggregate,
@@ -106,10 +115,12 @@ class TimelineProjection:
 
     @staticmethod
     def rows(session: Session, package: str) -> list[TimelineRow]:
+        """The package's events in signed order: effective date, signed timestamp, then id."""
+        t = timeline_table
         query = (
-            select(timeline_table)
-            .where(timeline_table.c.package == package)
-            .order_by(timeline_table.c.notification_id)
+            select(*_ROW_COLUMNS)
+            .where(t.c.package == package)
+            .order_by(t.c["on"], t.c.ts, t.c.notification_id)
         )
         return [TimelineRow(**row._mapping) for row in session.execute(query)]
 
@@ -120,7 +131,7 @@ class TimelineProjection:
         found: dict[int, TimelineRow] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            query = select(timeline_table).where(timeline_table.c.notification_id.in_(chunk))
+            query = select(*_ROW_COLUMNS).where(timeline_table.c.notification_id.in_(chunk))
             for row in session.execute(query):
                 found[row.notification_id] = TimelineRow(**row._mapping)
         return found
