@@ -5,19 +5,25 @@ it was signed for this ledger; versions are contiguous and each event links to
 the hash of its predecessor; it was signed by a key that belonged to the
 signing organisation at that point in the ledger's order; and the Ed25519
 signature verifies. "The key valid at that time" means valid at that position
-in the global order, which a signer cannot backdate.
+in the global order, which a signer cannot backdate, and valid at the time the
+event was signed: its signed timestamp must not be earlier than that of the
+event that introduced the key, nor as late as that of the key change that ended
+it (so the holder of a revoked key cannot sign a new event and slip its row in
+before the revocation). Across the whole log, signed timestamps must not run
+backwards by more than ``TIMESTAMP_TOLERANCE``.
 
 It works in two passes. The first reads only the genesis and the
 organisations' own events (a few per organisation) and builds each key's span
 of positions, accepting a key change only if its signature, its proof of
 possession and its signer (the organisation's current key) all check out. The
-second reads the whole ledger in ranges of notification ids: worker processes,
-one per core, each read their own range from the database and do everything
-that does not depend on other events — parsing, the row checks, the key at
-that position, the signatures — and send back a compact row per event. The
-main process walks those rows in order for what does: gaps in the notification
-ids, version sequences and hash chains. Memory grows with the number of
-aggregates, not of events.
+second reads the whole ledger in ranges of ``RANGE`` stored rows (bounded by the
+notification ids that exist, so a gap in the ids costs nothing, however wide):
+worker processes, one per core, each read their own range from the database and
+do everything that does not depend on other events — parsing, the row checks,
+the key at that position and time, the signatures — and send back a compact
+row per event. The main process walks those rows in order for what does: gaps
+in the notification ids, version sequences, hash chains and signed times that
+run backwards. Memory grows with the number of aggregates, not of events.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
@@ -59,11 +66,18 @@ from chainledger.domain.organisation import (
 from chainledger.errors import ChainledgerError, TamperError
 from chainledger.persistence import param_marker
 
-RANGE = 10_000  # notification ids per task
+RANGE = 10_000  # stored rows per task
 PARALLEL_THRESHOLD = 20_000
 MAX_REPORTED_FAILURES = 1000
 KEY_CHANGE_TYPES = {SigningKeyRotated.type_name, SigningKeyRevoked.type_name}
 KEY_TYPES = (LedgerCreated.type_name, OrganisationRegistered.type_name, *KEY_CHANGE_TYPES)
+# How far an event's signed timestamp may fall behind the latest one signed before it in
+# the log before the audit calls it reordered or back-dated. Events are signed on different
+# organisations' machines, whose clocks disagree by seconds to minutes, and a signed event
+# reaches the log some time after it was signed (a slow network, a transaction retried), so
+# the log order and the signed times may disagree a little; by more than this, they do not
+# by accident.
+TIMESTAMP_TOLERANCE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -110,13 +124,16 @@ class AuditReport:
 
 @dataclass(frozen=True)
 class KeySpan:
-    """Where in the global order a key could sign: after ``start``, up to ``end``."""
+    """Where in the global order a key could sign: after ``start``, up to ``end``; and
+    when, by the signed timestamps: from ``start_at``, before ``end_at``."""
 
     org: str
     public_key: bytes
     start: int  # the position of the event that introduced it
     end: int | None = None  # the position of the event that replaced it (signed by it)
     ended_by: str = ""
+    start_at: datetime | None = None  # the signed timestamp of the event that introduced it
+    end_at: datetime | None = None  # the signed timestamp of the key change that ended it
 
 
 # -- reading rows ----------------------------------------------------------------------------
@@ -136,15 +153,50 @@ class _Rows:
         # returns text) are read back as the bytes they now are, and checked like any other.
         state = "CAST(state AS BLOB)" if dialect.name == "sqlite" else "state"
         columns = f"id, originator_id, originator_version, topic, {state}"
+        # Bounds are inclusive: the id after the largest a 64-bit column holds does not fit
+        # in one (nor in a parameter bound to it).
         self._range = (
-            f"SELECT {columns} FROM {name} WHERE id >= {marker} AND id < {marker} ORDER BY id"
+            f"SELECT {columns} FROM {name} WHERE id >= {marker} AND id <= {marker} ORDER BY id"
         )
+        # Only the ids at the ends of each range cross to Python; the database steps over
+        # the rest of the index.
+        self._first_id = f"SELECT MIN(id) FROM {name}"
+        self._nth_id = (
+            f"SELECT id FROM {name} WHERE id >= {marker} ORDER BY id LIMIT 1 OFFSET {marker}"
+        )
+        self._next_id = f"SELECT MIN(id) FROM {name} WHERE id > {marker}"
+        self._rest = f"SELECT MAX(id), COUNT(*) FROM {name} WHERE id >= {marker}"
         placeholders = ", ".join([marker] * len(KEY_TYPES))
         self._keys = f"SELECT {columns} FROM {name} WHERE topic IN ({placeholders}) ORDER BY id"
 
-    def range(self, start: int, stop: int) -> list[tuple[int, UUID, int, str, bytes]]:
+    def range(self, first: int, last: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        """The rows with notification ids from ``first`` to ``last``, both included."""
         with self.engine.connect() as connection:
-            return [_row(r) for r in connection.exec_driver_sql(self._range, (start, stop))]
+            return [_row(r) for r in connection.exec_driver_sql(self._range, (first, last))]
+
+    def ranges(self, size: int) -> tuple[list[tuple[int, int]], int]:
+        """The log cut into ranges of ``size`` stored rows, as (first id, last id) of each,
+        and how many rows there are: each range's ends are found among the ids that exist,
+        so the cost follows the number of rows, never the values of their ids."""
+        ranges: list[tuple[int, int]] = []
+        count = 0
+        with self.engine.connect() as connection:
+
+            def one(query: str, *parameters: int) -> Any:
+                return connection.exec_driver_sql(query, parameters).first()
+
+            first = one(self._first_id)[0]
+            while first is not None:
+                last = one(self._nth_id, first, size - 1)
+                if last is None:  # the last range holds fewer
+                    last_id, rows = one(self._rest, first)
+                    ranges.append((first, last_id))
+                    count += rows
+                    break
+                ranges.append((first, last[0]))
+                count += size
+                first = one(self._next_id, last[0])[0]
+        return ranges, count
 
     def key_events(self) -> Iterator[tuple[int, UUID, int, str, bytes]]:
         with self.engine.connect() as connection:
@@ -165,13 +217,28 @@ def _row(r: Any) -> tuple[int, UUID, int, str, bytes]:
 # -- pass 1: who held which key, where --------------------------------------------------------
 
 
+def signed_time(envelope: dict[str, Any]) -> datetime | None:
+    """The signed timestamp of an event's content: an ISO 8601 time with its UTC offset
+    (None if it is missing or not one: the event's own checks report it)."""
+    value = envelope.get("timestamp")
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.utcoffset() is not None else None
+
+
 def key_spans(
     rows: Iterator[tuple[int, UUID, int, str, bytes]],
 ) -> tuple[str | None, dict[str, KeySpan], int]:
     """(ledger id, key id -> span, organisations) from the genesis and the organisations' events.
 
     Only changes that fully check out move a key; anything else is left for the
-    second pass to report where it stands.
+    second pass to report where it stands. Each span also holds the signed
+    timestamps of the events that introduced and ended the key (None where one
+    cannot be read; the second pass reports that event).
     """
     ledger_id: str | None = None
     spans: dict[str, KeySpan] = {}
@@ -196,7 +263,7 @@ def key_spans(
                     and key_fingerprint(public_key) == key_id
                     and verify(public_key, signature, content)
                 ):
-                    spans[key_id] = KeySpan(org, public_key, nid)
+                    spans[key_id] = KeySpan(org, public_key, nid, start_at=signed_time(envelope))
                     current[org] = key_id
                 continue
             old = spans.get(current.get(org, ""))
@@ -212,8 +279,9 @@ def key_spans(
                 and verify(new_key, proof, possession_statement(UUID(ledger_id or ""), org, new_id))
             ):
                 ended_by = "revoked" if topic == SigningKeyRevoked.type_name else "rotated"
-                spans[key_id] = KeySpan(old.org, old.public_key, old.start, nid, ended_by)
-                spans[new_id] = KeySpan(org, new_key, nid)
+                at = signed_time(envelope)
+                spans[key_id] = replace(old, end=nid, ended_by=ended_by, end_at=at)
+                spans[new_id] = KeySpan(org, new_key, nid, start_at=at)
                 current[org] = new_id
         except (ValueError, KeyError, TypeError):
             continue  # unreadable: the second pass reports it
@@ -235,17 +303,21 @@ def _start_worker(
 class RangeResult:
     """What a worker found in one range: a compact row per event, and the failures."""
 
-    # nid, aggregate, version, type, the hash it links to (None if unreadable), its own hash
-    chain: list[tuple[int, UUID, int, str, str | None, str]] = field(default_factory=list)
+    # nid, aggregate, version, type, the hash it links to (None if unreadable), its own hash,
+    # its signed timestamp (None if unreadable, or if the event failed its own checks: a time
+    # nobody verifiably signed moves nothing)
+    chain: list[tuple[int, UUID, int, str, str | None, str, datetime | None]] = field(
+        default_factory=list
+    )
     failures: list[tuple[int, str, int, str, str]] = field(default_factory=list)
     signatures: int = 0
     leaves: list[bytes] = field(default_factory=list)  # every row's Merkle leaf hash, in order
 
 
 def check_range(bounds: tuple[int, int]) -> RangeResult:
-    """Check every event with a notification id in ``[start, stop)``."""
-    start, stop = bounds
-    return check_rows(_worker["rows"].range(start, stop), _worker)
+    """Check every event with a notification id from ``first`` to ``last`` (both included)."""
+    first, last = bounds
+    return check_rows(_worker["rows"].range(first, last), _worker)
 
 
 def check_rows(
@@ -256,8 +328,12 @@ def check_rows(
     result = RangeResult()
     for nid, aggregate, version, topic, state in rows:
         result.leaves.append(leaf_hash(state))
+        failed = False
         for message in _check_event(nid, aggregate, version, topic, state, result, known):
             result.failures.append((nid, str(aggregate), version, topic, message))
+            failed = True
+        if failed and result.chain and result.chain[-1][0] == nid:
+            result.chain[-1] = (*result.chain[-1][:-1], None)
     return result
 
 
@@ -288,13 +364,21 @@ def _check_event(
         ):
             raise TypeError("a field of the envelope has the wrong type")
     except (ValueError, KeyError, TypeError):
-        result.chain.append((nid, aggregate, version, topic, None, digest(content)))
+        result.chain.append((nid, aggregate, version, topic, None, digest(content), None))
         yield "stored event cannot be read: its bytes were altered"
         return
-    result.chain.append((nid, aggregate, version, topic, str(prev), digest(content)))
+    at = signed_time(envelope)
+    # The genesis is unsigned: its time is nobody's signed word, and orders nothing.
+    ordered_at = None if event_type == LedgerCreated.type_name else at
+    result.chain.append((nid, aggregate, version, topic, str(prev), digest(content), ordered_at))
     if len(signature) < 64 or content_format != CONTENT_FORMAT:
         yield "stored event is truncated or in an unknown format"
         return
+    if at is None:
+        yield (
+            f"its signed timestamp {envelope.get('timestamp')!r} is not an ISO 8601 time "
+            "with a UTC offset"
+        )
     if not same_row:
         yield "content belongs to another aggregate, version or type: events were moved or swapped"
     if event_type not in known["types"]:
@@ -327,6 +411,21 @@ def _check_event(
         return
     if span.end is not None and nid > span.end:
         yield f"signed with {org}'s key {key_id[:16]}… after it was {span.ended_by}"
+        return
+    # By its signed time too: a key's holder may sign whatever he likes, but not a time
+    # before the key was his, nor one after he gave it up (the key change itself, signed
+    # by the key it ends, carries the end time).
+    if at is not None and span.start_at is not None and at < span.start_at:
+        yield (
+            f"signed with {org}'s key {key_id[:16]}… at {at.isoformat()}, before it was "
+            f"introduced at {span.start_at.isoformat()}"
+        )
+        return
+    if at is not None and span.end_at is not None and nid != span.end and at >= span.end_at:
+        yield (
+            f"signed with {org}'s key {key_id[:16]}… at {at.isoformat()}, after it was "
+            f"{span.ended_by} at {span.end_at.isoformat()}"
+        )
         return
     result.signatures += 1
     if not verify(span.public_key, signature, content):
@@ -430,12 +529,14 @@ def audit_ledger(
     the stored one and with each ``(label, checkpoint)`` given.
     """
     started = time.perf_counter()
-    total = app.recorder.max_notification_id() or 0
+    url = app.url
+    table = app.recorder.events_table_name
+    # Cut by the ids that exist, not by their values: one row with id 2**63-1 must not
+    # make the audit walk 2**63 ids.
+    ranges, total = _Rows(url, table).ranges(RANGE)
     if workers is None:
         workers = (os.cpu_count() or 1) if total >= PARALLEL_THRESHOLD else 1
     report = AuditReport(workers=workers)
-    url = app.url
-    table = app.recorder.events_table_name
     # SQLite hands out notification ids without gaps, so a gap means a deleted
     # row. PostgreSQL sequences skip ids on rolled-back inserts, so there a gap
     # proves nothing; Merkle checkpoints cover deletion on every engine.
@@ -443,11 +544,11 @@ def audit_ledger(
 
     ledger_id, spans, organisations = key_spans(_Rows(url, table).key_events())
     report.ledger_id, report.organisations = ledger_id, organisations
-    ranges = [(start, start + RANGE) for start in range(1, total + 1, RANGE)]
     # The event types this process knows (a worker process imports only the domain's own).
     initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES))
     chains: dict[UUID, tuple[int, str]] = {}
     expected = 1
+    latest = LatestSigned()
     walk = TreeWalk([c.size for _, c in checkpoints])
     if workers > 1:
         pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
@@ -459,10 +560,10 @@ def audit_ledger(
         results = map(check_range, ranges)
     try:
         for result in results:
-            expected = walk_chains(result, report, chains, expected, gaps_are_deletions)
+            expected = walk_chains(result, report, chains, expected, gaps_are_deletions, latest)
             walk.add(result.leaves)
             if progress is not None:
-                progress(RANGE)
+                progress(len(result.chain))  # events read
     finally:
         if pool is not None:
             pool.shutdown()
@@ -493,24 +594,51 @@ def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
                            "application's back"))  # fmt: skip
 
 
+@dataclass
+class LatestSigned:
+    """The latest signed timestamp met so far in log order, and the event that carries it."""
+
+    at: datetime | None = None
+    nid: int = 0
+
+
 def walk_chains(
     result: RangeResult,
     report: AuditReport,
     chains: dict[UUID, tuple[int, str]],
     expected: int,
     gaps_are_deletions: bool,
+    latest: LatestSigned | None = None,
 ) -> int:
-    """The checks that need the events before: gaps, version sequences, hash chains."""
+    """The checks that need the events before: gaps, version sequences, hash chains, and
+    signed timestamps that run backwards against the log order (by more than
+    ``TIMESTAMP_TOLERANCE`` behind the latest one before; ``latest`` carries it from one
+    call to the next)."""
+    if latest is None:
+        latest = LatestSigned()
     report.signatures += result.signatures
     for nid, aggregate, version, topic, message in result.failures:
         report.add(Failure(nid, aggregate, version, topic, message))
-    for nid, aggregate, version, topic, prev, digest_ in result.chain:
+    for nid, aggregate, version, topic, prev, digest_, at in result.chain:
         report.events += 1
-        if gaps_are_deletions and nid != expected:
+        if nid < 1:
+            report.add(Failure(nid, str(aggregate), version, topic,
+                               f"notification id {nid} is not one the log hands out (they start "
+                               "at 1): the row was inserted behind the application's back"))  # fmt: skip
+        elif gaps_are_deletions and nid != expected:
             report.add(Failure(expected, "", 0, "",
                                f"{nid - expected} notification(s) missing before {nid}: "
                                "events were removed"))  # fmt: skip
-        expected = nid + 1
+        expected = max(expected, nid + 1)
+        if at is not None:
+            if latest.at is not None and latest.at - at > TIMESTAMP_TOLERANCE:
+                report.add(Failure(nid, str(aggregate), version, topic,
+                                   f"signed at {at.isoformat()}, {_duration(latest.at - at)} "
+                                   f"before event #{latest.nid} (signed at "
+                                   f"{latest.at.isoformat()}) which precedes it in the log: "
+                                   "events were reordered or back-dated"))  # fmt: skip
+            if latest.at is None or at > latest.at:
+                latest.at, latest.nid = at, nid
         last_version, last_hash = chains.get(aggregate, (0, GENESIS_HASH))
         if version != last_version + 1:
             report.add(Failure(nid, str(aggregate), version, topic,
@@ -522,3 +650,13 @@ def walk_chains(
                                "was signed after"))  # fmt: skip
         chains[aggregate] = (version, digest_)
     return expected
+
+
+def _duration(delta: timedelta) -> str:
+    """A time difference in words, rounded down: "12 min", "3 h", "5 days"."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"

@@ -17,10 +17,12 @@ Checking a bundle is the audit of a small ledger: every event must be in the
 checkpointed tree at its position; every signature must verify with the key
 its organisation held at that position (so a revoked key's signature cannot
 be passed off as older than the revocation: positions are fixed by the signed
-tree); every record's versions must run from 1 without a gap, each event
-linked to the hash of the one before; and the checkpoint must be signed by the
-current key of an organisation in the bundle. Any failure refuses the whole
-bundle, naming the event.
+tree) and at its signed time (no earlier than the key's introduction, before
+its end); signed times must not run backwards along the events by more than
+the audit's tolerance; every record's versions must run from 1 without a gap,
+each event linked to the hash of the one before; and the checkpoint must be
+signed by the current key of an organisation in the bundle. Any failure
+refuses the whole bundle, naming the event.
 """
 
 from __future__ import annotations
@@ -231,7 +233,8 @@ def audit_events(
     events: Sequence[BundleEvent], ledger_id: UUID
 ) -> tuple[dict[str, KeySpan], list[tuple[BundleEvent, str]]]:
     """The audit of a small ledger, positions standing in for notification ids: the
-    genesis first, each signature by the key its organisation held at that position,
+    genesis first, each signature by the key its organisation held at that position and
+    signed time, signed times that do not run backwards (beyond the audit's tolerance),
     each record's versions from 1 without a gap, each event linked to the one before.
 
     Returns the key spans and the failures, in the ledger's order.

@@ -337,7 +337,8 @@ def test_a_tampered_ledger_is_shown_as_tampered(demo_run: DemoRun, tmp_path: Pat
     )
     page = Page(out.read_text(encoding="utf-8"))
     assert "TAMPERED" in page.text
-    assert "PaymentRecorded" in page.text and "signature by northgate does not verify" in page.text
+    assert "PaymentRecorded" in page.text
+    assert "signature by northgate does not verify" in page.text
     assert "every event verifies" not in page.text
     assert "£" not in page.text  # no number it could not verify
 
