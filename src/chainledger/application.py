@@ -179,7 +179,9 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
             projections = [OrganisationsProjection(), TimelineProjection(),
                            SupplyChainProjection(), ReviewsProjection()]  # fmt: skip
             tables = [table for p in projections for table in p.tables]
-            self._projections = ProjectionEngine(self, projections, LocalStore(path, tables))
+            store = LocalStore(path, tables)
+            self.notes += store.notes
+            self._projections = ProjectionEngine(self, projections, store)
         return self._projections
 
     @contextmanager

@@ -29,6 +29,7 @@ run backwards. Memory grows with the number of aggregates, not of events.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import time
@@ -39,6 +40,8 @@ from datetime import datetime, timedelta
 from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
+
+from sqlalchemy import literal, select
 
 from chainledger import merkle_store
 from chainledger.crypto import verify
@@ -483,13 +486,23 @@ class TreeWalk:
         self.edge: list[bytes] = []
         self.wanted = set(sizes)
         self.roots: dict[int, bytes] = {}
+        # A digest of every complete subtree's hash, level by level in index order (level
+        # 0: the leaves): what the stored tree's tables must hold, every node of them.
+        self.levels: list[Any] = []
 
     def add(self, leaves: Sequence[bytes]) -> None:
         for leaf in leaves:
-            self.edge, _ = append_leaf(self.size, self.edge, leaf)
+            self.edge, completed = append_leaf(self.size, self.edge, leaf)
+            for level, index, node in completed:
+                if level == len(self.levels):
+                    self.levels.append(hashlib.sha256())
+                self.levels[level].update(index.to_bytes(8, "big") + node)
             self.size += 1
             if self.size in self.wanted:
                 self.roots[self.size] = edge_root(self.edge)
+
+    def level_digests(self) -> list[bytes]:
+        return [h.digest() for h in self.levels]
 
     @property
     def root(self) -> bytes:
@@ -592,6 +605,44 @@ def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
                            f"{head.root.hex()[:16]}…) is not the tree of the events ({walk.size}, "
                            f"root {walk.root.hex()[:16]}…): the log was edited behind the "
                            "application's back"))  # fmt: skip
+        return
+    # Every node, not only those the root is made of: a stored hash off the root's path
+    # would make the proofs that pass through it fail.
+    stored = _stored_level_digests(app)
+    for level, want in enumerate(walk.level_digests()):
+        if stored.get(level) != want:
+            what = "leaves" if level == 0 else f"nodes at level {level}"
+            report.add(Failure(0, "", 0, "",
+                               f"the stored Merkle tree's {what} are not those of the events' "
+                               "tree (a stored hash was edited, added or removed): proofs that "
+                               "pass through them would fail"))  # fmt: skip
+    extra = sorted(set(stored) - set(range(len(walk.levels))))
+    if extra:
+        report.add(Failure(0, "", 0, "",
+                           f"the stored Merkle tree holds nodes at level {extra[0]}, which the "
+                           "events' tree does not have"))  # fmt: skip
+
+
+def _stored_level_digests(app: Any) -> dict[int, bytes]:
+    """The stored tree's nodes, digested as ``TreeWalk.level_digests`` digests the events'
+    tree (read in key order, streamed)."""
+    leaves, nodes = merkle_store.leaves_table, merkle_store.nodes_table
+    digests: dict[int, Any] = {}
+    with app.recorder.datastore.transaction(commit=False) as session:
+        connection = session.connection().execution_options(stream_results=True,
+                                                             yield_per=10_000)  # fmt: skip
+        queries = (
+            select(literal(0), leaves.c.idx, leaves.c.hash).order_by(leaves.c.idx),
+            select(nodes.c.level, nodes.c.idx, nodes.c.hash)
+            .order_by(nodes.c.level, nodes.c.idx),
+        )
+        for query in queries:
+            for level, index, node in connection.execute(query):
+                digest_ = digests.get(level)
+                if digest_ is None:
+                    digest_ = digests[level] = hashlib.sha256()
+                digest_.update(int(index).to_bytes(8, "big") + bytes(node))
+    return {level: h.digest() for level, h in digests.items()}
 
 
 @dataclass

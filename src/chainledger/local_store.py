@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,9 @@ from chainledger.persistence import create_missing_tables, failure_reason
 
 STATE_ENV = "CHAINLEDGER_STATE"
 BUSY_TIMEOUT_SECONDS = 60
+# The layout of the store's tables (SQLite's user_version). A store of another layout is set
+# aside (renamed, not deleted) and the ledger verified again from its first event.
+STORE_VERSION = 2
 
 metadata = MetaData()  # every table of the store: the verifier's below, and the read models'
 
@@ -158,6 +162,8 @@ class LocalStore:
 
     def __init__(self, path: Path, tables: Sequence[Table]) -> None:
         self.path = path
+        self.notes: list[str] = []  # what opening it did that the user should know
+        self._set_aside_if_old(path)
         self.engine = create_engine(f"sqlite:///{path}")
         timeout_ms = BUSY_TIMEOUT_SECONDS * 1000
 
@@ -177,6 +183,8 @@ class LocalStore:
         self._writer = self.engine.execution_options(immediate=True)
         try:
             create_missing_tables(self.engine, [*VERIFIER_TABLES, *tables])
+            with self.engine.begin() as connection:
+                connection.exec_driver_sql(f"PRAGMA user_version = {STORE_VERSION}")
             if os.name == "posix":
                 path.chmod(0o600)
         except Exception as exc:  # an unreadable or foreign file: say where it is
@@ -185,6 +193,26 @@ class LocalStore:
                 f"cannot open the verified store {path} ({failure_reason(exc)}); "
                 "remove it and run: chainledger projections rebuild"
             ) from None
+
+    def _set_aside_if_old(self, path: Path) -> None:
+        if not path.exists() or path.stat().st_size == 0:
+            return
+        try:
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            return  # not a store at all: opening it below says so
+        if version == STORE_VERSION:
+            return
+        old = path.with_name(f"{path.name}.v{version}")
+        os.replace(path, old)
+        self.notes.append(
+            f"your verified store was made by another version of chainledger: it was set "
+            f"aside as {old} and the ledger is verified again from its first event"
+        )
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -67,7 +67,7 @@ class Transparency:
         checkpoint signed here, and over a stored tree that is not the tree verified
         (proofs come from the stored tree).
         """
-        head = self.tree_head()
+        head = self._proven_head()
         last = self.projections.last_checkpoint(signer.org)
         since, since_position = last or (0, 0)
         with self.projections.session() as session:
@@ -79,14 +79,6 @@ class Transparency:
                 f"not signing: since {signer.org}'s last checkpoint here ({since} events) the "
                 f"ledger took a row that does not verify: {rejected[0].describe()}{more}"
             )
-        with self.recorder.datastore.transaction(commit=False) as session:
-            stored_size, _ = merkle_store.stored_size(session)
-            stored = merkle_store.root_at(session, head.size) if stored_size >= head.size else b""
-        if stored != head.root:
-            raise TamperError(
-                "not signing: the ledger's stored Merkle tree is not the tree of the events you "
-                "verified, so its proofs would not match (see what with: chainledger audit verify)"
-            )
         signed = self.checkpoint(signer, head)
         self.projections.record_checkpoint(signer.org, head)
         if last is None:
@@ -95,6 +87,33 @@ class Transparency:
             verified = (f"verified the {head.size - since} events since {signer.org}'s last "
                         f"checkpoint here ({since} events)")  # fmt: skip
         return signed, verified
+
+    def _proven_head(self: ChainLedger) -> merkle_store.TreeHead:
+        """The verified tree head, caught up now, once the ledger's stored tree (which
+        proofs come from) is found to be that tree: the same size, ending at the same
+        event, with the same root. A stored tree ahead of it is caught up with once (an
+        event may have been recorded in between); any other difference is refused.
+        """
+        for attempt in range(2):
+            head = self.tree_head()
+            with self.recorder.datastore.transaction(commit=False) as session:
+                size, position = merkle_store.stored_size(session)
+                try:
+                    root = merkle_store.root_at(session, head.size) if size >= head.size else b""
+                except NotFound:
+                    root = b""
+            if (size, position, root) == (head.size, head.position, head.root):
+                return head
+            if size > head.size and attempt == 0:
+                continue
+            found = (f"{size} events" if root == head.root
+                     else f"{size} events, another root at {head.size}")  # fmt: skip
+            raise TamperError(
+                f"the ledger's stored Merkle tree ({found}) is not the tree of the {head.size} "
+                "events you verified, so what it proves would not be what you verified (see "
+                "what with: chainledger audit verify)"
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def checkpoint_signer(self: ChainLedger, signed: SignedCheckpoint) -> tuple[str, str]:
         """(handle, key id) of an organisation of this ledger whose key signed ``signed``."""
@@ -127,7 +146,7 @@ class Transparency:
         self: ChainLedger, notification_id: int, signer: Ed25519Signer
     ) -> dict[str, Any]:
         """An event, its signer's key, its audit path and a checkpoint signed by ``signer``."""
-        head = self.tree_head()
+        head = self._proven_head()
         with self.recorder.datastore.transaction(commit=False) as session:
             leaf = merkle_store.leaf_of(session, notification_id)
             if leaf is None:

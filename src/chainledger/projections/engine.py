@@ -21,7 +21,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
@@ -160,6 +160,18 @@ def content_hash(state: bytes) -> bytes:
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+MAX_ID = 2**63 - 1  # the largest notification id a 64-bit column holds
+
+
+@dataclass
+class Tail:
+    """Where one catch-up has read to, past the head: the rows after the last verified
+    one, which did not verify (their leaves, in order)."""
+
+    cursor: int = 0
+    pending: list[bytes] = field(default_factory=list)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -304,8 +316,9 @@ class ProjectionEngine:
         """
         read = 0
         check_tip = True
+        tail = Tail()
         while True:
-            count = self._catch_up_batch(check_tip=check_tip, strict=strict)
+            count = self._catch_up_batch(check_tip=check_tip, strict=strict, tail=tail)
             check_tip = False
             if count == 0:
                 break
@@ -313,32 +326,53 @@ class ProjectionEngine:
         self.notes = self._check_stored_tree()
         return read
 
-    def _catch_up_batch(self, *, check_tip: bool, strict: bool) -> int:
+    def _catch_up_batch(self, *, check_tip: bool, strict: bool, tail: Tail) -> int:
+        """Read, verify and apply the next batch of rows after ``tail.cursor``.
+
+        The head (position, tree) moves only up to the last row that verified: rows
+        after it that did not are named in ``rejected_rows`` at once, but join the tree
+        only when a verified row follows them. So a junk row at a huge id (2**63-1) does
+        not carry the position past the ids the application goes on recording at: each
+        catch-up reads it again, knows it, and reads the events recorded below it.
+        """
         with self.store.writing() as session:
             head = self._head(session)
             position = head.position if head else 0
+            start = max(position, tail.cursor) + 1
+            if start > MAX_ID:
+                return 0
             with self.app.recorder.datastore.transaction(commit=False) as ledger:
                 if check_tip and head is not None and head.position:
                     self._check_tip(ledger, head)
-                rows = read_notifications(self.app, ledger, position + 1, self.batch_size)
+                rows = read_notifications(self.app, ledger, start, self.batch_size)
             if not rows:
                 return 0
+            tail.cursor = rows[-1].id
+            known = self._rejected_ids(session, [row.id for row in rows])
             verifier = self._verifier(session, head, rows)
             writer = Writer(session)
             wanted = [(p, set(p.topics)) for p in self.projections]
             size, edge = (head.size, list(head.edge)) if head else (0, [])
+            moved_to: tuple[int, bytes] | None = None  # (position, last leaf) if it moves
             failed: list[Verdict] = []
             verified: list[tuple[int, bytes]] = []
             for row in rows:
+                if row.id in known:  # rejected before, and still after the last verified row
+                    tail.pending.append(leaf_hash(row.state))
+                    continue
                 verdict = verifier.check(row)
-                edge, _ = append_leaf(size, edge, verdict.leaf)
-                size += 1
                 if verdict.event is None:
                     if strict:
                         raise TamperError(f"event #{row.id} ({row.topic}) does not verify: "
                                           f"{verdict.problem}; nothing was written")  # fmt: skip
                     failed.append(verdict)
+                    tail.pending.append(verdict.leaf)
                     continue
+                for leaf in (*tail.pending, verdict.leaf):
+                    edge, _ = append_leaf(size, edge, leaf)
+                    size += 1
+                tail.pending.clear()
+                moved_to = (row.id, verdict.leaf)
                 verified.append((row.id, content_hash(row.state)))
                 for projection, topics in wanted:
                     if not topics or row.topic in topics:
@@ -353,10 +387,20 @@ class ProjectionEngine:
                     "INSERT INTO verified_events (nid, hash) VALUES (?, ?)", verified
                 )
             self._save(session, verifier, failed)
-            self._save_head(session, head, VerifiedHead(
-                ledger_id, size, rows[-1].id, tuple(edge), leaf_hash(rows[-1].state),
-            ))  # fmt: skip
+            if moved_to is not None or (head is None and ledger_id):
+                at, last_leaf = moved_to or (0, b"")
+                self._save_head(session, head, VerifiedHead(
+                    ledger_id, size, at, tuple(edge), last_leaf,
+                ))  # fmt: skip
             return len(rows)
+
+    @staticmethod
+    def _rejected_ids(session: Session, ids: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks(list(ids)):
+            query = select(rejected_table.c.nid).where(rejected_table.c.nid.in_(chunk))
+            found.update(int(nid) for nid in session.execute(query).scalars())
+        return found
 
     def _check_tip(self, ledger: Any, head: VerifiedHead) -> None:
         """The last row verified must still be there, as it was."""
@@ -375,12 +419,24 @@ class ProjectionEngine:
         head = self.head()
         if head is None:
             return []
-        with self.app.recorder.datastore.transaction(commit=False) as ledger:
+        with (
+            self.store.reading() as session,
+            self.app.recorder.datastore.transaction(commit=False) as ledger,
+        ):
             stored_size, stored_position = merkle_store.stored_size(ledger)
             if stored_size > head.size and stored_position <= head.position:
-                return [f"the ledger's Merkle tree holds {stored_size} events, but only "
-                        f"{head.size} can be read in order up to event #{head.position}: events "
-                        "were inserted behind the ones verified, and are left out"]  # fmt: skip
+                behind = self._behind(session, ledger, head)
+                if behind:
+                    listed = ", ".join(f"#{nid}" for nid in behind)
+                    raise TamperError(
+                        f"event(s) {listed} were recorded after event #{head.position} but at "
+                        "lower ids, so reading the log in order cannot reach them: a row sits "
+                        f"out of place at #{head.position}, and reports would leave out what "
+                        "was recorded since (whoever runs the database must move or remove it)"
+                    )
+                return [f"the ledger's Merkle tree says it holds {stored_size} events, but "
+                        f"{head.size} can be read in order up to event #{head.position}: the "
+                        "tree was edited (see what with: chainledger audit verify)"]  # fmt: skip
             if stored_size < head.size:
                 return []  # rows written behind the application's back, not yet in the tree
             try:
@@ -392,6 +448,29 @@ class ProjectionEngine:
                     "you verified: the log or its tree was rewritten (see what with: chainledger "
                     "audit verify)"]  # fmt: skip
         return []
+
+    def _behind(self, session: Session, ledger: Any, head: VerifiedHead) -> list[int]:
+        """Rows the application recorded after the last verified one, at lower ids (so
+        reading on from it never reaches them): the stored tree's leaves past the verified
+        size name them; each must exist and be neither verified nor rejected here (the
+        tree alone is a hint a writer could edit, not a reason to refuse)."""
+        leaves = merkle_store.leaves_table
+        named = [int(nid) for nid in ledger.execute(
+            select(leaves.c.notification_id).where(leaves.c.idx >= head.size)
+            .order_by(leaves.c.idx).limit(20)
+        ).scalars() if 0 < nid < head.position]  # fmt: skip
+        if not named:
+            return []
+        seen = set(session.execute(
+            select(events_table.c.nid).where(events_table.c.nid.in_(named))).scalars())  # fmt: skip
+        seen |= set(session.execute(
+            select(rejected_table.c.nid).where(rejected_table.c.nid.in_(named))).scalars())  # fmt: skip
+        unseen = [nid for nid in named if nid not in seen]
+        if not unseen:
+            return []
+        table = self.app.recorder.events_record_cls.__table__
+        return sorted(int(nid) for nid in ledger.execute(
+            select(table.c.id).where(table.c.id.in_(unseen))).scalars())  # fmt: skip
 
     def _verifier(self, session: Session, head: VerifiedHead | None, rows: Sequence[Any]) -> Verifier:
         spans: dict[str, KeySpan] = {}
