@@ -8,6 +8,7 @@ way someone with database access could.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import uuid
@@ -139,6 +140,7 @@ class LedgerStore:
         self._token = uuid.uuid4().hex[:10]
         self._urls: dict[str, str] = {}
         self._copied: dict[str, tuple[str, int]] = {}  # name: (source, events when copied)
+        self._serial = itertools.count(1)  # locations are never used twice (verified stores)
 
     def url(self, name: str = "ledger") -> str:
         if name not in self._urls:
@@ -152,6 +154,12 @@ class LedgerStore:
         """A consistent copy of the ledger at ``source`` as ``name``; returns its location."""
         if self.engine == "sqlite":
             target = self.url(name)
+            if Path(target).exists():
+                # A copy over an earlier one goes to a new file: a reader's verified store
+                # (kept by location) remembers the earlier ledger there, and would rightly
+                # call the new one a rewrite of it.
+                target = str(self.directory / f"{name.removesuffix('.db')}-{next(self._serial)}.db")
+                self._urls[name] = target
             with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
                 src.backup(dst)
             return target
@@ -221,7 +229,7 @@ class LedgerStore:
     def _database_url(self, name: str) -> str:
         assert self.server is not None
         slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:30]
-        database = f"cl_{self._token}_{slug}_{len(self._urls)}"
+        database = f"cl_{self._token}_{slug}_{next(self._serial)}"
         url = sqlalchemy.make_url(self.server).set(database=database)
         return url.render_as_string(hide_password=False)
 

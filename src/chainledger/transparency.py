@@ -7,7 +7,7 @@ events are recorded; these read it, sign tree heads, and package proofs.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chainledger import merkle_store
@@ -59,9 +59,12 @@ class Transparency:
             signer.sign,
         )
 
-    def keep_checkpoint(self: ChainLedger, signer: Ed25519Signer) -> tuple[SignedCheckpoint, str]:
-        """A checkpoint of the tree this reader verified, signed by ``signer``, and what was
-        verified for it.
+    def keep_checkpoint(
+        self: ChainLedger, signer: Ed25519Signer, deliver: Callable[[SignedCheckpoint], None]
+    ) -> tuple[SignedCheckpoint, str]:
+        """A checkpoint of the tree this reader verified, signed by ``signer`` and handed to
+        ``deliver`` (which writes it out), and what was verified for it. It counts as the
+        signer's last checkpoint here only once ``deliver`` returns.
 
         Refuses to sign over a row that did not verify since the signer's last
         checkpoint signed here, and over a stored tree that is not the tree verified
@@ -80,6 +83,7 @@ class Transparency:
                 f"ledger took a row that does not verify: {rejected[0].describe()}{more}"
             )
         signed = self.checkpoint(signer, head)
+        deliver(signed)
         self.projections.record_checkpoint(signer.org, head)
         if last is None:
             verified = f"verified all {head.size} events of the ledger"
@@ -87,6 +91,17 @@ class Transparency:
             verified = (f"verified the {head.size - since} events since {signer.org}'s last "
                         f"checkpoint here ({since} events)")  # fmt: skip
         return signed, verified
+
+    def _stored_event(self: ChainLedger, notification_id: int) -> tuple[int, list[Any]]:
+        """(leaf index, [row]) of event ``notification_id`` as the ledger stores it."""
+        with self.recorder.datastore.transaction(commit=False) as session:
+            leaf = merkle_store.leaf_of(session, notification_id)
+            if leaf is None:
+                raise NotFound(f"no event #{notification_id} in this ledger")
+            rows = read_notifications(self, session, notification_id, 1)
+        if not rows or rows[0].id != notification_id:
+            raise TamperError(f"event #{notification_id} is in the Merkle tree but not in the log")
+        return leaf[0], rows
 
     def _proven_head(self: ChainLedger) -> merkle_store.TreeHead:
         """The verified tree head, caught up now, once the ledger's stored tree (which
@@ -146,17 +161,13 @@ class Transparency:
         self: ChainLedger, notification_id: int, signer: Ed25519Signer
     ) -> dict[str, Any]:
         """An event, its signer's key, its audit path and a checkpoint signed by ``signer``."""
-        head = self._proven_head()
+        try:
+            head = self._proven_head()
+        except TamperError:
+            self._stored_event(notification_id)  # a more precise refusal, if there is one
+            raise
+        index, rows = self._stored_event(notification_id)
         with self.recorder.datastore.transaction(commit=False) as session:
-            leaf = merkle_store.leaf_of(session, notification_id)
-            if leaf is None:
-                raise NotFound(f"no event #{notification_id} in this ledger")
-            index, _ = leaf
-            rows = read_notifications(self, session, notification_id, 1)
-            if not rows or rows[0].id != notification_id:
-                raise TamperError(
-                    f"event #{notification_id} is in the Merkle tree but not in the log"
-                )
             if index >= head.size:
                 raise NotFound(f"event #{notification_id} is newer than what you verified")
             path = merkle_store.prove_inclusion(session, index, head.size)

@@ -250,7 +250,7 @@ SIGNATURE_LINE = re.compile(r"^\u2014 barnet-council [A-Za-z0-9+/]+={0,2}$")
 
 def test_checkpoint_to_standard_output(ledger: CliLedger, built: Built) -> None:
     result = ok(ledger, "checkpoint", "--as", COUNCIL)
-    assert result.stderr == ""
+    assert result.stderr == f"Checked before signing: verified all {SIZE} events of the ledger.\n"
     text = result.stdout
     origin, size, root, blank, signature, end = text.split("\n")
     assert (origin, size, blank, end) == (f"chainledger/{built.ledger_id}", str(SIZE), "", "")
@@ -275,7 +275,8 @@ def test_checkpoint_to_a_file(ledger: CliLedger, built: Built, tmp_path: Path) -
     path = tmp_path / "ledger.checkpoint"
     result = ok(ledger, "checkpoint", "--as", HOPE, "-o", str(path))
     assert result.stdout == ""
-    assert result.stderr == f"Wrote a checkpoint of {SIZE} events to {path}\n"
+    assert result.stderr == (f"Wrote a checkpoint of {SIZE} events to {path}\n"
+                             f"Checked before signing: verified all {SIZE} events of the ledger.\n")  # fmt: skip
     text = path.read_text(encoding="utf-8")
     body = built.late.read_text().split("\n\n")[0]
     assert text.startswith(body + "\n\n\u2014 hope-trust ")

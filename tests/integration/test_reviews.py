@@ -346,8 +346,10 @@ def test_the_prime_reading_the_whole_ledger_learns_no_rating(scenario: Scenario)
     """Everything stored, byte for byte, holds no score, no comment, and nothing the
     prime's own keys can open."""
     raw = b"".join(row[4] for row in event_rows(scenario.url))
-    with scenario.app.recorder.datastore.engine.connect() as db:
+    scenario.app.projections.catch_up()
+    with scenario.app.projections.store.engine.connect() as db:  # the views: in the verified store
         rows = db.execute(sqlalchemy.text("SELECT * FROM rv_ratings")).all()
+    assert rows
     views = json.dumps([list(map(str, r)) for r in rows])
     for (_, _), (_, comment) in RATINGS.items():
         if comment:

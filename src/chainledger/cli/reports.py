@@ -222,7 +222,13 @@ def projections() -> None:
 @projections.command("rebuild")
 @click.pass_obj
 def rebuild(runtime: Runtime) -> None:
-    """Empty every view and rebuild it from the whole ledger."""
+    """Verify the whole ledger again and rebuild your views from it.
+
+    Every event is verified (signature, key, chain, Merkle tree) into a new
+    verified store, which replaces yours only if every event verified: a
+    tampered event stops the rebuild with an error naming it, and your views
+    stay as they were. Your record of the checkpoints you signed is kept.
+    """
     app = runtime.app()
     app.ledger_id  # noqa: B018
     count = app.projections.rebuild()

@@ -58,9 +58,13 @@ def checkpoint(runtime: Runtime, handle: str, output: Path | None) -> None:
     The format is a C2SP signed note (c2sp.org/tlog-checkpoint).
     """
     app = runtime.app()
-    signed, verified = app.keep_checkpoint(runtime.signer(handle))
+    _, verified = app.keep_checkpoint(
+        runtime.signer(handle),
+        lambda signed: write_output(
+            signed.text(), output, f"a checkpoint of {signed.checkpoint.size} events"
+        ),
+    )
     click.echo(f"Checked before signing: {verified}.", err=True)
-    write_output(signed.text(), output, f"a checkpoint of {signed.checkpoint.size} events")
 
 
 def _size_or_checkpoint(runtime: Runtime, value: str, what: str) -> tuple[int, Any]:
