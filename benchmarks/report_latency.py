@@ -84,7 +84,11 @@ def in_process(ledger: Path, state: Path) -> tuple[float, int]:
         app.projections.catch_up()
         times.append(time.perf_counter() - started)
     head = app.projections.head()
+    with app.projections.session() as session:
+        rejected = app.projections.rejections(session)
     app.close()
+    if rejected:
+        raise SystemExit(f"{len(rejected)} rows did not verify, e.g. {rejected[0].describe()}")
     return statistics.median(times), head.size if head else 0
 
 
