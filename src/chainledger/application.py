@@ -12,8 +12,8 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -40,12 +40,15 @@ from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
 from chainledger.domain.facts import PackageFacts
+from chainledger.domain.identity import IdentifierClaimed, KeyRecoveryRequested, RegistrarEvent
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import (
     Organisation,
     OrganisationRegistered,
     SigningKeyRotated,
+    decode_key,
+    key_fingerprint,
     possession_statement,
 )
 from chainledger.domain.review_analysis import RoundRatings
@@ -70,6 +73,7 @@ from chainledger.errors import (
     TamperError,
 )
 from chainledger.exchange import Exchange
+from chainledger.identity import Identity
 from chainledger.keystore import Keystore
 from chainledger.local_store import LocalStore, default_state_dir, prepare_state_dir, store_path
 from chainledger.open_data import OpenData
@@ -104,7 +108,7 @@ class OrganisationDetails:
 
     handle: str
     name: str
-    role: str
+    role: str | None  # the part it says it usually plays; its roles are per package
     sector: str | None
     size: str | None
     identifier: str | None
@@ -112,9 +116,15 @@ class OrganisationDetails:
     keys: tuple[tuple[str, str, str, str], ...]  # key id, status, from, until
     version: int
     encryption_key_id: str | None = None
+    endorsed_by: str | None = None  # the registrar that vouched for its key (None: nobody yet)
+    rejected: str | None = None  # a registrar's refusal of its request, with the reason
+    registrar: bool = False
+    ledger_has_registrar: bool = False
 
 
-class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting, Application):
+class ChainLedger(
+    Pages, OpenData, Exchange, Transparency, Reviews, Identity, Contracting, Application
+):
     """A signed supply-chain ledger."""
 
     name = APPLICATION_NAME
@@ -263,7 +273,7 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
     def create_organisation(
         self,
         name: str,
-        role: Role,
+        role: Role | None = None,
         *,
         passphrase: str,
         handle: str | None = None,
@@ -274,7 +284,8 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         """Generate key pairs and register the organisation, signed by the new signing key.
 
         The organisation also gets an encryption key pair (for content sealed to
-        it, such as the ratings of a review round it owns).
+        it, such as the ratings of a review round it owns). ``role`` is only the part
+        it says it usually plays: in each package it plays the part it takes there.
         """
         name = check_text(name, "organisation name")
         handle = check_handle(handle) if handle else slugify(name)
@@ -379,7 +390,7 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         return OrganisationDetails(
             handle=org.handle,
             name=org.name,
-            role=org.role.value,
+            role=org.role.value if org.role else None,
             sector=org.sector.value if org.sector else None,
             size=org.size.value if org.size else None,
             identifier=org.identifier,
@@ -387,10 +398,14 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
             keys=keys,
             version=org.version,
             encryption_key_id=org.current_encryption_key_id,
+            endorsed_by=org.endorsement.registrar if org.endorsement else None,
+            rejected=f"by {org.rejection[0]}: {org.rejection[1]}" if org.rejection else None,
+            registrar=self.is_registrar(org.handle, None),
+            ledger_has_registrar=self.has_registrar(),
         )
 
     def organisations(self, role: Role | None = None) -> list[OrganisationRow]:
-        """Every registered organisation, from the organisations view."""
+        """Every registered organisation (or those stating ``role``), from the organisations view."""
         self.ledger_id  # noqa: B018 - refuses a database that holds no ledger
         with self.views() as session:
             return OrganisationsProjection.rows(session, role.value if role else None)
@@ -415,7 +430,17 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         self.ledger_id  # noqa: B018
         with self.views(package) as session:
             self.references(session, package)
-            return TimelineProjection.rows(session, package)
+            rows = TimelineProjection.rows(session, package)
+        return [self._marked(row) for row in rows] if self.has_registrar() else rows
+
+    def _marked(self, row: TimelineRow) -> TimelineRow:
+        """The row, its summary saying so if its signer's key was compromised when it signed
+        (a registrar recovered the organisation, naming since when)."""
+        signed_at = datetime.fromisoformat(row.recorded_at)
+        if not self.compromised(row.org, signed_at, row.notification_id):
+            return row
+        return replace(row, summary=f"{row.summary} [SIGNED BY A COMPROMISED KEY: {row.org} "
+                                    "was recovered by a registrar]")  # fmt: skip
 
     def bid_view(self, package: str, prime: str) -> dict[str, Any]:
         """A bid with its promises, each with the hash its subcontractor acknowledges."""
@@ -519,13 +544,17 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         if name == "scorecard":
             if not prime:
                 raise InvalidValue("the scorecard needs --prime HANDLE")
-            if self.organisation(prime).role != Role.PRIME.value:
-                raise InvalidValue(f"{prime} is not a prime")
-            return assessment.scorecard(prime, self.package_facts(package, day), t)
+            stated = self.organisation(prime).role
+            facts = self.package_facts(package, day)
+            if stated != Role.PRIME.value and not any(prime in f.bids for f in facts):
+                where = f"package {package}" if package else "any package"
+                raise InvalidValue(f"{prime} is not a prime in {where}")
+            return assessment.scorecard(prime, facts, t)
         if name == "findings":
             rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
                       if review_opener is not None else [])  # fmt: skip
-            return self.findings(self.package_facts(package, day), t, rounds)
+            return self.marked_findings(self.findings(self.package_facts(package, day), t,
+                                                      rounds))  # fmt: skip
         if name not in assessment.PACKAGE_REPORTS:
             raise InvalidValue(f"unknown report {name!r}")
         return [
@@ -533,6 +562,26 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
             for f in self.package_facts(package, day)
             for row in assessment.PACKAGE_REPORTS[name](f, t)
         ]
+
+    def marked_findings(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The findings, each saying which of its evidence was signed by a key a registrar
+        later declared compromised (when recovering the organisation), if any was."""
+        if not found or not self.has_registrar():
+            return found
+        with self.projections.session() as session:
+            rows = TimelineProjection.rows_at(session, (n for f in found for n in f["evidence"]))
+        compromised = {nid for nid, row in rows.items()
+                       if self._marked(row) is not row}  # fmt: skip
+        marked = []
+        for finding in found:
+            tainted = [n for n in finding["evidence"] if n in compromised]
+            if tainted:
+                listed = ", ".join(f"#{n}" for n in tainted)
+                finding = {**finding, "compromised_evidence": tainted,
+                           "finding": f"{finding['finding']} (evidence {listed} was signed by "
+                                      "a compromised key)"}  # fmt: skip
+            marked.append(finding)
+        return marked
 
     @staticmethod
     def findings(
@@ -548,13 +597,17 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
 
     # -- reading and writing aggregates --------------------------------------
 
-    def load(self, aggregate_id: UUID) -> Any:
+    def load(self, aggregate_id: UUID, *, before: int | None = None) -> Any:
         """The aggregate, rebuilt from events whose signatures and chain all verify, and
-        that still hold the newest of its events this reader verified before."""
-        pin = None if aggregate_id == LEDGER_AGGREGATE_ID else self.projections.pin(aggregate_id)
+        that still hold the newest of its events this reader verified before (``before``:
+        as it stood before that position in the ledger's order, from its events there)."""
+        pin = (None if aggregate_id == LEDGER_AGGREGATE_ID or before is not None
+               else self.projections.pin(aggregate_id))  # fmt: skip
         try:
             aggregate = None
             for event in self._stored_events(aggregate_id):
+                if before is not None and (event.notification_id or 0) >= before:
+                    break
                 self._check_signature(event, aggregate)
                 aggregate = event.mutate(aggregate)
                 if pin is not None and event.originator_version == pin[0] and event.hash != pin[1]:
@@ -610,10 +663,16 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
                 or event.key_id != event.hash_of_key()
             ):
                 raise event.tamper("registration is not signed by the key it registers")
+        elif isinstance(event, KeyRecoveryRequested):
+            public_key = decode_key(event.public_key)
+            if event.key_id != key_fingerprint(public_key):
+                raise event.tamper("a recovery request not signed by the key it offers")
         else:
             public_key = self._signing_key(event, aggregate)
         if not self._verified.verify(public_key, event.signature, event.content):
             raise event.tamper(f"signature by {event.org} does not verify")
+        if not isinstance(event, OrganisationRegistered | KeyRecoveryRequested):
+            self.check_authority(event, aggregate, self._signer_record(event, aggregate))
         if isinstance(event, SigningKeyRotated) and not self._verified.verify(
             event.new_key,
             event.proof_bytes,
@@ -621,9 +680,34 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         ):
             raise event.tamper("the new key's proof of possession does not verify")
 
+    def _signer_record(self, event: LedgerEvent, aggregate: LedgerAggregate | None) -> Any:
+        """The organisation that signed ``event`` (its record as loaded for the check)."""
+        assert event.org is not None
+        if isinstance(aggregate, Organisation) and event.org == aggregate.handle:
+            return aggregate
+        if isinstance(event, RegistrarEvent):
+            return self.organisation_at(event.org, event.notification_id)
+        return self._signing_orgs.get(event.org) or self._organisation(event.org)
+
+    def organisation_at(self, handle: str, position: int | None) -> Organisation:
+        """``handle``'s record as it stood before ``position`` (None: now). Who may sign a
+        registrar's event is judged from the records before it, so checking it never
+        loads a record that leads back to it."""
+        if position is None:
+            return self._organisation(handle)
+        try:
+            return self.load(organisation_id(check_handle(handle)), before=position)
+        except NotFound:
+            raise NotFound(f"no organisation with handle {handle!r} in this ledger") from None
+
     def _signing_key(self, event: LedgerEvent, aggregate: LedgerAggregate | None) -> bytes:
         assert event.org is not None
-        if isinstance(aggregate, Organisation):
+        if isinstance(aggregate, Organisation) and isinstance(event, RegistrarEvent):
+            # A registrar's event on an organisation's record: the registrar's own key (the
+            # first registrar endorses itself at the ledger's creation, with its own key).
+            organisation = (aggregate if event.org == aggregate.handle
+                            else self.organisation_at(event.org, event.notification_id))  # fmt: skip
+        elif isinstance(aggregate, Organisation):
             # An organisation's own events are signed by itself, with its keys so far.
             if event.org != aggregate.handle:
                 raise event.tamper(f"{event.org} signed an event of {aggregate.handle}")
@@ -668,6 +752,30 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
                 time.sleep(random.uniform(0, 0.005 * 2**tries))  # noqa: S311 - jitter, not secrets
         raise AssertionError("unreachable")
 
+    def _authorise(self, aggregates: Sequence[LedgerAggregate]) -> None:
+        """Refuse, before anything is written, an event its signer may not sign: on a
+        ledger with a registrar, anything on another record by an organisation no
+        registrar endorsed, and a registrar's event by one that is not a registrar."""
+        pending = [e for a in aggregates for e in a.pending_events]
+        if not pending or any(isinstance(e, LedgerCreated) for e in pending):
+            return  # creating the ledger: nothing to check against yet
+        if not self.has_registrar():
+            return
+        registrars: set[str] = set()
+        signers: set[str] = set()
+        for aggregate in aggregates:
+            for event in aggregate.pending_events:
+                assert event.org is not None
+                if isinstance(event, RegistrarEvent | IdentifierClaimed):
+                    registrars.add(event.org)
+                elif not isinstance(aggregate, Organisation):
+                    signers.add(event.org)
+        for org in sorted(registrars):
+            if not self.is_registrar(org, None):
+                raise Refused(f"{org} is not a registrar of this ledger")
+        for org in sorted(signers):
+            self.require_endorsed(org)
+
     def save_aggregates(self, *aggregates: LedgerAggregate) -> list[LedgerEvent]:
         """Save every pending event of ``aggregates`` in one transaction, in the order made.
 
@@ -675,6 +783,7 @@ class ChainLedger(Pages, OpenData, Exchange, Transparency, Reviews, Contracting,
         their timestamps, which never run backwards within an aggregate), so a
         bulk import reads back in the order of its lines. Returns the events.
         """
+        self._authorise(aggregates)
         events = sorted((e for a in aggregates for e in a.collect_events()), key=_made_at)
         try:
             for recording in self.save(*events):

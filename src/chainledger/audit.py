@@ -54,8 +54,15 @@ from chainledger.domain.events import (
     decode_event,
     split_state,
 )
+from chainledger.domain.identity import (
+    IDENTITY_TYPES,
+    RECOVERY_TYPE,
+    Authority,
+    KeyRecoveryRequested,
+    recovery_request_id,
+)
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
-from chainledger.domain.ledger import LedgerCreated
+from chainledger.domain.ledger import LedgerCreated, anchored_ledger_id
 from chainledger.domain.merkle import append_leaf, edge_root, leaf_hash
 from chainledger.domain.model import EVENT_TYPES as _REGISTERED  # noqa: F401 - every type
 from chainledger.domain.organisation import (
@@ -73,7 +80,9 @@ RANGE = 10_000  # stored rows per task
 PARALLEL_THRESHOLD = 20_000
 MAX_REPORTED_FAILURES = 1000
 KEY_CHANGE_TYPES = {SigningKeyRotated.type_name, SigningKeyRevoked.type_name}
-KEY_TYPES = (LedgerCreated.type_name, OrganisationRegistered.type_name, *KEY_CHANGE_TYPES)
+# The events the first pass reads: the genesis, keys, and registrars' events (who vouched).
+KEY_TYPES = (LedgerCreated.type_name, OrganisationRegistered.type_name, *KEY_CHANGE_TYPES,
+             *sorted(IDENTITY_TYPES))  # fmt: skip
 # How far an event's signed timestamp may fall behind the latest one signed before it in
 # the log before the audit calls it reordered or back-dated. Events are signed on different
 # organisations' machines, whose clocks disagree by seconds to minutes, and a signed event
@@ -110,6 +119,9 @@ class AuditReport:
     tree_root: bytes = b""
     checkpoints: list[str] = field(default_factory=list)  # what each checkpoint showed
     imported: int = 0  # events imported from other ledgers, checked again
+    # Events that verify but were signed with a key a registrar later declared compromised
+    # (organisation recovered): marked, not failed.
+    flagged: list[Failure] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -137,6 +149,9 @@ class KeySpan:
     ended_by: str = ""
     start_at: datetime | None = None  # the signed timestamp of the event that introduced it
     end_at: datetime | None = None  # the signed timestamp of the key change that ended it
+
+    def key_id_matches(self, key_id: str | None) -> bool:
+        return key_id == key_fingerprint(self.public_key)
 
 
 # -- reading rows ----------------------------------------------------------------------------
@@ -235,8 +250,9 @@ def signed_time(envelope: dict[str, Any]) -> datetime | None:
 
 def key_spans(
     rows: Iterator[tuple[int, UUID, int, str, bytes]],
-) -> tuple[str | None, dict[str, KeySpan], int]:
-    """(ledger id, key id -> span, organisations) from the genesis and the organisations' events.
+) -> tuple[str | None, dict[str, KeySpan], int, Authority]:
+    """(ledger id, key id -> span, organisations, who could vouch and who was vouched for)
+    from the genesis, the organisations' events and the registrars' events.
 
     Only changes that fully check out move a key; anything else is left for the
     second pass to report where it stands. Each span also holds the signed
@@ -246,6 +262,8 @@ def key_spans(
     ledger_id: str | None = None
     spans: dict[str, KeySpan] = {}
     current: dict[str, str] = {}
+    authority = Authority()
+    handles: dict[UUID, str] = {}  # organisation record -> handle
     for nid, aggregate, _version, topic, state in rows:
         signature, content = split_state(state)
         try:
@@ -254,8 +272,31 @@ def key_spans(
             if topic == LedgerCreated.type_name:
                 if aggregate == LEDGER_AGGREGATE_ID and ledger_id is None:
                     ledger_id = envelope["ledger"]
+                    authority.root = genesis_root(envelope)
                 continue
             if envelope["ledger"] != ledger_id:
+                continue
+            if topic in IDENTITY_TYPES:
+                span = spans.get(current.get(org, ""))
+                target = handles.get(aggregate)
+                if (
+                    span is not None and span.key_id_matches(key_id) and target is not None
+                    and verify(span.public_key, signature, content)
+                    and authority.is_registrar(org, nid)
+                ):  # fmt: skip
+                    fingerprint = fields.get("fingerprint")
+                    authority.apply(topic, org, target, nid, key_of_target=fingerprint is None or (
+                        fingerprint in spans and spans[fingerprint].org == target),
+                        compromised_since=fields.get("compromised_since"))  # fmt: skip
+                    if topic == RECOVERY_TYPE and target in current:
+                        new_key = decode_key(fields["new_public_key"])
+                        new_id = key_fingerprint(new_key)
+                        if new_id not in spans:
+                            at = signed_time(envelope)
+                            spans[current[target]] = replace(spans[current[target]], end=nid,
+                                                             ended_by="recovered", end_at=at)  # fmt: skip
+                            spans[new_id] = KeySpan(target, new_key, nid, start_at=at)
+                            current[target] = new_id
                 continue
             if topic == OrganisationRegistered.type_name:
                 public_key = decode_key(fields["public_key"])
@@ -268,6 +309,7 @@ def key_spans(
                 ):
                     spans[key_id] = KeySpan(org, public_key, nid, start_at=signed_time(envelope))
                     current[org] = key_id
+                    handles[aggregate] = org
                 continue
             old = spans.get(current.get(org, ""))
             new_key = decode_key(fields["new_public_key"])
@@ -288,7 +330,23 @@ def key_spans(
                 current[org] = new_id
         except (ValueError, KeyError, TypeError):
             continue  # unreadable: the second pass reports it
-    return ledger_id, spans, len(current)
+    return ledger_id, spans, len(current), authority
+
+
+def genesis_root(envelope: dict[str, Any]) -> str | None:
+    """The first registrar a genesis names, if it carries the ledger id derived from what
+    it says (else None: the second pass reports the genesis as rewritten)."""
+    fields = envelope.get("fields")
+    if not isinstance(fields, dict):
+        return None
+    registrar, key, nonce = (fields.get(k) for k in ("registrar", "registrar_key", "nonce"))
+    if not all(isinstance(v, str) for v in (registrar, key, nonce, fields.get("name"))):
+        return None
+    try:
+        derived = anchored_ledger_id(fields["name"], registrar, key, nonce)
+    except (TypeError, ValueError, KeyError):
+        return None
+    return str(registrar) if str(derived) == envelope["ledger"] else None
 
 
 # -- pass 2: each event on its own, in parallel ---------------------------------------------
@@ -297,9 +355,15 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(
-    url: str, table: str, ledger_id: str | None, spans: dict[str, KeySpan], types: frozenset[str]
+    url: str,
+    table: str,
+    ledger_id: str | None,
+    spans: dict[str, KeySpan],
+    types: frozenset[str],
+    authority: Authority,
 ) -> None:
-    _worker.update(rows=_Rows(url, table), ledger_id=ledger_id, spans=spans, types=types)
+    _worker.update(rows=_Rows(url, table), ledger_id=ledger_id, spans=spans, types=types,
+                   authority=authority)  # fmt: skip
 
 
 @dataclass
@@ -313,6 +377,7 @@ class RangeResult:
         default_factory=list
     )
     failures: list[tuple[int, str, int, str, str]] = field(default_factory=list)
+    flagged: list[tuple[int, str, int, str, str]] = field(default_factory=list)
     signatures: int = 0
     leaves: list[bytes] = field(default_factory=list)  # every row's Merkle leaf hash, in order
 
@@ -397,6 +462,8 @@ def _check_event(
             yield "a second genesis event"
         if signature != UNSIGNED or org is not None:
             yield "the genesis event carries a signature it cannot have"
+        if fields.get("registrar") is not None and genesis_root(envelope) is None:
+            yield "the genesis does not match the ledger's id: its name or registrar was rewritten"
         return
     if known["ledger_id"] is None:
         yield "the ledger does not start with its genesis event"
@@ -407,6 +474,9 @@ def _check_event(
 
     if event_type == OrganisationRegistered.type_name:
         yield from _registration(aggregate, org, key_id, fields, signature, content, result)
+        return
+    if event_type == KeyRecoveryRequested.type_name:
+        yield from _recovery_request(aggregate, org, key_id, fields, signature, content, result)
         return
     span: KeySpan | None = known["spans"].get(key_id or "")
     if span is None or span.org != org or nid <= span.start:
@@ -433,6 +503,16 @@ def _check_event(
     result.signatures += 1
     if not verify(span.public_key, signature, content):
         yield f"signature by {org} does not verify"
+        return
+    authority: Authority | None = known.get("authority")
+    if authority is not None:
+        problem = authority.problem(event_type, org, aggregate == organisation_id(org), nid)
+        if problem is not None:
+            yield problem
+            return
+        flag = authority.flag(org, at, nid)
+        if flag is not None:
+            result.flagged.append((nid, str(aggregate), version, topic, flag))
     if event_type in KEY_CHANGE_TYPES:
         if aggregate != organisation_id(org) or (span.end is not None and span.end != nid):
             yield "a key change not signed by the organisation's current key"
@@ -447,6 +527,31 @@ def _check_event(
         result.signatures += 1
         if not verify(new_key, proof, statement):
             yield "the new key's proof of possession does not verify"
+
+
+def _recovery_request(
+    aggregate: UUID,
+    org: str,
+    key_id: str,
+    fields: dict[str, Any],
+    signature: bytes,
+    content: bytes,
+    result: RangeResult,
+) -> Iterator[str]:
+    """A new key offered for recovery, signed by itself (it is nobody's key yet)."""
+    try:
+        public_key = decode_key(fields["public_key"])
+    except (ValueError, KeyError, TypeError):
+        yield "recovery request with an unreadable public key"
+        return
+    if fields.get("handle") != org or aggregate != recovery_request_id(str(org), str(key_id)):
+        yield "recovery request of one organisation signed as another"
+    if key_fingerprint(public_key) != key_id:
+        yield "recovery request not signed by the key it offers"
+        return
+    result.signatures += 1
+    if not verify(public_key, signature, content):
+        yield "signature of the recovery request does not verify"
 
 
 def _registration(
@@ -489,14 +594,19 @@ class TreeWalk:
         # A digest of every complete subtree's hash, level by level in index order (level
         # 0: the leaves): what the stored tree's tables must hold, every node of them.
         self.levels: list[Any] = []
+        self.last_nid = 0  # the notification id of the last row added
 
-    def add(self, leaves: Sequence[bytes]) -> None:
-        for leaf in leaves:
+    def add(self, leaves: Sequence[bytes], nids: Sequence[int] = ()) -> None:
+        """Add leaves in order (with the notification ids of their rows, which the stored
+        leaves must name: a proof or bundle finds an event's leaf by its id)."""
+        for i, leaf in enumerate(leaves):
             self.edge, completed = append_leaf(self.size, self.edge, leaf)
+            self.last_nid = nids[i] if nids else 0
             for level, index, node in completed:
                 if level == len(self.levels):
                     self.levels.append(hashlib.sha256())
-                self.levels[level].update(index.to_bytes(8, "big") + node)
+                named = self.last_nid.to_bytes(8, "big", signed=True) if level == 0 else b""
+                self.levels[level].update(index.to_bytes(8, "big") + named + node)
             self.size += 1
             if self.size in self.wanted:
                 self.roots[self.size] = edge_root(self.edge)
@@ -555,10 +665,10 @@ def audit_ledger(
     # proves nothing; Merkle checkpoints cover deletion on every engine.
     gaps_are_deletions = app.recorder.datastore.engine.dialect.name == "sqlite"
 
-    ledger_id, spans, organisations = key_spans(_Rows(url, table).key_events())
+    ledger_id, spans, organisations, authority = key_spans(_Rows(url, table).key_events())
     report.ledger_id, report.organisations = ledger_id, organisations
     # The event types this process knows (a worker process imports only the domain's own).
-    initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES))
+    initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES), authority)
     chains: dict[UUID, tuple[int, str]] = {}
     expected = 1
     latest = LatestSigned()
@@ -574,7 +684,7 @@ def audit_ledger(
     try:
         for result in results:
             expected = walk_chains(result, report, chains, expected, gaps_are_deletions, latest)
-            walk.add(result.leaves)
+            walk.add(result.leaves, [entry[0] for entry in result.chain])
             if progress is not None:
                 progress(len(result.chain))  # events read
     finally:
@@ -599,12 +709,13 @@ def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
     except ChainledgerError as error:
         report.add(Failure(0, "", 0, "", f"the stored Merkle tree cannot be read: {error}"))
         return
-    if (head.size, head.root) != (walk.size, walk.root):
+    if (head.size, head.root, head.position) != (walk.size, walk.root, walk.last_nid):
         report.add(Failure(0, "", 0, "",
                            f"the stored Merkle tree ({head.size} events, root "
-                           f"{head.root.hex()[:16]}…) is not the tree of the events ({walk.size}, "
-                           f"root {walk.root.hex()[:16]}…): the log was edited behind the "
-                           "application's back"))  # fmt: skip
+                           f"{head.root.hex()[:16]}…, last #{head.position}) is not the tree of "
+                           f"the events ({walk.size}, root {walk.root.hex()[:16]}…, last "
+                           f"#{walk.last_nid}): "
+                           "the log was edited behind the application's back, or its tree was"))  # fmt: skip
         return
     # Every node, not only those the root is made of: a stored hash off the root's path
     # would make the proofs that pass through it fail.
@@ -623,6 +734,13 @@ def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
                            "events' tree does not have"))  # fmt: skip
 
 
+def _id_bytes(nid: int) -> bytes:
+    try:
+        return nid.to_bytes(8, "big", signed=True)
+    except OverflowError:  # no notification id is that large: it cannot match
+        return b"\xff" * 9
+
+
 def _stored_level_digests(app: Any) -> dict[int, bytes]:
     """The stored tree's nodes, digested as ``TreeWalk.level_digests`` digests the events'
     tree (read in key order, streamed)."""
@@ -632,16 +750,18 @@ def _stored_level_digests(app: Any) -> dict[int, bytes]:
         connection = session.connection().execution_options(stream_results=True,
                                                              yield_per=10_000)  # fmt: skip
         queries = (
-            select(literal(0), leaves.c.idx, leaves.c.hash).order_by(leaves.c.idx),
-            select(nodes.c.level, nodes.c.idx, nodes.c.hash)
+            select(literal(0), leaves.c.idx, leaves.c.notification_id, leaves.c.hash)
+            .order_by(leaves.c.idx),
+            select(nodes.c.level, nodes.c.idx, literal(None), nodes.c.hash)
             .order_by(nodes.c.level, nodes.c.idx),
         )
         for query in queries:
-            for level, index, node in connection.execute(query):
+            for level, index, nid, node in connection.execute(query):
                 digest_ = digests.get(level)
                 if digest_ is None:
                     digest_ = digests[level] = hashlib.sha256()
-                digest_.update(int(index).to_bytes(8, "big") + bytes(node))
+                named = b"" if nid is None else _id_bytes(int(nid))
+                digest_.update(int(index).to_bytes(8, "big") + named + bytes(node))
     return {level: h.digest() for level, h in digests.items()}
 
 
@@ -670,6 +790,8 @@ def walk_chains(
     report.signatures += result.signatures
     for nid, aggregate, version, topic, message in result.failures:
         report.add(Failure(nid, aggregate, version, topic, message))
+    for nid, aggregate, version, topic, message in result.flagged:
+        report.flagged.append(Failure(nid, aggregate, version, topic, message))
     for nid, aggregate, version, topic, prev, digest_, at in result.chain:
         report.events += 1
         if nid < 1:

@@ -243,10 +243,10 @@ def audit_events(
     if genesis.topic != LedgerCreated.type_name or genesis.aggregate != LEDGER_AGGREGATE_ID:
         return {}, [(genesis, "the events do not start with their ledger's genesis event")]
     rows = [(e.position + 1, e.aggregate, e.version, e.topic, e.state) for e in events]
-    found_id, spans, _ = key_spans(r for r in rows if r[3] in KEY_TYPES)
+    found_id, spans, _, authority = key_spans(r for r in rows if r[3] in KEY_TYPES)
     if found_id != str(ledger_id):
         return {}, [(genesis, f"the genesis is not that of ledger {ledger_id}")]
-    result = check_rows(rows, {"ledger_id": found_id, "spans": spans,
+    result = check_rows(rows, {"ledger_id": found_id, "spans": spans, "authority": authority,
                                "types": frozenset(EVENT_TYPES)})  # fmt: skip
     report = AuditReport()
     walk_chains(result, report, {}, 1, gaps_are_deletions=False)

@@ -4,6 +4,11 @@ Every method takes the signer first, then primitive values (strings, numbers)
 that it checks itself, so the CLI and bulk import share one path and one set
 of rules. Each runs in a ``UnitOfWork``: on its own it saves on success; in a
 bulk import many steps share one unit and are saved all together or not at all.
+
+An organisation's role is per package, whatever it stated when it registered:
+whoever creates a package is its commissioner; any other organisation may bid for
+it (a prime) or be named, subcontracted or offer its service in it (a
+subcontractor), but never as its own subcontractor, nor in a package it commissions.
 """
 
 from __future__ import annotations
@@ -51,11 +56,13 @@ from chainledger.domain.values import (
     parse_enum,
 )
 from chainledger.errors import InvalidValue, NotFound, Refused
+from chainledger.projections.supply_chain import parts_in
 
 if TYPE_CHECKING:
     from chainledger.application import ChainLedger
 
 MAX_TEXT = 2000
+SUBCONTRACTOR_PART = "be a subcontractor in it"
 
 
 class UnitOfWork:
@@ -125,12 +132,46 @@ class Contracting:
             raise NotFound(f"no {what} with handle {handle!r} in this ledger")
         return organisation
 
-    def _acting_as(self, uow: UnitOfWork, signer: Signer, role: Role, step: str) -> None:
-        organisation = self._org(uow, signer.org)
-        if organisation.role is not role:
+    @staticmethod
+    def _not_commissioner(package: Package, handle: str, part: str) -> None:
+        """Refuse ``handle`` taking ``part`` (bid, be a subcontractor…) in a package it commissions."""
+        if handle == package.commissioner:
             raise Refused(
-                f"only a {role.value} can {step}; {signer.org} is a {organisation.role.value}"
+                f"{handle} is the commissioner of {package.reference}, so it cannot {part}"
             )
+
+    @staticmethod
+    def _not_own_subcontractor(prime: str, subcontractor: str) -> None:
+        if prime == subcontractor:
+            raise Refused(f"{prime} cannot be its own subcontractor")
+
+    def _role_in(self, uow: UnitOfWork, package: Package, handle: str) -> Role | None:
+        """The part ``handle`` plays in the package, or None if it plays none.
+
+        Its commissioner; its prime (or a bidder for it); a subcontractor where it is
+        named in a bid, has offered its service or holds a subcontract. An organisation
+        that bid and is also named in another's bid is a subcontractor there.
+        """
+        if handle == package.commissioner:
+            return Role.COMMISSIONER
+        if handle == package.prime:
+            return Role.PRIME
+        if uow.get(subcontract_id(package.reference, handle)) is not None:
+            return Role.SUBCONTRACTOR
+        if package.prime is not None:
+            awarded = uow.get(bid_id(package.reference, package.prime))
+            if awarded is not None and handle in awarded.promises:
+                return Role.SUBCONTRACTOR
+            if uow.get(interest_id(package.reference, package.prime, handle)) is not None:
+                return Role.SUBCONTRACTOR
+        # Named in a losing bid, or interested before award: the read model knows.
+        with self.views(package.reference) as session:  # type: ignore[attr-defined]
+            parts = parts_in(session, package.reference, handle)
+        if Role.SUBCONTRACTOR.value in parts:
+            return Role.SUBCONTRACTOR
+        if Role.PRIME.value in parts or uow.get(bid_id(package.reference, handle)) is not None:
+            return Role.PRIME
+        return None
 
     def _package(self, uow: UnitOfWork, reference: str) -> Package:
         package = uow.get(package_id(check_reference(reference, "package reference")))
@@ -171,21 +212,6 @@ class Contracting:
             raise Refused(f"{signer.org} has no subcontract in package {package.reference}")
         return subcontract
 
-    def _is_party(self, uow: UnitOfWork, package: Package, handle: str) -> bool:
-        """Whether ``handle`` is a party to the package: commissioner, bidder or named."""
-        if handle in (package.commissioner, package.prime):
-            return True
-        if uow.get(subcontract_id(package.reference, handle)) is not None:
-            return True
-        if package.prime is not None:
-            awarded = uow.get(bid_id(package.reference, package.prime))
-            if awarded is not None and handle in awarded.promises:
-                return True
-            if uow.get(interest_id(package.reference, package.prime, handle)) is not None:
-                return True
-        # Named in a losing bid, or interested before award: the read model knows.
-        return self.party_index(package.reference, handle)  # type: ignore[attr-defined]
-
     # -- commissioner ---------------------------------------------------------------
 
     def create_package(
@@ -203,10 +229,10 @@ class Contracting:
         *,
         uow: UnitOfWork | None = None,
     ) -> str:
-        """A commissioner creates a contract package to tender."""
+        """An organisation creates a contract package to tender, and so is its commissioner."""
         reference = check_reference(reference, "package reference")
         with self.unit_of_work(uow) as unit:
-            self._acting_as(unit, signer, Role.COMMISSIONER, "create a contract package")
+            self._org(unit, signer.org)
             if unit.get(package_id(reference)) is not None:
                 raise Refused(f"package {reference!r} already exists")
             package = Package.create(
@@ -335,10 +361,14 @@ class Contracting:
         *,
         uow: UnitOfWork | None = None,
     ) -> None:
-        """A prime bids: its price, its own share, and a workshare promise per named subcontractor."""
+        """A prime bids: its price, its own share, and a workshare promise per named subcontractor.
+
+        Any organisation but the package's commissioner may bid, and name any but itself
+        and the commissioner.
+        """
         with self.unit_of_work(uow) as work:
             contract = self._package(work, package)
-            self._acting_as(work, signer, Role.PRIME, "submit a bid")
+            self._not_commissioner(contract, signer.org, "bid for it")
             if contract.status is not PackageStatus.OPEN:
                 raise Refused(f"package {contract.reference} is no longer open for bids")
             if work.get(bid_id(contract.reference, signer.org)) is not None:
@@ -353,9 +383,9 @@ class Contracting:
                     )
                 fields = {k: v for k, v in raw.items() if k != "subcontractor"}
                 sub = check_handle(str(raw["subcontractor"]))
-                named = self._org(work, sub, "subcontractor")
-                if named.role is not Role.SUBCONTRACTOR:
-                    raise Refused(f"{sub} is a {named.role.value}, not a subcontractor")
+                self._org(work, sub, "subcontractor")
+                self._not_own_subcontractor(signer.org, sub)
+                self._not_commissioner(contract, sub, SUBCONTRACTOR_PART)
                 parsed.append(Promise(sub, Terms.parse(fields, f"promise to {sub}")))
             bid = Bid.submit(
                 signer,
@@ -391,8 +421,8 @@ class Contracting:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "issue subcontracts")
             sub = self._org(work, subcontractor, "subcontractor")
-            if sub.role is not Role.SUBCONTRACTOR:
-                raise Refused(f"{subcontractor} is a {sub.role.value}, not a subcontractor")
+            self._not_own_subcontractor(signer.org, sub.handle)
+            self._not_commissioner(contract, sub.handle, SUBCONTRACTOR_PART)
             if work.get(subcontract_id(contract.reference, sub.handle)) is not None:
                 raise Refused(
                     f"{sub.handle} already has a subcontract in {contract.reference}; "
@@ -554,9 +584,10 @@ class Contracting:
         """A subcontractor offers its service to a prime for a package."""
         with self.unit_of_work(uow) as work:
             contract = self._package(work, package)
-            self._acting_as(work, signer, Role.SUBCONTRACTOR, "express interest")
-            if self._org(work, prime, "prime").role is not Role.PRIME:
-                raise Refused(f"{prime} is not a prime")
+            self._not_commissioner(contract, signer.org, SUBCONTRACTOR_PART)
+            prime = self._org(work, prime, "prime").handle
+            self._not_own_subcontractor(prime, signer.org)
+            self._not_commissioner(contract, prime, "be a prime in it")
             if contract.status is not PackageStatus.OPEN:
                 raise Refused(f"package {contract.reference} is no longer open for bids")
             if work.get(interest_id(contract.reference, prime, signer.org)) is not None:
@@ -744,9 +775,16 @@ class Contracting:
         """A subcontractor raises a concern directly with the commissioner; returns its reference."""
         with self.unit_of_work(uow) as work:
             contract = self._package(work, package)
-            self._acting_as(work, signer, Role.SUBCONTRACTOR, "raise a concern")
-            if not self._is_party(work, contract, signer.org):
+            role = self._role_in(work, contract, signer.org)
+            if role is None:
                 raise Refused(f"{signer.org} is not a party to package {contract.reference}")
+            if role is not Role.SUBCONTRACTOR:
+                part = ("the commissioner of" if role is Role.COMMISSIONER
+                        else f"a {role.value} in")  # fmt: skip
+                raise Refused(
+                    f"only a subcontractor can raise a concern; {signer.org} is {part} "
+                    f"{contract.reference}"
+                )
             reference = check_reference(
                 reference or f"c-{uuid.uuid4().hex[:8]}", "concern reference"
             )

@@ -28,6 +28,7 @@ from chainledger.audit import AuditReport, audit_ledger
 from chainledger.bootstrap import open_ledger
 from chainledger.contracting import UnitOfWork
 from chainledger.domain.checkpoint import parse_checkpoint
+from chainledger.domain.identity import readable_fingerprint
 from chainledger.domain.quantities import Period
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
@@ -40,7 +41,8 @@ DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 - the demo publi
 PACKAGE = "BAR-ES-2026"
 
 ORGANISATIONS = (
-    ("barnet-council", "Barnet Council", Role.COMMISSIONER, Sector.PUBLIC, Size.LARGE, None),
+    ("barnet-council", "Barnet Council", Role.COMMISSIONER, Sector.PUBLIC, Size.LARGE,
+     "GB-LAE-BNE"),
     ("northgate", "Northgate Employment Services", Role.PRIME, Sector.PRIVATE, Size.LARGE,
      "GB-COH-04567890"),
     ("hope-trust", "Hope Trust", Role.SUBCONTRACTOR, Sector.VCS, Size.SMALL, "GB-CHC-1089464"),
@@ -48,7 +50,8 @@ ORGANISATIONS = (
      "GB-CHC-1041637"),
     ("refugee-advice", "Refugee Advice Collective", Role.SUBCONTRACTOR, Sector.VCS, Size.MICRO,
      None),
-    ("womens-centre", "Barnet Women's Centre", Role.SUBCONTRACTOR, Sector.VCS, Size.SMALL, None),
+    ("womens-centre", "Barnet Women's Centre", Role.SUBCONTRACTOR, Sector.VCS, Size.SMALL,
+     "GB-CHC-1157311"),
 )  # fmt: skip
 
 PROMISES = (
@@ -88,13 +91,24 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     ledger_path = directory / "chainledger.db"
     app = open_ledger(str(ledger_path), directory / "keys", create=True, state=_state(directory))
 
-    say(f"Ledger {app.init_ledger('Barnet employment support programme')} at {ledger_path}")
-    for handle, name, role, sector, size, identifier in ORGANISATIONS:
+    (council, council_name, _, _, _, council_id), *others = ORGANISATIONS
+    ledger_id, _ = app.init_with_registrar(
+        "Barnet employment support programme", council_name, passphrase=DEMO_PASSPHRASE,
+        handle=council, identifier=council_id,
+    )  # fmt: skip
+    say(f"Ledger {ledger_id} at {ledger_path}, created by {council_name}, its registrar:")
+    say("the council's key is the ledger's root of identity, named in its first event.")
+    for handle, name, role, sector, size, identifier in others:
         app.create_organisation(
             name, role, passphrase=DEMO_PASSPHRASE, handle=handle, sector=sector, size=size,
             identifier=identifier,
         )  # fmt: skip
-    say(f"Registered {len(ORGANISATIONS)} organisations, each with its own Ed25519 key.")
+        # Each organisation reads its fingerprint to the council by phone; the council types
+        # what it hears (here: what the organisation's own `org show` prints).
+        app.endorse_organisation(council, DEMO_PASSPHRASE, handle,
+                                 readable_fingerprint(app.organisation(handle).key_id))  # fmt: skip
+    say(f"Registered {len(others)} organisations, each with its own Ed25519 key; the council")
+    say("confirmed each key's fingerprint with the organisation by phone and endorsed it.")
     keys = {handle: app.signer(handle, DEMO_PASSPHRASE) for handle, *_ in ORGANISATIONS}
 
     def at(handle: str, day: str | date) -> Any:
@@ -107,6 +121,15 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
         "Support for people out of work for over a year", "fee-plus-outcome", "20",
     )  # fmt: skip
     app.define_kpi(at("barnet-council", "2025-01-10"), PACKAGE, "job starts", "people", "20", "15")
+    _impersonation_refused(app, council, say)
+    # The Refugee Advice Collective's only laptop, with its key, is lost: it makes a new key
+    # and reads the fingerprint to the council, which installs it (a registrar's recovery).
+    offered = app.request_recovery("refugee-advice", DEMO_PASSPHRASE)
+    app.recover_organisation(council, DEMO_PASSPHRASE, "refugee-advice",
+                             readable_fingerprint(offered), compromised_since=None)  # fmt: skip
+    keys["refugee-advice"] = app.signer("refugee-advice", DEMO_PASSPHRASE)
+    say("The Refugee Advice Collective lost the laptop holding its key; it made a new one and")
+    say("read the fingerprint to the council, which installed it in place of the lost one.")
     app.express_interest(at("hope-trust", "2025-01-20"), PACKAGE, "northgate",
                          "mental health support for job seekers")  # fmt: skip
     app.submit_bid(at("northgate", "2025-02-10"), PACKAGE, "1950000", "40",
@@ -212,6 +235,27 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
         clean.ok and not caught.ok and refused and plain.ok and not checked.ok and carried
         and expected <= rules
     )  # fmt: skip
+
+
+def _impersonation_refused(app: Any, council: str, say: Callable[[str], None]) -> None:
+    """Someone registers in the Women's Centre's name, with its charity number: until the
+    council endorses it, it can sign nothing; the council cannot endorse it under a charity
+    number already endorsed to the real one, and rejects it."""
+    fake = "bwc-charity"
+    app.create_organisation("Barnet Women's Centre (fake)", Role.SUBCONTRACTOR,
+                            passphrase=DEMO_PASSPHRASE, handle=fake, identifier="GB-CHC-1157311")  # fmt: skip
+    say(f"An impostor registers as {fake!r}, claiming the Women's Centre's charity number:")
+    try:
+        app.express_interest(app.signer(fake, DEMO_PASSPHRASE), PACKAGE, "northgate",
+                             "support for women")  # fmt: skip
+    except Refused as refused:
+        say(f"  refused: {refused}")
+    try:
+        app.endorse_organisation(council, DEMO_PASSPHRASE, fake, app.organisation(fake).key_id)
+    except Refused as refused:
+        say(f"  endorsing it is refused too: {refused}")
+    app.reject_registration(council, DEMO_PASSPHRASE, fake, "not registered by the Women's Centre")
+    say("  the council rejects the request: the real charity's number stays its own.")
 
 
 def _state(directory: Path) -> Path:

@@ -29,6 +29,7 @@ from chainledger.bundles import (
 from chainledger.crypto import Ed25519Signer
 from chainledger.domain.events import decode_event, now, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
+from chainledger.domain.merkle import leaf_hash, verify_inclusion
 from chainledger.domain.values import check_reference
 from chainledger.errors import (
     Conflict,
@@ -93,13 +94,20 @@ class Exchange:
             if len(rows) < len(ids):
                 raise TamperError(f"events of package {package} that were verified here are "
                                   "gone from the ledger: it was rewritten")  # fmt: skip
+            # The genesis and the records of every organisation that signed: their keys,
+            # and who vouched for them — the registrars' records too, up to the first
+            # registrar, so that an importer sees the whole chain of endorsements.
             orgs = {signer.org} | {_org(state) for *_, state in rows} - {None}
+            fetched: set[Any] = set()
             records = [LEDGER_AGGREGATE_ID, *(organisation_id(str(org)) for org in orgs)]
-            rows += [
-                row
-                for row in _rows(session, select(*columns), table.c.originator_id, records)
-                if row[0] <= head.position
-            ]
+            while records:
+                fetched.update(records)
+                found = [row for row in _rows(session, select(*columns), table.c.originator_id,
+                                              records) if row[0] <= head.position]  # fmt: skip
+                rows += found
+                signers = {_org(state) for *_, state in found} - {None}
+                records = [r for r in (organisation_id(str(o)) for o in signers)
+                           if r not in fetched]  # fmt: skip
             rows.sort(key=lambda row: row[0])
             self.projections.checked(
                 [StoredRow(r[0], _uuid(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
@@ -117,6 +125,12 @@ class Exchange:
                         tuple(paths[positions[nid]]))
             for nid, aggregate, version, topic, state in rows
         ]  # fmt: skip
+        for nid, event in zip((row[0] for row in rows), events, strict=True):
+            # Each proof as the importer will check it, before anything is written.
+            if not verify_inclusion(event.position, head.size, leaf_hash(event.state),
+                                    list(event.path), head.root):  # fmt: skip
+                raise TamperError(f"the ledger's stored Merkle tree does not prove event #{nid} "
+                                  "in the tree you verified: run chainledger audit verify")  # fmt: skip
         return bundle_document(package, self.checkpoint(signer, head), events)
 
     def import_bundle(self: ChainLedger, document: dict[str, Any]) -> Imported:

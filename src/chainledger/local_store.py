@@ -47,7 +47,7 @@ STATE_ENV = "CHAINLEDGER_STATE"
 BUSY_TIMEOUT_SECONDS = 60
 # The layout of the store's tables (SQLite's user_version). A store of another layout is set
 # aside (renamed, not deleted) and the ledger verified again from its first event.
-STORE_VERSION = 2
+STORE_VERSION = 4
 
 metadata = MetaData()  # every table of the store: the verifier's below, and the read models'
 
@@ -104,6 +104,9 @@ rejected_table = Table(
     Column("topic", String(100), nullable=False),
     Column("package", String(64), index=True),  # None: the row names no package
     Column("message", Text, nullable=False),
+    # The row's leaf hash when it was rejected (None for a row found out later): a row read
+    # again at that id with other bytes is another row, and is checked afresh.
+    Column("leaf", LargeBinary),
 )
 
 checkpoints_table = Table(
@@ -115,8 +118,17 @@ checkpoints_table = Table(
     Column("root", LargeBinary(32), nullable=False),
 )
 
+authority_table = Table(
+    "verified_authority",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # chainledger.domain.identity.Authority as JSON: the first registrar, who was endorsed
+    # where, and the registrars' spans of positions.
+    Column("state", Text, nullable=False),
+)
+
 VERIFIER_TABLES = (head_table, chains_table, keys_table, events_table, rejected_table,
-                   checkpoints_table)  # fmt: skip
+                   checkpoints_table, authority_table)  # fmt: skip
 
 
 def default_state_dir() -> Path:

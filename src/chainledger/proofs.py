@@ -17,6 +17,8 @@ from typing import Any
 from chainledger.crypto import verify
 from chainledger.domain.checkpoint import SignedCheckpoint, parse_checkpoint, parse_verifier_key
 from chainledger.domain.events import SIGNATURE_LENGTH, UNSIGNED, split_state
+from chainledger.domain.ids import organisation_id
+from chainledger.domain.ledger import anchored_ledger_id
 from chainledger.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
 from chainledger.domain.organisation import key_fingerprint
 from chainledger.errors import InvalidValue, ProofFailed
@@ -130,7 +132,81 @@ def _verify_inclusion(bundle: dict[str, Any], head: Any, said: str) -> Verified:
         if not verify(public_key, signature, content):
             raise ProofFailed(f"the event's signature by {envelope.get('org')} does not verify")
         lines.append(f"signed by {envelope.get('org')} with key {key_fingerprint(public_key)}")
+        if "vouched" in bundle:
+            lines += _vouched(bundle["vouched"], head, str(envelope.get("org")),
+                              key_fingerprint(public_key))  # fmt: skip
     return Verified("inclusion", tuple(lines))
+
+
+def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
+    """Who vouched for ``org``'s key, from events proven in the same checkpointed tree: the
+    genesis naming the first registrar, and each registrar's endorsement (and appointment)
+    from ``org`` up to it. Raises ``ProofFailed`` if the chain does not hold."""
+    if not isinstance(entries, list) or not entries:
+        raise ProofFailed("the bundle's endorsement chain is empty")
+    events: list[dict[str, Any]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ProofFailed("an entry of the endorsement chain is not an object")
+        state = unb64(required_field(entry, "state", str, "vouching event"), "a vouching event")
+        index = required_field(entry, "leaf_index", int, "leaf index")
+        path = [unb64(p, "a proof hash") for p in required_field(entry, "path", list, "path")]
+        if not verify_inclusion(index, head.size, leaf_hash(state), path, head.root):
+            raise ProofFailed("an event of the endorsement chain is not in the checkpointed ledger")
+        signature, content = split_state(state)
+        try:
+            envelope = json.loads(content)
+            if envelope["ledger"] != str(head.ledger_id):
+                raise ProofFailed("an event of the endorsement chain is of another ledger")
+        except (ValueError, KeyError, TypeError):
+            raise ProofFailed("an event of the endorsement chain cannot be read") from None
+        if signature != UNSIGNED:
+            public_key = unb64(required_field(entry, "public_key", str, "signer key"), "key")
+            if key_fingerprint(public_key) != envelope.get("key") or not verify(
+                public_key, signature, content
+            ):
+                raise ProofFailed("a signature in the endorsement chain does not verify")
+        events.append(envelope)
+    genesis = events[0]
+    if genesis.get("type") != "LedgerCreated":
+        raise ProofFailed("the endorsement chain does not start with the ledger's genesis")
+    fields = genesis.get("fields") or {}
+    root, root_key = fields.get("registrar"), fields.get("registrar_key")
+    try:
+        anchored = anchored_ledger_id(fields["name"], root, root_key, fields["nonce"])
+    except (KeyError, TypeError, ValueError):
+        raise ProofFailed("the genesis in the endorsement chain names no registrar") from None
+    if str(anchored) != str(head.ledger_id):
+        raise ProofFailed("the genesis in the endorsement chain is not this ledger's")
+    by_record: dict[tuple[str, str], dict[str, Any]] = {}
+    for envelope in events[1:]:
+        by_record.setdefault((envelope.get("type", ""), envelope.get("aggregate", "")), envelope)
+    lines = [f"the ledger's first registrar, named in its genesis: {root} (key {root_key})"]
+    handle, seen = org, set()
+    while handle not in seen:
+        seen.add(handle)
+        endorsed = by_record.get(("OrganisationEndorsed", str(organisation_id(handle))))
+        if endorsed is None:
+            raise ProofFailed(f"the endorsement chain does not show who endorsed {handle}")
+        vouched = endorsed["fields"]
+        named = f" ({vouched['identifier']})" if vouched.get("identifier") else ""
+        line = (f"{handle} endorsed as {vouched.get('name')}{named} by {endorsed['org']}, "
+                f"for key {vouched.get('fingerprint')}")  # fmt: skip
+        if handle == org and vouched.get("fingerprint") != key_id:
+            line += " (the event's key is a later one, from its own signed key change)"
+        lines.append(line)
+        registrar = str(endorsed["org"])
+        if registrar == root:
+            if endorsed.get("key") != root_key:
+                lines.append(f"{root} signed with a later key of its own (its key change is "
+                             "not in this proof)")  # fmt: skip
+            return lines
+        appointed = by_record.get(("RegistrarAppointed", str(organisation_id(registrar))))
+        if appointed is None:
+            raise ProofFailed(f"the endorsement chain does not show {registrar} appointed")
+        lines.append(f"{registrar} appointed registrar by {appointed['org']}")
+        handle = registrar
+    raise ProofFailed("the endorsement chain goes round in a circle")
 
 
 def _verify_consistency(bundle: dict[str, Any], head: Any, said: str) -> Verified:

@@ -94,7 +94,7 @@ class Pages:
         # The owner's rounds, opened once for the review findings and the heatmap.
         rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
                   if review_opener is not None else [])  # fmt: skip
-        found = self.findings(facts, t, rounds)
+        found = self.marked_findings(self.findings(facts, t, rounds))
         review = self._review_section(package, rounds, review_opener, full_review)
         with self.projections.session() as session:
             evidence = TimelineProjection.rows_at(

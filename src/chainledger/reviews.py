@@ -32,6 +32,7 @@ from chainledger.domain.review import (
     MAX_COMMENT,
     MIN_GROUP,
     Parties,
+    RaterGroup,
     Rating,
     RatingContent,
     RatingKey,
@@ -41,7 +42,7 @@ from chainledger.domain.review import (
     parse_scores,
 )
 from chainledger.domain.review_analysis import OpenedRating, RoundRatings, Unusable
-from chainledger.domain.values import Role, check_handle, check_reference
+from chainledger.domain.values import check_handle, check_reference
 from chainledger.errors import ChainledgerError, InvalidValue, NotFound, Refused, TamperError
 from chainledger.projections import reviews as review_view
 from chainledger.projections.supply_chain import subcontractors_of
@@ -108,7 +109,6 @@ class Reviews:
         chosen = tuple(parse_dimension(d) for d in dimensions) or DEFAULT_DIMENSIONS
         k = check_min_group(min_group)
         with self.unit_of_work(uow) as unit:
-            self._acting_as(unit, signer, Role.COMMISSIONER, "open a review round")
             pkg: Package | None = unit.get(package_id(package))
             if pkg is None:
                 raise NotFound(f"no package {package!r} in this ledger")
@@ -350,6 +350,9 @@ class Reviews:
                 commitments = review_view.ratings(session, row.package, row.period)
             rr = RoundRatings(row.package, row.period, row.owner, row.status, row.dimensions,
                               row.opened_nid, min_group=row.min_group)  # fmt: skip
+            # The part each party played in the package, which review findings name.
+            rr.roles = {h: "subcontractor" if g is RaterGroup.SUBCONTRACTORS else str(g)
+                        for h in parties.handles if (g := parties.role_of(h))}  # fmt: skip
             for c in commitments:
                 self._open_rating(opener, row, parties, c, rr)
             as_of = min(Period.parse(row.period).last_day, date.today())

@@ -96,9 +96,13 @@ class Transparency:
         """(leaf index, [row]) of event ``notification_id`` as the ledger stores it."""
         with self.recorder.datastore.transaction(commit=False) as session:
             leaf = merkle_store.leaf_of(session, notification_id)
-            if leaf is None:
-                raise NotFound(f"no event #{notification_id} in this ledger")
             rows = read_notifications(self, session, notification_id, 1)
+        if leaf is None:
+            if rows and rows[0].id == notification_id:
+                raise TamperError(f"event #{notification_id} is in the log but the ledger's "
+                                  "stored Merkle tree does not list it: run chainledger audit "
+                                  "verify")  # fmt: skip
+            raise NotFound(f"no event #{notification_id} in this ledger")
         if not rows or rows[0].id != notification_id:
             raise TamperError(f"event #{notification_id} is in the Merkle tree but not in the log")
         return leaf[0], rows
@@ -205,7 +209,53 @@ class Transparency:
                 "key": key_fingerprint(key.public_key),
                 "public_key": b64(key.public_key),
             }
+            if self.has_registrar():
+                bundle["vouched"] = self._vouching(envelope["org"], head)
         return bundle
+
+    def _vouching(self: ChainLedger, org: str, head: merkle_store.TreeHead) -> list[dict[str, Any]]:
+        """Who vouched for ``org``, as events proven in the same tree: the genesis (naming the
+        first registrar), then each endorsement (and appointment) up from ``org`` to it."""
+        wanted: list[int] = []
+        seen: set[str] = set()
+        todo = [org]
+        root = self.genesis().registrar
+        while todo:
+            handle = todo.pop()
+            if handle in seen:
+                continue
+            seen.add(handle)
+            organisation = self._organisation(handle)
+            endorsement = organisation.endorsement
+            if endorsement is None or endorsement.position is None:
+                raise NotFound(f"{handle} is not endorsed: nobody vouched for its key")
+            wanted.append(endorsement.position)
+            if handle != root and organisation.registrar_spans and handle != org:
+                start = organisation.registrar_spans[-1][0]
+                if start is not None:
+                    wanted.append(start)
+            if endorsement.registrar != handle:
+                todo.append(endorsement.registrar)
+        entries: list[dict[str, Any]] = []
+        with self.recorder.datastore.transaction(commit=False) as session:
+            genesis_rows = read_notifications(self, session, 1, 1)
+            rows = [*genesis_rows[:1], *(row for nid in sorted(set(wanted))
+                                         for row in read_notifications(self, session, nid, 1)
+                                         if row.id == nid)]  # fmt: skip
+            self.projections.checked(rows)
+            indexes = merkle_store.leaf_indexes(session, [row.id for row in rows])
+            for row in rows:
+                index = indexes[row.id]
+                path = merkle_store.prove_inclusion(session, index, head.size)
+                entry: dict[str, Any] = {"state": b64(row.state), "leaf_index": index,
+                                         "path": [b64(p) for p in path]}  # fmt: skip
+                signature, content = split_state(row.state)
+                if signature != UNSIGNED:
+                    envelope = json.loads(content)
+                    signer = self._organisation(envelope["org"]).keys[envelope["key"]]
+                    entry["public_key"] = b64(signer.public_key)
+                entries.append(entry)
+        return entries
 
     def consistency_bundle(
         self: ChainLedger,

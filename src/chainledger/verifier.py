@@ -19,13 +19,15 @@ from uuid import UUID
 from chainledger.audit import KeySpan, check_rows
 from chainledger.domain.canonical import GENESIS_HASH
 from chainledger.domain.events import EVENT_TYPES, LedgerEvent, split_state
-from chainledger.domain.ids import LEDGER_AGGREGATE_ID
+from chainledger.domain.identity import IDENTITY_TYPES, Authority, OrganisationRecovered
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.ledger import LedgerCreated
 from chainledger.domain.merkle import leaf_hash
 from chainledger.domain.organisation import (
     OrganisationRegistered,
     SigningKeyRevoked,
     SigningKeyRotated,
+    decode_key,
     key_fingerprint,
 )
 from chainledger.errors import TamperError
@@ -55,7 +57,9 @@ class Verifier:
     last_signed: dict[str, tuple[datetime, int]]  # key id -> latest signed time, its event
     chains: dict[UUID, tuple[int, str]]  # record -> (newest verified version, its hash)
     tainted: dict[UUID, int]  # record -> the notification id of its rejected event
+    authority: Authority = field(default_factory=Authority)  # who could vouch, who was vouched
     changed_keys: set[str] = field(default_factory=set)
+    changed_authority: bool = False
     changed_chains: set[UUID] = field(default_factory=set)
     # Events verified earlier that a later key change shows were signed after their key
     # was replaced: (notification id, why).
@@ -69,7 +73,8 @@ class Verifier:
                                             "record, which did not verify")  # fmt: skip
         if self.ledger_id is None:
             self.ledger_id = _genesis_ledger_id(row)
-        known = {"ledger_id": self.ledger_id, "spans": self.spans, "types": frozenset(EVENT_TYPES)}
+        known = {"ledger_id": self.ledger_id, "spans": self.spans, "authority": self.authority,
+                 "types": frozenset(EVENT_TYPES)}  # fmt: skip
         result = check_rows(
             [(row.id, aggregate, row.originator_version, row.topic, row.state)], known
         )
@@ -90,6 +95,7 @@ class Verifier:
         problem = self._keys(event)
         if problem is not None:
             return self._reject(row, leaf, problem)
+        self._identity(event)
         self.chains[aggregate] = (version, content_hash)
         self.changed_chains.add(aggregate)
         return Verdict(row, leaf, event)
@@ -108,6 +114,21 @@ class Verifier:
             return None
         if event.key_id is None or event.org is None:
             return None  # the genesis
+        if isinstance(event, OrganisationRecovered):
+            target = self._handle_of(event.originator_id)
+            current = next((k for k, span in self.spans.items()
+                            if span.org == target and span.end is None), None)  # fmt: skip
+            if target is None or current is None:
+                return "a recovery of an organisation that has no key"
+            new_id = event.new_key_id
+            if new_id in self.spans:
+                return f"a recovery to key {new_id[:16]}…, which was in use before"
+            at = event.timestamp
+            self._set(current, replace(self.spans[current], end=nid, ended_by="recovered",
+                                       end_at=at))  # fmt: skip
+            self._set(new_id, KeySpan(target, decode_key(event.new_public_key), nid, start_at=at))
+        if event.key_id not in self.spans:
+            return None  # a recovery request, signed by the key it offers
         if isinstance(event, SigningKeyRotated):
             new_id = key_fingerprint(event.new_key)
             if new_id in self.spans:
@@ -126,6 +147,30 @@ class Verifier:
             self.last_signed[event.key_id] = (at, nid)
             self.changed_keys.add(event.key_id)
         return None
+
+    def _identity(self, event: LedgerEvent) -> None:
+        """Take in a verified genesis or registrar's event: who may vouch, who is vouched for."""
+        nid = event.notification_id or 0
+        if isinstance(event, LedgerCreated):
+            if event.registrar is not None:  # its anchor was checked with the row
+                self.authority.root = event.registrar
+                self.changed_authority = True
+            return
+        if event.type_name not in IDENTITY_TYPES:
+            return
+        target = self._handle_of(event.originator_id)
+        fingerprint = getattr(event, "fingerprint", None)
+        since = getattr(event, "compromised_since", None)
+        self.authority.apply(event.type_name, event.org, target, nid, key_of_target=(
+            fingerprint is None
+            or (fingerprint in self.spans and self.spans[fingerprint].org == target)),
+            compromised_since=since.isoformat() if since else None)  # fmt: skip
+        self.changed_authority = True
+
+    def _handle_of(self, aggregate_id: UUID) -> str | None:
+        """The handle of the organisation whose record ``aggregate_id`` is."""
+        return next((span.org for span in self.spans.values()
+                     if organisation_id(span.org) == aggregate_id), None)  # fmt: skip
 
     def _set(self, key_id: str, span: KeySpan) -> None:
         self.spans[key_id] = span

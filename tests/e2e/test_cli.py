@@ -198,8 +198,17 @@ def test_demo_runs_and_reports_what_it_found(demo_run: DemoRun) -> None:
                  "CONCERN_UNANSWERED", "SELF_OTHER_GAP", "LOW_RATED"):  # fmt: skip
         assert f"] {rule}: " in out, rule
     assert "tried to reveal a kinder rating: refused" in out
+    # Identity: the council is the registrar and endorses each organisation; an impostor
+    # claiming the Women's Centre's charity number can sign nothing and is not endorsed.
+    assert "created by Barnet Council, its registrar:" in out
+    assert "confirmed each key's fingerprint with the organisation by phone and endorsed it." in out
+    assert ("  refused: bwc-charity is not endorsed yet, so it can sign nothing on a package"
+            in out)  # fmt: skip
+    assert ("  endorsing it is refused too: identifier GB-CHC-1157311 is already endorsed as "
+            "womens-centre's" in out)  # fmt: skip
+    assert "read the fingerprint to the council, which installed it in place of the lost one." in out
     assert (
-        "Audit of the ledger as recorded: 162 events, 161 signatures, 6 organisations — clean."
+        "Audit of the ledger as recorded: 178 events, 177 signatures, 7 organisations — clean."
         in out
     )
     assert "paid on 2026-11-21 becomes 2026-10-21" in out
@@ -208,27 +217,27 @@ def test_demo_runs_and_reports_what_it_found(demo_run: DemoRun) -> None:
         in out
     )
     assert (
-        "FAILED notification 132 (PaymentRecorded): signature by northgate does not verify" in out
+        "FAILED notification 148 (PaymentRecorded): signature by northgate does not verify" in out
     )
-    assert "  FAILED: the stored Merkle tree (162 events, root " in out
+    assert "  FAILED: the stored Merkle tree (178 events, root " in out
     # A proof checked offline, and a rollback a plain audit misses but the checkpoint catches.
     assert re.search(
-        r"^  OK: PromiseAcknowledged on \S+ \(version 2\) is event 12 of 162 ", out, re.M
+        r"^  OK: PromiseAcknowledged on \S+ \(version 2\) is event 28 of 178 ", out, re.M
     )
     assert (
-        "Audit of the rolled-back copy: 159 events, 158 signatures, 6 organisations — clean." in out
+        "Audit of the rolled-back copy: 175 events, 174 signatures, 7 organisations — clean." in out
     )
     assert (
-        "  FAILED: checkpoint barnet-council.checkpoint covers 162 events but the ledger holds "
-        "159: history was truncated" in out
+        "  FAILED: checkpoint barnet-council.checkpoint covers 178 events but the ledger holds "
+        "175: history was truncated" in out
     )
     assert (demo_run.directory / "barnet-council.checkpoint").read_text().startswith("chainledger/")
     # The package carried to the council's own ledger as a bundle: kept once, an edit refused.
-    assert "imports it into its own ledger: 162 events checked" in out
-    assert "— 162 kept; importing it again keeps 0 more." in out
+    assert "imports it into its own ledger: 170 events checked" in out
+    assert "— 170 kept; importing it again keeps 0 more." in out
     assert re.search(
-        r"^  the bundle is refused: event 132 \(PaymentRecorded, version 2 of record \S+, "
-        r"signed by northgate\): it is not in ledger \S+ as its checkpoint of 162 events signs it",
+        r"^  the bundle is refused: event 148 \(PaymentRecorded, version 2 of record \S+, "
+        r"signed by northgate\): it is not in ledger \S+ as its checkpoint of 178 events signs it",
         out,
         re.M,
     )

@@ -470,6 +470,8 @@ def test_a_package_page_counts_only_the_organisations_party_to_it(tmp_path: Path
     assert ledger.run("report", "html", "--package", "BAR-1", "-o", str(one)).exit_code == 0
     assert ledger.run("report", "html", "-o", str(every)).exit_code == 0
     assert "Organisations<b>1</b><small>1 commissioner</small>" in one.read_text("utf-8")
-    assert "Organisations<b>3</b><small>2 commissioners, 1 subcontractor</small>" in (
+    # Roles are per package: only barnet-council plays one (commissioner of BAR-1), whatever
+    # the others stated when they registered.
+    assert "Organisations<b>3</b><small>1 commissioner, 2 in no package</small>" in (
         every.read_text("utf-8")
     )

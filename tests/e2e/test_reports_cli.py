@@ -49,7 +49,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "package", "kpi", "period", "provider", "actual", "target", "acceptable", "direction",
         "rating", "attested", "evidence",
     ),
-    "findings": ("rule", "severity", "package", "organisations", "finding", "evidence"),
+    "findings": ("rule", "severity", "package", "organisations", "roles", "finding", "evidence"),
     "scorecard": ("prime", "area", "rating", "findings", "rules", "metrics", "evidence"),
 }  # fmt: skip
 REPORTS = tuple(FIELDS)
@@ -194,6 +194,7 @@ def test_findings_are_one_late_payment_resting_on_events_in_the_history(late: Cl
     assert finding["package"] == PACKAGE
     assert finding["severity"] == "medium"
     assert finding["organisations"] == ["prime", "mind"]
+    assert finding["roles"] == {"prime": "prime", "mind": "subcontractor"}
     assert finding["finding"].startswith("prime paid 8 invoice(s) late (up to 45 days) to mind")
     history = json.loads(late.ok("history", PACKAGE, "--format", "json").stdout)
     events = {row["notification_id"]: row["event_type"] for row in history}
@@ -368,7 +369,9 @@ def test_the_scorecard_needs_a_prime(late: CliLedger) -> None:
 
 def test_the_scorecard_refuses_a_handle_that_is_not_a_prime(late: CliLedger) -> None:
     stderr = failed(late.run("report", "scorecard", "--prime", "mind"), 1)
-    assert stderr == "Error: mind is not a prime\n"
+    assert stderr == "Error: mind is not a prime in any package\n"
+    stderr = failed(late.run("report", "scorecard", "--prime", "mind", "--package", PACKAGE), 1)
+    assert stderr == f"Error: mind is not a prime in package {PACKAGE}\n"
     stderr = failed(late.run("report", "scorecard", "--prime", "nobody"), 1)
     assert stderr == "Error: no organisation with handle 'nobody' in this ledger\n"
 

@@ -304,7 +304,7 @@ def test_refused_ratings_write_nothing(
         (["review", "open", PACKAGE, "--period", PERIOD, "--as", COUNCIL],
          f"package {PACKAGE} already has a review round for {PERIOD}"),
         (["review", "open", PACKAGE, "--period", "2026-Q2", "--as", PRIME],
-         f"only a commissioner can open a review round; {PRIME} is a prime"),
+         f"only {COUNCIL}, the commissioner of {PACKAGE}, can open its review"),
         (["review", "open", PACKAGE, "--period", "2027-Q2", "--as", COUNCIL],
          f"2027-Q2 is outside package {PACKAGE}'s contract"),
         (["review", "open", PACKAGE, "--period", "2026-Q2", "--as", COUNCIL, "--dimension",

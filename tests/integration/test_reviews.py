@@ -180,7 +180,7 @@ def test_commitments_only_while_open_and_reveals_only_after_close(
     with pytest.raises(Refused, match="has not been awarded"):
         app.open_review(sign["council"], "P", PERIOD)
     app.award_package(sign["council"], "P", "prime")
-    with pytest.raises(Refused, match="only a commissioner can open a review round"):
+    with pytest.raises(Refused, match="only council, the commissioner of P, can open its review"):
         app.open_review(sign["prime"], "P", PERIOD)
     with pytest.raises(Refused, match="outside package P's contract"):
         app.open_review(sign["council"], "P", "2027-Q1")

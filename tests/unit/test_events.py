@@ -23,6 +23,7 @@ from chainledger.domain.events import (
     split_state,
     stored_state,
 )
+from chainledger.domain.values import Role
 from chainledger.errors import Refused, TamperError
 from tests.support import Line, Thing, ThingNoted
 
@@ -232,3 +233,28 @@ def test_an_optional_field_added_later_reads_as_none_from_older_events() -> None
     assert reread(without).encryption_key is None  # type: ignore[attr-defined]
     with pytest.raises(TamperError, match="cannot be read"):
         reread({k: v for k, v in without.items() if k != "public_key"})
+
+
+@pytest.mark.parametrize("role", [Role.SUBCONTRACTOR, Role.PRIME, Role.COMMISSIONER, None])
+def test_a_registered_role_is_optional_and_reads_as_it_was_signed(role: Role | None) -> None:
+    """Roles are per package now; the role an organisation states at registration is
+    optional. Events that carry one (every registration before) sign and read it exactly as
+    they always did, a string; a registration without one signs null and reads None."""
+    from chainledger.domain.organisation import Organisation
+
+    signer = Ed25519Signer(uuid4(), "hope-trust", Ed25519PrivateKey.generate()).dated(
+        date(2026, 1, 5)
+    )
+    org = Organisation.register(signer=signer, public_key=signer.public_key, name="Hope Trust",
+                                role=role, sector=None, size=None, identifier=None)  # fmt: skip
+    (event,) = org.collect_events()
+    state = stored_state(event)
+    signed = json.loads(state[64:])["fields"]
+    assert signed["role"] == (role.value if role else None)
+    if role is not None:  # as registrations were signed before roles became per package
+        assert f'"role":"{role.value}"'.encode() in state
+    read = decode_event(state, originator_id=event.originator_id, originator_version=1,
+                        topic="OrganisationRegistered")  # fmt: skip
+    assert read.content == event.content
+    assert read.role is role  # type: ignore[attr-defined]
+    assert read.mutate(None).role is role

@@ -74,6 +74,7 @@ def verify(
                     "imported_events": report.imported,
                     "failure_count": report.failure_count,
                     "failures": [f.__dict__ for f in report.failures],
+                    "marked": [f.__dict__ for f in report.flagged],
                 },
                 indent=2,
             )
@@ -98,6 +99,8 @@ def verify(
             if f.aggregate_id:
                 where += f", aggregate {f.aggregate_id} version {f.version} ({f.event_type})"
             click.echo(f"FAILED {where}: {f.message}")
+        for f in report.flagged:
+            click.echo(f"MARKED notification {f.notification_id} ({f.event_type}): {f.message}")
         if report.failure_count > len(report.failures):
             click.echo(f"... and {report.failure_count - len(report.failures)} more failures.")
         click.echo(

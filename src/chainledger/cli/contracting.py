@@ -560,12 +560,12 @@ def concern_respond(runtime: Runtime, package_ref: str, handle: str, subcontract
 @format_option()
 @click.pass_obj
 def history(runtime: Runtime, package_ref: str, fmt: str) -> None:
-    """Print PACKAGE's timeline: when, who signed, what."""
+    """Print PACKAGE's timeline: when, who signed (in what role in PACKAGE), what."""
     rows = runtime.app().history(package_ref)
     if fmt == "table":
         data = [
             {"id": r.notification_id, "recorded": r.recorded_at.replace("+00:00", "Z"),
-             "signed by": r.org, "event": r.event_type, "what": r.summary}
+             "signed by": r.org, "role": r.role, "event": r.event_type, "what": r.summary}
             for r in rows
         ]  # fmt: skip
     else:

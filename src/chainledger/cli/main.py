@@ -192,7 +192,7 @@ def cli(ctx: click.Context, ledger: str, keys: Path | None, state: Path | None) 
 
     \b
       chainledger init
-      chainledger org create "Barnet Council" --role commissioner
+      chainledger org create "Barnet Council" --sector public
       chainledger audit verify
 
     Passphrases come from CHAINLEDGER_PASSPHRASE or a prompt.

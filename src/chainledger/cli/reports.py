@@ -21,7 +21,7 @@ TABLE_COLUMNS = {
     "referrals": ("subcontractor", "period", "promised", "sent", "confirmed", "disagreement"),
     "performance": ("kpi", "period", "provider", "actual", "target", "acceptable", "rating",
                     "attested"),
-    "findings": ("rule", "severity", "finding", "evidence"),
+    "findings": ("rule", "severity", "roles", "finding", "evidence"),
     "scorecard": ("area", "rating", "findings", "rules", "metrics"),
 }  # fmt: skip
 

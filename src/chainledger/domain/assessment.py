@@ -79,7 +79,11 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the audit found, in one plain sentence, with the events it rests on."""
+    """One thing the audit found, in one plain sentence, with the events it rests on.
+
+    ``roles`` names the part each of ``organisations`` played in the package (one
+    organisation can be a prime in one package and a subcontractor in another).
+    """
 
     rule: str
     severity: str  # high, medium, low
@@ -87,6 +91,7 @@ class Finding:
     organisations: tuple[str, ...]
     sentence: str
     evidence: tuple[int, ...]
+    roles: tuple[str, ...] = ()  # one per organisation, in the same order
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,9 +99,27 @@ class Finding:
             "severity": self.severity,
             "package": self.package,
             "organisations": list(self.organisations),
+            "roles": dict(zip(self.organisations, self.roles, strict=False)),
             "finding": self.sentence,
             "evidence": list(self.evidence),
         }
+
+
+def role_in(facts: PackageFacts, handle: str) -> str:
+    """The part ``handle`` played in the package: commissioner, prime or subcontractor.
+
+    Its prime is the awarded one; before the award, or for a losing bid, a bidder is a
+    prime too, unless it is also named, subcontracted or invoicing there. "" if none.
+    """
+    if handle == facts.commissioner:
+        return "commissioner"
+    if handle == facts.prime:
+        return "prime"
+    if (handle in facts.subcontracts or any(p.subcontractor == handle for p in facts.promises)
+            or any(c.subcontractor == handle for c in facts.concerns)
+            or any(i.subcontractor == handle for i in facts.invoices)):  # fmt: skip
+        return "subcontractor"
+    return "prime" if handle in facts.bids else ""
 
 
 # -- arithmetic on dates and money ----------------------------------------------------------
@@ -508,8 +531,9 @@ def findings(facts: PackageFacts, t: Thresholds) -> list[Finding]:
 
 def _finding(facts: PackageFacts, rule: str, severity: str, orgs: list[str | None], sentence: str,
              *evidence: int | None) -> Finding:  # fmt: skip
-    return Finding(rule, severity, facts.reference, tuple(o for o in orgs if o), sentence,
-                   tuple(_evidence(*evidence)))  # fmt: skip
+    named = tuple(o for o in orgs if o)
+    return Finding(rule, severity, facts.reference, named, sentence, tuple(_evidence(*evidence)),
+                   tuple(role_in(facts, o) for o in named))  # fmt: skip
 
 
 def bid_candy(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:

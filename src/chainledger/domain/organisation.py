@@ -24,6 +24,7 @@ from uuid import UUID
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.canonical import canonical_json, digest
 from chainledger.domain.events import LedgerEvent, Signer, ledger_event
+from chainledger.domain.identity import Endorsement
 from chainledger.domain.ids import organisation_id
 from chainledger.domain.values import Role, Sector, Size
 from chainledger.errors import Refused
@@ -96,11 +97,16 @@ class SigningKey:
 
 
 class Organisation(LedgerAggregate):
-    """A commissioner, prime or subcontractor, with its keys."""
+    """An organisation, with its keys.
+
+    What it is (sector, size) is registered once; what it does is per package: it is
+    the commissioner of the packages it creates, a prime where it bids, a subcontractor
+    where it is named or subcontracted. ``role`` is only the part it said it usually plays.
+    """
 
     handle: str
     name: str
-    role: Role
+    role: Role | None
     sector: Sector | None
     size: Size | None
     identifier: str | None
@@ -108,6 +114,12 @@ class Organisation(LedgerAggregate):
     current_key_id: str
     encryption_keys: dict[str, bytes]
     current_encryption_key_id: str | None
+    # Who vouched for it (chainledger.domain.identity), set by registrars' events.
+    endorsement: Endorsement | None = None
+    rejection: tuple[str | None, str] | None = None
+    registrar_since: int | None = None  # position it became a registrar, while it is one
+    registrar_spans: tuple[tuple[int | None, int | None], ...] = ()  # (from, until) positions
+    compromised: tuple[tuple[datetime, int | None], ...] = ()  # (since, recovered at position)
 
     @classmethod
     def register(
@@ -116,7 +128,7 @@ class Organisation(LedgerAggregate):
         signer: Signer,
         public_key: bytes,
         name: str,
-        role: Role,
+        role: Role | None,
         sector: Sector | None,
         size: Size | None,
         identifier: str | None,
@@ -210,7 +222,9 @@ class OrganisationRegistered(LedgerEvent):
     creates = Organisation
     handle: str
     name: str
-    role: Role
+    # The part it says it usually plays; None when it states none. Every event recorded
+    # before roles were per package has one, and reads exactly as it was signed.
+    role: Role | None
     sector: Sector | None
     size: Size | None
     identifier: str | None

@@ -68,6 +68,7 @@ class RoundRatings:
     ratings: list[OpenedRating] = field(default_factory=list)
     unusable: list[Unusable] = field(default_factory=list)
     measures: dict[str, dict[str, Measure]] = field(default_factory=dict)  # ratee -> slug ->
+    roles: dict[str, str] = field(default_factory=dict)  # party -> its part in the package
     min_group: int = MIN_GROUP  # the round's: the smallest group its shared view shows
 
     _index: tuple[int, dict[str, list[OpenedRating]]] = field(
@@ -450,7 +451,8 @@ def _ratee_findings(r: RoundRatings, ratee: str, t: Thresholds) -> list[Finding]
 def _finding(
     r: RoundRatings, rule: str, severity: str, ratee: str, evidence: set[int], sentence: str
 ) -> Finding:
-    return Finding(rule, severity, r.package, (ratee,), sentence, tuple(sorted(evidence)))
+    return Finding(rule, severity, r.package, (ratee,), sentence, tuple(sorted(evidence)),
+                   (r.roles.get(ratee, ""),))  # fmt: skip
 
 
 REVIEW_RULE_IDS = ("SELF_OTHER_GAP", "LOW_RATED", "PERCEPTION_GAP")

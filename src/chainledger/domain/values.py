@@ -18,7 +18,12 @@ E = TypeVar("E", bound=Enum)
 
 
 class Role(StrEnum):
-    """What part an organisation plays in the supply chain."""
+    """The part an organisation plays in one package's supply chain.
+
+    An organisation plays a role per package (commissioner of one, prime in another,
+    subcontractor in a third); the one it may state when it registers is only the part it
+    usually plays, kept for listing and for ledgers recorded when that was its only role.
+    """
 
     COMMISSIONER = "commissioner"
     PRIME = "prime"

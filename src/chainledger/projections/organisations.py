@@ -1,4 +1,8 @@
-"""The organisations view: who is registered, in what role, with which current key."""
+"""The organisations view: who is registered, the part it says it plays, its current key.
+
+``role`` is the role stated at registration ("" when none was): what an organisation
+does in each package is read from that package's facts, not from here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 from sqlalchemy.orm import Session
 
 from chainledger.domain.events import LedgerEvent
+from chainledger.domain.identity import OrganisationEndorsed, RegistrarAppointed, RegistrarWithdrawn
 from chainledger.domain.organisation import (
     OrganisationRegistered,
     SigningKeyRevoked,
@@ -32,6 +37,10 @@ organisations_table = Table(
     Column("registered_at", String(40), nullable=False),
     Column("rotations", Integer, nullable=False, default=0),
     Column("revocations", Integer, nullable=False, default=0),
+    # Identity (chainledger.domain.identity): who endorsed it, and whether it is a registrar.
+    Column("endorsed_by", String(40)),
+    Column("registrar", Integer, nullable=False, default=0),
+    Column("aggregate_id", String(36), nullable=False, index=True),
 )
 
 
@@ -47,6 +56,8 @@ class OrganisationRow:
     registered_at: str
     rotations: int
     revocations: int
+    endorsed_by: str | None = None
+    registrar: int = 0
 
 
 class OrganisationsProjection:
@@ -56,6 +67,9 @@ class OrganisationsProjection:
         OrganisationRegistered.type_name,
         SigningKeyRotated.type_name,
         SigningKeyRevoked.type_name,
+        OrganisationEndorsed.type_name,
+        RegistrarAppointed.type_name,
+        RegistrarWithdrawn.type_name,
     )
 
     def reset(self) -> None:
@@ -69,7 +83,7 @@ class OrganisationsProjection:
                 {
                     "handle": event.handle,
                     "name": event.name,
-                    "role": event.role.value,
+                    "role": event.role.value if event.role else "",
                     "sector": event.sector.value if event.sector else None,
                     "size": event.size.value if event.size else None,
                     "identifier": event.identifier,
@@ -77,7 +91,17 @@ class OrganisationsProjection:
                     "registered_at": event.timestamp.isoformat(timespec="seconds"),
                     "rotations": 0,
                     "revocations": 0,
+                    "endorsed_by": None,
+                    "registrar": 0,
+                    "aggregate_id": str(event.originator_id),
                 },
+            )
+        elif isinstance(event, OrganisationEndorsed | RegistrarAppointed | RegistrarWithdrawn):
+            values = ({"endorsed_by": event.org, "identifier": event.identifier}
+                      if isinstance(event, OrganisationEndorsed)
+                      else {"registrar": int(isinstance(event, RegistrarAppointed))})  # fmt: skip
+            writer.execute(
+                update(t).where(t.c.aggregate_id == str(event.originator_id)).values(values)
             )
         elif isinstance(event, SigningKeyRotated):
             counter = t.c.revocations if isinstance(event, SigningKeyRevoked) else t.c.rotations
@@ -89,7 +113,12 @@ class OrganisationsProjection:
 
     @staticmethod
     def rows(session: Session, role: str | None = None) -> list[OrganisationRow]:
+        """Every organisation by handle, or those that stated ``role`` when they registered."""
         query = select(organisations_table).order_by(organisations_table.c.handle)
         if role:
             query = query.where(organisations_table.c.role == role)
-        return [OrganisationRow(**row._mapping) for row in session.execute(query)]
+        return [
+            OrganisationRow(**{k: v for k, v in row._mapping.items() if k != "aggregate_id"})
+            for row in session.execute(query)
+        ]
+

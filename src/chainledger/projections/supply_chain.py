@@ -12,9 +12,10 @@ filter, not a replay. Amounts are stored as decimal text, never as floating poin
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select, union
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, literal, select, union
 from sqlalchemy.orm import Session
 
 from chainledger.domain import bid, concern, invoice, package, subcontract
@@ -410,6 +411,73 @@ def is_party(session: Session, package_ref: str, handle: str) -> bool:
         ),
     ]
     return session.execute(union(*queries).limit(1)).first() is not None
+
+
+def parts_in(session: Session, package_ref: str, handle: str) -> set[str]:
+    """The parts ``handle`` took in a package besides commissioning it: ``prime`` where it
+    bid, ``subcontractor`` where it was named, offered its service or was subcontracted."""
+    query = union(
+        select(bids.c.prime.label("handle"), literal("prime").label("part")).where(
+            bids.c.package == package_ref, bids.c.prime == handle
+        ),
+        *(
+            select(table.c.subcontractor, literal("subcontractor")).where(
+                table.c.package == package_ref, table.c.subcontractor == handle
+            )
+            for table in (promises, interests, subcontracts)
+        ),
+    )
+    return {row.part for row in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class PackageParts:
+    """Who took which part in one package: enough to name the role of each who signed."""
+
+    commissioner: str | None
+    prime: str | None  # the awarded prime
+    bidders: frozenset[str]
+    subcontractors: frozenset[str]  # named in a bid, offering service or subcontracted
+    aggregates: dict[str, tuple[str | None, str | None]]  # aggregate id: (prime, subcontractor)
+
+    def role_of(self, handle: str, aggregate_id: str | None = None) -> str:
+        """``handle``'s role in the package ("" for none); in an aggregate that names a prime
+        and a subcontractor (a bid, subcontract, invoice…), the side of it ``handle`` is on."""
+        if handle == self.commissioner:
+            return "commissioner"
+        prime, subcontractor = self.aggregates.get(aggregate_id or "", (None, None))
+        if handle == prime:
+            return "prime"
+        if handle == subcontractor:
+            return "subcontractor"
+        if handle == self.prime:
+            return "prime"
+        if handle in self.subcontractors:
+            return "subcontractor"
+        return "prime" if handle in self.bidders else ""
+
+
+def package_parts(session: Session, package_ref: str) -> PackageParts:
+    """The parts taken in a package, from its view rows."""
+    commissioner = session.execute(
+        select(packages.c.commissioner).where(packages.c.package == package_ref)
+    ).scalar()
+    prime = session.execute(
+        select(package_changes.c.prime).where(
+            package_changes.c.package == package_ref, package_changes.c.kind == "award"
+        )
+    ).scalar()
+    bidders = frozenset(
+        session.execute(select(bids.c.prime).where(bids.c.package == package_ref)).scalars()
+    )
+    subs = union(*(select(t.c.subcontractor).where(t.c.package == package_ref)
+                   for t in (promises, interests, subcontracts)))  # fmt: skip
+    aggregates = {
+        row.aggregate_id: (row.prime, row.subcontractor)
+        for row in session.execute(select(contexts).where(contexts.c.package == package_ref))
+    }
+    return PackageParts(commissioner, prime, bidders,
+                        frozenset(row[0] for row in session.execute(subs)), aggregates)  # fmt: skip
 
 
 def subcontractors_of(session: Session, package_ref: str, prime: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""A package's timeline, for ``history``: every event, when, who signed, what it says.
+"""A package's timeline, for ``history``: every event, when, who signed (in what role), what.
 
 Events after an aggregate's first do not name their package, so the view
 remembers which package each aggregate belongs to. ``history`` lists a package's
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
 from chainledger.domain.package import PackageCreated
 from chainledger.projections.engine import Writer, metadata
+from chainledger.projections.supply_chain import PackageParts, package_parts
 
 aggregates_table = Table(
     "view_aggregate_packages",
@@ -55,10 +57,15 @@ class TimelineRow:
     version: int
     event_hash: str
     summary: str
+    role: str = ""  # the part the signer played in the package, read with the rows
 
 
 # What a row shows (``ts`` only orders the rows; ``recorded_at`` shows when).
-_ROW_COLUMNS = [timeline_table.c[f.name] for f in fields(TimelineRow)]
+_ROW_COLUMNS = [timeline_table.c[f.name] for f in fields(TimelineRow) if f.name != "role"]
+
+
+def _with_role(row: Any, parts: PackageParts) -> TimelineRow:
+    return TimelineRow(**row._mapping, role=parts.role_of(row.org, row.aggregate_id))
 
 
 class TimelineProjection:
@@ -122,16 +129,20 @@ class TimelineProjection:
             .where(t.c.package == package)
             .order_by(t.c["on"], t.c.ts, t.c.notification_id)
         )
-        return [TimelineRow(**row._mapping) for row in session.execute(query)]
+        parts = package_parts(session, package)
+        return [_with_role(row, parts) for row in session.execute(query)]
 
     @staticmethod
     def rows_at(session: Session, notification_ids: Iterable[int]) -> dict[int, TimelineRow]:
         """The rows of these events, by notification id, in chunks the engines accept."""
         wanted = sorted(set(notification_ids))
         found: dict[int, TimelineRow] = {}
+        parts: dict[str, PackageParts] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             query = select(*_ROW_COLUMNS).where(timeline_table.c.notification_id.in_(chunk))
             for row in session.execute(query):
-                found[row.notification_id] = TimelineRow(**row._mapping)
+                if row.package not in parts:
+                    parts[row.package] = package_parts(session, row.package)
+                found[row.notification_id] = _with_role(row, parts[row.package])
         return found

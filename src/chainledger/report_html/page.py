@@ -16,6 +16,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
+from chainledger.domain.assessment import role_in
 from chainledger.report_html import charts, svg
 from chainledger.report_page import PageData
 
@@ -205,12 +206,10 @@ def _section(key: str, title: str, lede: str, found: list[Any], figures: _Figure
 
 def _summary(data: PageData) -> str:
     value = sum((f.value for f in data.packages), Decimal(0))
-    roles = Counter(o.role for o in data.organisations)
     cards = [
         _card("Packages", str(len(data.packages)), ""),
         _card("Value", charts.pounds(value), "current value after variations"),
-        _card("Organisations", str(len(data.organisations)),
-              e(", ".join(f"{n} {role}{'s' if n != 1 else ''}" for role, n in sorted(roles.items())))),
+        _card("Organisations", str(len(data.organisations)), e(_roles_played(data))),
         _verification(data),
         _checkpoint(data),
     ]  # fmt: skip
@@ -224,6 +223,22 @@ def _summary(data: PageData) -> str:
     listed = table(packages) if data.packages else "<p>No package recorded yet.</p>"
     return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
             f"{listed}</section>")  # fmt: skip
+
+
+def _roles_played(data: PageData) -> str:
+    """How many organisations played each role in the page's packages (one organisation
+    can play several: commissioner of one package, prime or subcontractor in another)."""
+    played: dict[str, set[str]] = {}
+    for f in data.packages:
+        for handle in f.orgs:
+            if role := role_in(f, handle):
+                played.setdefault(role, set()).add(handle)
+    parts = [counted(len(played[r]), r) for r in ("commissioner", "prime", "subcontractor")
+             if r in played]  # fmt: skip
+    idle = {o.handle for o in data.organisations}.difference(*played.values())
+    if idle:
+        parts.append(f"{len(idle)} in no package")
+    return ", ".join(parts)
 
 
 def _card(title: str, value: str, detail: str, kind: str = "") -> str:
@@ -278,16 +293,18 @@ def _findings(data: PageData) -> str:
         evidence = []
         for nid in f["evidence"][:MAX_EVIDENCE]:
             row = data.evidence.get(nid)
-            what = (f"{row.on} {row.event_type} signed by {row.org}: {row.summary}"
+            role = f" ({row.role})" if row and row.role else ""
+            what = (f"{row.on} {row.event_type} signed by {row.org}{role}: {row.summary}"
                     if row else "an event outside the timeline")  # fmt: skip
             evidence.append(f"<li>#{nid} {e(what)}</li>")
         more = len(f["evidence"]) - MAX_EVIDENCE
         if more > 0:
             evidence.append(f"<li>and {more} more: <code>chainledger history "
                             f"{e(f['package'])}</code></li>")  # fmt: skip
+        who = "".join(f"; {o} as {r}" if r else f"; {o}" for o, r in f["roles"].items())
         items.append(
             f'<li><span class="sev {e(f["severity"])}">{e(f["severity"])}</span> '
-            f"<b>{e(f['rule'])}</b> ({e(f['package'])}): {e(f['finding'])}"
+            f"<b>{e(f['rule'])}</b> ({e(f['package'] + who)}): {e(f['finding'])}"
             f'<ul class="evidence" aria-label="Evidence">{"".join(evidence)}</ul></li>'
         )
     summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low") if counts[s])
