@@ -216,6 +216,10 @@ class ChainLedger(
         else:
             concerning = [r for r in rejected if whole or r.package == package]
             others = [r for r in rejected if not (whole or r.package == package)]
+        # The genesis decides who may vouch for keys: if it does not verify, nothing does.
+        genesis = [r for r in others if r.aggregate_id == str(LEDGER_AGGREGATE_ID)]
+        if genesis:
+            concerning, others = genesis + concerning, [r for r in others if r not in genesis]
         if concerning:
             what = f"package {package}" if package and not whole else "the ledger"
             more = f" (and {len(concerning) - 1} more)" if len(concerning) > 1 else ""
@@ -707,6 +711,8 @@ class ChainLedger(
             # first registrar endorses itself at the ledger's creation, with its own key).
             organisation = (aggregate if event.org == aggregate.handle
                             else self.organisation_at(event.org, event.notification_id))  # fmt: skip
+        elif isinstance(event, IdentifierClaimed):
+            organisation = self.organisation_at(event.org, event.notification_id)
         elif isinstance(aggregate, Organisation):
             # An organisation's own events are signed by itself, with its keys so far.
             if event.org != aggregate.handle:
@@ -727,6 +733,16 @@ class ChainLedger(
             raise event.tamper(
                 f"signed with key {str(event.key_id)[:16]}…, which is not a valid key of "
                 f"{event.org} at that point in the ledger"
+            )
+        if (
+            key.valid_until is not None
+            and event.timestamp >= key.valid_until
+            and event.notification_id != key.until_position
+        ):  # by its signed time too: its row was put before the key's end, or back-dated
+            raise event.tamper(
+                f"signed with {event.org}'s key {key.key_id[:16]}… at "
+                f"{event.timestamp.isoformat()}, after it was {key.status.value} at "
+                f"{key.valid_until.isoformat()}"
             )
         return key.public_key
 

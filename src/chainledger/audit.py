@@ -62,7 +62,7 @@ from chainledger.domain.identity import (
     recovery_request_id,
 )
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
-from chainledger.domain.ledger import LedgerCreated, anchored_ledger_id
+from chainledger.domain.ledger import ANCHORED_VERSION, LedgerCreated, anchored_ledger_id
 from chainledger.domain.merkle import append_leaf, edge_root, leaf_hash
 from chainledger.domain.model import EVENT_TYPES as _REGISTERED  # noqa: F401 - every type
 from chainledger.domain.organisation import (
@@ -282,13 +282,15 @@ def key_spans(
                 if (
                     span is not None and span.key_id_matches(key_id) and target is not None
                     and verify(span.public_key, signature, content)
-                    and authority.is_registrar(org, nid)
                 ):  # fmt: skip
                     fingerprint = fields.get("fingerprint")
-                    authority.apply(topic, org, target, nid, key_of_target=fingerprint is None or (
-                        fingerprint in spans and spans[fingerprint].org == target),
-                        compromised_since=fields.get("compromised_since"))  # fmt: skip
-                    if topic == RECOVERY_TYPE and target in current:
+                    refused = authority.apply(
+                        topic, org, target, nid, fields=fields, at=signed_time(envelope),
+                        key_of_target=fingerprint is None
+                        or (fingerprint in spans and spans[fingerprint].org == target),
+                    )  # fmt: skip
+                    if (refused is None and topic == RECOVERY_TYPE and target in current
+                            and authority.is_registrar(org, nid, signed_time(envelope))):  # fmt: skip
                         new_key = decode_key(fields["new_public_key"])
                         new_id = key_fingerprint(new_key)
                         if new_id not in spans:
@@ -331,6 +333,14 @@ def key_spans(
         except (ValueError, KeyError, TypeError):
             continue  # unreadable: the second pass reports it
     return ledger_id, spans, len(current), authority
+
+
+def _anchored_id(ledger: str) -> bool:
+    """Whether ``ledger`` is an id derived from a genesis naming a registrar."""
+    try:
+        return UUID(ledger).version == ANCHORED_VERSION
+    except ValueError:
+        return False
 
 
 def genesis_root(envelope: dict[str, Any]) -> str | None:
@@ -462,7 +472,9 @@ def _check_event(
             yield "a second genesis event"
         if signature != UNSIGNED or org is not None:
             yield "the genesis event carries a signature it cannot have"
-        if fields.get("registrar") is not None and genesis_root(envelope) is None:
+        if genesis_root(envelope) is None and (
+            fields.get("registrar") is not None or _anchored_id(ledger)
+        ):
             yield "the genesis does not match the ledger's id: its name or registrar was rewritten"
         return
     if known["ledger_id"] is None:
@@ -506,7 +518,7 @@ def _check_event(
         return
     authority: Authority | None = known.get("authority")
     if authority is not None:
-        problem = authority.problem(event_type, org, aggregate == organisation_id(org), nid)
+        problem = authority.problem(event_type, org, aggregate == organisation_id(org), nid, at)
         if problem is not None:
             yield problem
             return

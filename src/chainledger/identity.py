@@ -28,6 +28,7 @@ from chainledger.domain.identity import (
     IdentifierClaim,
     IdentifierClaimed,
     KeyRecoveryRequested,
+    OrganisationEndorsed,
     OrganisationRecovered,
     RecoveryRequest,
     RegistrarAppointed,
@@ -264,8 +265,11 @@ class Identity:
     def has_registrar(self: ChainLedger) -> bool:
         return self.genesis().registrar is not None
 
-    def is_registrar(self: ChainLedger, handle: str, position: int | None) -> bool:
-        """Whether ``handle`` could act as registrar at ``position`` (None: now)."""
+    def is_registrar(
+        self: ChainLedger, handle: str, position: int | None, at: datetime | None = None
+    ) -> bool:
+        """Whether ``handle`` could act as registrar at ``position`` (None: now), for an event
+        signed at ``at``."""
         genesis = self.genesis()
         if genesis.registrar is None:
             return False
@@ -275,7 +279,23 @@ class Identity:
             organisation = self.organisation_at(handle, position)
         except NotFound:
             return False
-        return _within(organisation.registrar_spans, position)
+        if not _within(organisation.registrar_spans, position, at):
+            return False
+        if at is None or position is None:
+            return True
+        # A withdrawal recorded after ``position`` whose signed time is before ``at``: the
+        # event was moved ahead of the withdrawal, or back-dated past it. (The whole record
+        # is read for this, once per handle at a time, so that the check cannot loop.)
+        checking: set[str] = self.__dict__.setdefault("_checking_withdrawals", set())
+        if handle in checking:
+            return True
+        checking.add(handle)
+        try:
+            whole = self._organisation(handle)
+        finally:
+            checking.discard(handle)
+        return not any(end_at is not None and end_at <= at and (start or 0) < position
+                       for start, _end, end_at in whole.registrar_spans)  # fmt: skip
 
     def check_authority(
         self: ChainLedger,
@@ -291,9 +311,15 @@ class Identity:
         position = event.notification_id
         assert event.org is not None
         if isinstance(event, RegistrarEvent | IdentifierClaimed):
-            if not self.is_registrar(event.org, position):
+            if not self.is_registrar(event.org, position, event.timestamp):
                 raise event.tamper(f"signed by {event.org}, which was not a registrar of this "
                                    "ledger at that point")  # fmt: skip
+            identifier = getattr(event, "identifier", None)
+            if isinstance(event, OrganisationEndorsed) and identifier is not None:
+                holder = self._identifier_holder(identifier, before=position)
+                if holder is not None and organisation_id(holder) != event.originator_id:
+                    raise event.tamper(f"identifier {identifier} endorsed to another "
+                                       f"organisation, though it is {holder}'s")  # fmt: skip
             return
         if isinstance(aggregate, OWN_RECORDS) or isinstance(event, OrganisationRegistered):
             return
@@ -332,20 +358,30 @@ class Identity:
             raise Refused(f"{handle} is not a registrar of this ledger")
         return self.signer(handle, passphrase)
 
-    def _identifier_holder(self: ChainLedger, identifier: str) -> str | None:
+    def _identifier_holder(
+        self: ChainLedger, identifier: str, before: int | None = None
+    ) -> str | None:
+        """The organisation ``identifier`` was endorsed to (before ``before``), if any."""
         try:
-            claim = self.load(identifier_claim_id(identifier))
+            claim = self.load(identifier_claim_id(identifier), before=before)
         except NotFound:
             return None
         return str(claim.handle)
 
 
-def _within(spans: tuple[tuple[int | None, int | None], ...], position: int | None) -> bool:
-    for start, end in spans:
+def _within(spans: tuple[tuple[Any, ...], ...], position: int | None,
+            at: datetime | None = None) -> bool:
+    """Whether ``position`` (None: now) falls in one of a registrar's spans, signed (``at``)
+    before the signed time of the withdrawal that ended it."""
+    for start, end, end_at in spans:
         if position is None:
             if start is not None and end is None:
                 return True
-        elif (start is None or start < position) and (end is None or position < end):
+        elif (
+            (start is None or start < position)
+            and (end is None or position < end)
+            and (at is None or end_at is None or at < end_at)
+        ):
             return True
     return False
 

@@ -198,13 +198,19 @@ def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
         registrar = str(endorsed["org"])
         if registrar == root:
             if endorsed.get("key") != root_key:
-                lines.append(f"{root} signed with a later key of its own (its key change is "
-                             "not in this proof)")  # fmt: skip
+                raise ProofFailed(f"the endorsement of {handle} is signed by a key of {root} "
+                                  "other than the one the genesis names")  # fmt: skip
             return lines
         appointed = by_record.get(("RegistrarAppointed", str(organisation_id(registrar))))
         if appointed is None:
             raise ProofFailed(f"the endorsement chain does not show {registrar} appointed")
-        lines.append(f"{registrar} appointed registrar by {appointed['org']}")
+        appointer = str(appointed["org"])
+        if appointer == registrar:
+            raise ProofFailed(f"{registrar} appointed itself registrar")
+        if appointer == root and appointed.get("key") != root_key:
+            raise ProofFailed(f"{registrar}'s appointment is signed by a key of {root} other "
+                              "than the one the genesis names")  # fmt: skip
+        lines.append(f"{registrar} appointed registrar by {appointer}")
         handle = registrar
     raise ProofFailed("the endorsement chain goes round in a circle")
 

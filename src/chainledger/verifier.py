@@ -92,10 +92,9 @@ class Verifier:
             event = row.event()
         except TamperError as error:
             return self._reject(row, leaf, error.reason)
-        problem = self._keys(event)
+        problem = self._identity(event) or self._keys(event)
         if problem is not None:
             return self._reject(row, leaf, problem)
-        self._identity(event)
         self.chains[aggregate] = (version, content_hash)
         self.changed_chains.add(aggregate)
         return Verdict(row, leaf, event)
@@ -124,6 +123,11 @@ class Verifier:
             if new_id in self.spans:
                 return f"a recovery to key {new_id[:16]}…, which was in use before"
             at = event.timestamp
+            last = self.last_signed.get(current)
+            if last is not None and last[0] >= at:
+                self.late.append((last[1], f"signed with {target}'s key {current[:16]}… at "
+                                           f"{last[0].isoformat()}, after a registrar recovered "
+                                           f"{target} at {at.isoformat()} (event #{nid})"))  # fmt: skip
             self._set(current, replace(self.spans[current], end=nid, ended_by="recovered",
                                        end_at=at))  # fmt: skip
             self._set(new_id, KeySpan(target, decode_key(event.new_public_key), nid, start_at=at))
@@ -148,24 +152,25 @@ class Verifier:
             self.changed_keys.add(event.key_id)
         return None
 
-    def _identity(self, event: LedgerEvent) -> None:
-        """Take in a verified genesis or registrar's event: who may vouch, who is vouched for."""
+    def _identity(self, event: LedgerEvent) -> str | None:
+        """Take in a verified genesis or registrar's event (who may vouch, who is vouched
+        for); returns why the rules do not allow it, if they do not."""
         nid = event.notification_id or 0
         if isinstance(event, LedgerCreated):
             if event.registrar is not None:  # its anchor was checked with the row
                 self.authority.root = event.registrar
                 self.changed_authority = True
-            return
+            return None
         if event.type_name not in IDENTITY_TYPES:
-            return
+            return None
         target = self._handle_of(event.originator_id)
         fingerprint = getattr(event, "fingerprint", None)
-        since = getattr(event, "compromised_since", None)
-        self.authority.apply(event.type_name, event.org, target, nid, key_of_target=(
-            fingerprint is None
-            or (fingerprint in self.spans and self.spans[fingerprint].org == target)),
-            compromised_since=since.isoformat() if since else None)  # fmt: skip
         self.changed_authority = True
+        return self.authority.apply(
+            event.type_name, event.org, target, nid, fields=event.fields(), at=event.timestamp,
+            key_of_target=fingerprint is None
+            or (fingerprint in self.spans and self.spans[fingerprint].org == target),
+        )  # fmt: skip
 
     def _handle_of(self, aggregate_id: UUID) -> str | None:
         """The handle of the organisation whose record ``aggregate_id`` is."""

@@ -129,7 +129,8 @@ class RegistrarAppointed(RegistrarEvent):
         if aggregate.registrar_since is not None:
             raise self.tamper(f"{aggregate.handle} appointed registrar twice")
         aggregate.registrar_since = self.notification_id or 0
-        aggregate.registrar_spans = (*aggregate.registrar_spans, (self.notification_id, None))
+        aggregate.registrar_spans = (*aggregate.registrar_spans,
+                                     (self.notification_id, None, None))  # fmt: skip
 
     def summary(self) -> str:
         return f"{self.org} appointed a registrar"
@@ -144,9 +145,9 @@ class RegistrarWithdrawn(RegistrarEvent):
         if aggregate.registrar_since is None:
             raise self.tamper(f"{aggregate.handle} withdrawn as registrar, which it was not")
         aggregate.registrar_since = None
-        start, _ = aggregate.registrar_spans[-1]
+        start, *_ = aggregate.registrar_spans[-1]
         aggregate.registrar_spans = (*aggregate.registrar_spans[:-1],
-                                     (start, self.notification_id))  # fmt: skip
+                                     (start, self.notification_id, self.timestamp))  # fmt: skip
 
     def summary(self) -> str:
         return f"{self.org} withdrew a registrar: {self.reason}"
@@ -232,70 +233,138 @@ class Authority:
     """Who could act as registrar, and who was endorsed, at each position of a ledger's order.
 
     Built in log order from events that verified (their signatures by a key valid at
-    their position): ``root`` from the genesis, the rest from registrars' events. A
-    ledger without a root (created before registrars) checks nothing.
+    their position): ``root`` from the genesis, the rest from registrars' events, each
+    taken in only if the rules allow it (``apply``); one they do not is named in
+    ``refused``. A ledger without a root (created before registrars) checks nothing.
     """
 
     root: str | None = None
     endorsed: dict[str, int] = field(default_factory=dict)  # org -> position endorsed at
-    registrars: dict[str, list[list[int | None]]] = field(default_factory=dict)  # [from, until]
+    # org -> [[from position, until position, until (ISO signed time)], …]
+    registrars: dict[str, list[list[Any]]] = field(default_factory=dict)
     # org -> [[compromised since (ISO time), recovered at position], …]
     compromised: dict[str, list[list[Any]]] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)  # identifier -> org endorsed
+    endorsers: dict[str, list[Any]] = field(default_factory=dict)  # org -> [registrar, ISO time]
+    refused: dict[int, str] = field(default_factory=dict)  # position -> why it does not count
+
+    def state(self) -> dict[str, Any]:
+        return {"root": self.root, "endorsed": self.endorsed, "registrars": self.registrars,
+                "compromised": self.compromised, "identifiers": self.identifiers,
+                "endorsers": self.endorsers, "refused": sorted(self.refused.items())}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Authority:
+        return cls(state["root"], state["endorsed"], state["registrars"],
+                   state.get("compromised", {}), state.get("identifiers", {}),
+                   state.get("endorsers", {}),
+                   {int(k): v for k, v in state.get("refused", [])})  # fmt: skip
 
     def flag(self, org: str | None, signed_at: datetime | None, position: int) -> str | None:
         """Why an event ``org`` signed at ``signed_at`` is marked (None: it is not)."""
         for since, until in self.compromised.get(org or "", ()):
-            if signed_at is not None and signed_at >= datetime.fromisoformat(since) and position < until:
+            if (signed_at is not None and signed_at >= datetime.fromisoformat(since)
+                    and position < until):  # fmt: skip
                 return (f"signed by {org} after its key was compromised (since {since}; a "
                         f"registrar recovered it at event #{until})")
         return None
 
-    def is_registrar(self, org: str | None, position: int) -> bool:
+    def is_registrar(self, org: str | None, position: int, at: datetime | None = None) -> bool:
+        """Whether ``org`` could act as registrar at ``position`` (and, if given, at the
+        signed time ``at``: not at or after the signed time of its withdrawal)."""
         if org is None or self.root is None:
             return False
         if org == self.root:
             return True
-        return any(
-            (start is not None and start < position) and (end is None or position < end)
-            for start, end in self.registrars.get(org, ())
-        )
+        for start, end, end_at in self.registrars.get(org, ()):
+            if start is None or start >= position or (end is not None and position >= end):
+                continue
+            if at is not None and end_at is not None and at >= datetime.fromisoformat(end_at):
+                continue
+            return True
+        return False
 
-    def problem(self, event_type: str, org: str | None, own_record: bool, position: int) -> str | None:
+    def problem(self, event_type: str, org: str | None, own_record: bool, position: int,
+                at: datetime | None = None) -> str | None:
         """Why ``org`` could not sign an event of ``event_type`` at ``position`` (None: it
         could). ``own_record``: the event is on ``org``'s own record."""
         if self.root is None or event_type == "LedgerCreated":
             return None
         if event_type in REGISTRAR_TYPES:
-            if not self.is_registrar(org, position):
+            if not self.is_registrar(org, position, at):
                 return f"signed by {org}, which was not a registrar of this ledger at that point"
-            return None
+            return self.refused.get(position)
         if own_record:
             return None
         endorsed = self.endorsed.get(org or "")
-        if endorsed is None or endorsed >= position:
+        if endorsed is None or endorsed >= position or not self._endorser_stands(org or ""):
             return f"signed by {org}, which no registrar had endorsed at that point"
         return None
 
+    def _endorser_stands(self, org: str) -> bool:
+        """Whether the endorsement of ``org`` was signed by a registrar, as far as is known
+        now (a withdrawal read later may show it signed after it had lost the power)."""
+        registrar, at = self.endorsers.get(org, (None, None))
+        if registrar is None:
+            return True
+        signed = datetime.fromisoformat(at) if at else None
+        return self.is_registrar(registrar, self.endorsed[org], signed)
+
     def apply(self, event_type: str, signer: str | None, target: str | None,
-              position: int, key_of_target: bool = True,
-              compromised_since: str | None = None) -> None:
-        """Take in a verified registrar's event (``target``: the organisation whose record
-        it is on; ``key_of_target``: an endorsement names a key the target had)."""
-        if self.root is None or target is None or not self.is_registrar(signer, position):
-            return
+              position: int, *, fields: dict[str, Any], key_of_target: bool = True,
+              at: datetime | None = None) -> str | None:
+        """Take in a verified registrar's event on ``target``'s record (``key_of_target``:
+        an endorsement names a key the target had); returns why the rules do not allow it
+        (it then counts for nothing, and is named in ``refused``), or None."""
+        if self.root is None or not self.is_registrar(signer, position, at):
+            return None  # the event's own check reports it
+        reason = self._rule(event_type, target, fields, key_of_target)
+        if reason is not None:
+            self.refused[position] = reason
+            return reason
+        assert target is not None
         if event_type == OrganisationEndorsed.type_name:
-            if key_of_target and target not in self.endorsed:
-                self.endorsed[target] = position
+            self.endorsed[target] = position
+            self.endorsers[target] = [signer, at.isoformat() if at else None]
+            identifier = fields.get("identifier")
+            if isinstance(identifier, str):
+                self.identifiers[identifier.upper()] = target
         elif event_type == RegistrarAppointed.type_name:
-            spans = self.registrars.setdefault(target, [])
-            if target in self.endorsed and not (spans and spans[-1][1] is None):
-                spans.append([position, None])
+            self.registrars.setdefault(target, []).append([position, None, None])
         elif event_type == RegistrarWithdrawn.type_name:
-            spans = self.registrars.get(target, [])
-            if spans and spans[-1][1] is None:
-                spans[-1][1] = position
-        elif event_type == RECOVERY_TYPE and compromised_since is not None:
-            self.compromised.setdefault(target, []).append([compromised_since, position])
+            span = self.registrars[target][-1]
+            span[1], span[2] = position, at.isoformat() if at else None
+        elif event_type == RECOVERY_TYPE and fields.get("compromised_since") is not None:
+            self.compromised.setdefault(target, []).append([fields["compromised_since"], position])
+        return None
+
+    def _rule(self, event_type: str, target: str | None, fields: dict[str, Any],
+              key_of_target: bool) -> str | None:
+        if target is None:
+            return "a registrar's event on a record that is not an organisation's"
+        spans = self.registrars.get(target, [])
+        registrar_now = bool(spans and spans[-1][1] is None)  # by appointment
+        if event_type == OrganisationEndorsed.type_name:
+            if target in self.endorsed:
+                return f"{target} endorsed twice"
+            if not key_of_target:
+                return f"an endorsement of a key {target} never had"
+            identifier = fields.get("identifier")
+            holder = self.identifiers.get(identifier.upper()) if isinstance(identifier, str) else None
+            if holder is not None and holder != target:
+                return f"identifier {identifier} endorsed to {target}, though it is {holder}'s"
+        elif event_type == RegistrationRejected.type_name and target in self.endorsed:
+            return f"a rejection of {target}, which was endorsed"
+        elif event_type == RegistrarAppointed.type_name:
+            if target not in self.endorsed:
+                return f"{target} appointed registrar before it was endorsed"
+            if registrar_now:
+                return f"{target} appointed registrar twice"
+        elif event_type == RegistrarWithdrawn.type_name and (
+            target == self.root or not registrar_now
+        ):
+            return f"{target} withdrawn as registrar, which it was not (or cannot be)"
+        return None
 
 
 # -- recovering a lost or stolen key ---------------------------------------------------------------

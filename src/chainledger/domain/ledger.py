@@ -22,6 +22,8 @@ from chainledger.domain.canonical import canonical_json
 from chainledger.domain.events import LedgerEvent, ledger_event
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID
 
+ANCHORED_VERSION = 8  # the UUID version of ledger ids derived from their genesis (random ids: 4)
+
 
 def anchored_ledger_id(name: str, registrar: str, registrar_key: str, nonce: str) -> UUID:
     """The id of a ledger whose genesis names ``registrar`` (with its key fingerprint):
@@ -73,6 +75,10 @@ class LedgerCreated(LedgerEvent):
     def check_anchor(self) -> None:
         """A genesis naming a registrar must carry the id derived from what it says."""
         if self.registrar is None and self.registrar_key is None and self.nonce is None:
+            if self.ledger_id.version == ANCHORED_VERSION:
+                # An id derived from a genesis that named a registrar: its fields were deleted.
+                raise self.tamper("the genesis does not match the ledger's id: its registrar "
+                                  "was removed")  # fmt: skip
             return
         if (
             self.registrar is None or self.registrar_key is None or self.nonce is None

@@ -118,7 +118,8 @@ class Organisation(LedgerAggregate):
     endorsement: Endorsement | None = None
     rejection: tuple[str | None, str] | None = None
     registrar_since: int | None = None  # position it became a registrar, while it is one
-    registrar_spans: tuple[tuple[int | None, int | None], ...] = ()  # (from, until) positions
+    # (from, until) positions, and the signed time of the withdrawal
+    registrar_spans: tuple[tuple[int | None, int | None, datetime | None], ...] = ()
     compromised: tuple[tuple[datetime, int | None], ...] = ()  # (since, recovered at position)
 
     @classmethod

@@ -531,17 +531,14 @@ class ProjectionEngine:
             select(authority_table.c.state).where(authority_table.c.id == 1)
         ).scalar()
         if stored:
-            state = json.loads(stored)
-            authority = Authority(state["root"], state["endorsed"], state["registrars"])
+            authority = Authority.from_state(json.loads(stored))
         return Verifier(head.ledger_id if head else None, spans, last_signed, chains, tainted,
                         authority)  # fmt: skip
 
     def _save(self, session: Session, verifier: Verifier, failed: list[Verdict]) -> None:
         connection = session.connection()
         if verifier.changed_authority:
-            a = verifier.authority
-            state = json.dumps({"root": a.root, "endorsed": a.endorsed,
-                                "registrars": a.registrars})  # fmt: skip
+            state = json.dumps(verifier.authority.state())
             connection.exec_driver_sql(
                 "INSERT OR REPLACE INTO verified_authority (id, state) VALUES (1, ?)", (state,)
             )
