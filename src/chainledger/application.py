@@ -93,7 +93,7 @@ from chainledger.projections.engine import ProjectionEngine
 from chainledger.projections.facts import load_facts, package_references
 from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
 from chainledger.projections.reviews import ReviewsProjection
-from chainledger.projections.supply_chain import SupplyChainProjection, has_package, is_party
+from chainledger.projections.supply_chain import SupplyChainProjection, has_package
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 from chainledger.report_page import Pages
 from chainledger.reviews import Reviews
@@ -499,11 +499,6 @@ class ChainLedger(
             if len(checked) < len(rows) or not rows:
                 return
             last = rows[-1].id
-
-    def party_index(self, package: str, handle: str) -> bool:
-        """Whether ``handle`` has bid for, been named in, or shown interest in the package."""
-        with self.views(package) as session:
-            return is_party(session, package, handle)
 
     # -- reports ---------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from chainledger.domain.events import SIGNATURE_LENGTH, UNSIGNED, split_state
 from chainledger.domain.ids import organisation_id
 from chainledger.domain.ledger import anchored_ledger_id
 from chainledger.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
-from chainledger.domain.organisation import key_fingerprint
+from chainledger.domain.organisation import decode_key, key_fingerprint
 from chainledger.errors import InvalidValue, ProofFailed
 
 INCLUSION = "chainledger-inclusion-proof/1"
@@ -138,6 +138,9 @@ def _verify_inclusion(bundle: dict[str, Any], head: Any, said: str) -> Verified:
     return Verified("inclusion", tuple(lines))
 
 
+KEY_CHANGES = ("SigningKeyRotated", "SigningKeyRevoked", "OrganisationRecovered")
+
+
 def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
     """Who vouched for ``org``'s key, from events proven in the same checkpointed tree: the
     genesis naming the first registrar, and each registrar's endorsement (and appointment)
@@ -145,6 +148,7 @@ def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
     if not isinstance(entries, list) or not entries:
         raise ProofFailed("the bundle's endorsement chain is empty")
     events: list[dict[str, Any]] = []
+    indexes: list[int] = []
     for entry in entries:
         if not isinstance(entry, dict):
             raise ProofFailed("an entry of the endorsement chain is not an object")
@@ -167,6 +171,7 @@ def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
             ):
                 raise ProofFailed("a signature in the endorsement chain does not verify")
         events.append(envelope)
+        indexes.append(index)
     genesis = events[0]
     if genesis.get("type") != "LedgerCreated":
         raise ProofFailed("the endorsement chain does not start with the ledger's genesis")
@@ -179,16 +184,45 @@ def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
     if str(anchored) != str(head.ledger_id):
         raise ProofFailed("the genesis in the endorsement chain is not this ledger's")
     by_record: dict[tuple[str, str], dict[str, Any]] = {}
-    for envelope in events[1:]:
-        by_record.setdefault((envelope.get("type", ""), envelope.get("aggregate", "")), envelope)
+    changes: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # record -> its key changes
+    for index, envelope in zip(indexes[1:], events[1:], strict=True):
+        kind = envelope.get("type", "")
+        if kind in KEY_CHANGES:
+            changes.setdefault(envelope.get("aggregate", ""), []).append((index, envelope))
+        else:
+            envelope = {**envelope, "_index": index}
+            by_record.setdefault((kind, envelope.get("aggregate", "")), envelope)
+
+    def signed_by_key_of(event: dict[str, Any], handle: str, first_key: str | None) -> bool:
+        """Whether ``event`` is signed with the key ``handle`` held where it stands: the
+        key vouched for first, then each of its own key changes in the chain."""
+        current = first_key
+        for index, change in sorted(changes.get(str(organisation_id(handle)), []),
+                                    key=lambda c: c[0]):  # fmt: skip
+            if index >= event["_index"]:
+                break
+            fields = change.get("fields") or {}
+            if change["type"] != "OrganisationRecovered" and change.get("key") != current:
+                return False  # a key change must be signed by the key it replaces
+            try:
+                current = key_fingerprint(decode_key(fields["new_public_key"]))
+            except (KeyError, TypeError, ValueError):
+                return False
+        return event.get("key") == current
+
     lines = [f"the ledger's first registrar, named in its genesis: {root} (key {root_key})"]
     handle, seen = org, set()
+    signed_below: dict[str, Any] | None = None  # the endorsement ``handle`` signed, if any
     while handle not in seen:
         seen.add(handle)
         endorsed = by_record.get(("OrganisationEndorsed", str(organisation_id(handle))))
         if endorsed is None:
             raise ProofFailed(f"the endorsement chain does not show who endorsed {handle}")
         vouched = endorsed["fields"]
+        if signed_below is not None and not signed_by_key_of(signed_below, handle,
+                                                             vouched.get("fingerprint")):
+            raise ProofFailed(f"an endorsement by {handle} is signed with a key the chain does "
+                              f"not show to be {handle}'s")  # fmt: skip
         named = f" ({vouched['identifier']})" if vouched.get("identifier") else ""
         line = (f"{handle} endorsed as {vouched.get('name')}{named} by {endorsed['org']}, "
                 f"for key {vouched.get('fingerprint')}")  # fmt: skip
@@ -197,7 +231,7 @@ def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
         lines.append(line)
         registrar = str(endorsed["org"])
         if registrar == root:
-            if endorsed.get("key") != root_key:
+            if not signed_by_key_of(endorsed, root, root_key):
                 raise ProofFailed(f"the endorsement of {handle} is signed by a key of {root} "
                                   "other than the one the genesis names")  # fmt: skip
             return lines
@@ -207,10 +241,11 @@ def _vouched(entries: Any, head: Any, org: str, key_id: str) -> list[str]:
         appointer = str(appointed["org"])
         if appointer == registrar:
             raise ProofFailed(f"{registrar} appointed itself registrar")
-        if appointer == root and appointed.get("key") != root_key:
+        if appointer == root and not signed_by_key_of(appointed, root, root_key):
             raise ProofFailed(f"{registrar}'s appointment is signed by a key of {root} other "
                               "than the one the genesis names")  # fmt: skip
         lines.append(f"{registrar} appointed registrar by {appointer}")
+        signed_below = endorsed
         handle = registrar
     raise ProofFailed("the endorsement chain goes round in a circle")
 

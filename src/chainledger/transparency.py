@@ -234,6 +234,11 @@ class Transparency:
                 start = organisation.registrar_spans[-1][0]
                 if start is not None:
                     wanted.append(start)
+            if handle != org:  # a registrar: its key changes lead from the key vouched for
+                first = min(k.from_position or 0 for k in organisation.keys.values())
+                wanted += [k.from_position for k in organisation.keys.values()
+                           if k.from_position is not None and k.from_position != first
+                           and k.from_position <= head.position]  # fmt: skip
             if endorsement.registrar != handle:
                 todo.append(endorsement.registrar)
         entries: list[dict[str, Any]] = []

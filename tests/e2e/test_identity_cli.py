@@ -4,6 +4,7 @@ on a package), including when a participant writes such events behind the client
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -317,3 +318,33 @@ def test_a_proof_shows_the_chain_of_endorsements_up_to_the_first_registrar(
     broken = ledger.run("verify-proof", str(proof), "--signer", fingerprint(ledger, "hope-trust"))
     assert broken.exit_code == 1
     assert "the endorsement chain does not show who endorsed hope-trust" in broken.stderr
+
+
+def test_a_proof_follows_the_registrars_own_key_changes(ledger: CliLedger, tmp_path: Path) -> None:
+    """The council rotates its key, then endorses Hope Trust: the proof carries the
+    council's key change, so the chain still leads from the key the genesis names."""
+    genesis_key = fingerprint(ledger, COUNCIL)
+    ledger.ok("org", "rotate-key", COUNCIL)
+    assert fingerprint(ledger, COUNCIL) != genesis_key
+    ledger.ok("org", "create", "Hope Trust", "--role", "subcontractor")
+    ledger.ok("org", "endorse", "hope-trust", "--as", COUNCIL, "--fingerprint",
+              fingerprint(ledger, "hope-trust"))  # fmt: skip
+    ledger.ok(*bid(PRIME, "hope-trust"))
+    ledger.ok("bid", "acknowledge", "BAR-1", "--as", "hope-trust", "--prime", PRIME)
+    with RawEvents(ledger.url) as raw:
+        acknowledged = raw.rows()[-1][0]
+    proof = tmp_path / "ack.proof"
+    ledger.ok("prove", str(acknowledged), "--as", "hope-trust", "-o", str(proof))
+    checked = ledger.ok("verify-proof", str(proof), "--signer", fingerprint(ledger, "hope-trust"))
+    assert checked.stdout.splitlines()[-1] == (
+        f"hope-trust endorsed as Hope Trust by {COUNCIL}, for key "
+        f"{fingerprint(ledger, 'hope-trust')}"
+    )
+    # Without the key change, the council's endorsement no longer leads to the genesis key.
+    document = json.loads(proof.read_text())
+    document["vouched"] = [e for e in document["vouched"]
+                           if b"SigningKeyRotated" not in base64.b64decode(e["state"])]  # fmt: skip
+    proof.write_text(json.dumps(document))
+    broken = ledger.run("verify-proof", str(proof), "--signer", fingerprint(ledger, "hope-trust"))
+    assert broken.exit_code == 1
+    assert "other than the one the genesis names" in broken.stderr

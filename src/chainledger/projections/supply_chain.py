@@ -396,23 +396,6 @@ def _creation_context(event: LedgerEvent) -> dict[str, Any] | None:
     return None
 
 
-def is_party(session: Session, package_ref: str, handle: str) -> bool:
-    """Whether ``handle`` has bid for, been named in, shown interest in or contracted in a package."""
-    queries = [
-        select(bids.c.prime).where(bids.c.package == package_ref, bids.c.prime == handle),
-        select(promises.c.subcontractor).where(
-            promises.c.package == package_ref, promises.c.subcontractor == handle
-        ),
-        select(interests.c.subcontractor).where(
-            interests.c.package == package_ref, interests.c.subcontractor == handle
-        ),
-        select(subcontracts.c.subcontractor).where(
-            subcontracts.c.package == package_ref, subcontracts.c.subcontractor == handle
-        ),
-    ]
-    return session.execute(union(*queries).limit(1)).first() is not None
-
-
 def parts_in(session: Session, package_ref: str, handle: str) -> set[str]:
     """The parts ``handle`` took in a package besides commissioning it: ``prime`` where it
     bid, ``subcontractor`` where it was named, offered its service or was subcontracted."""
