@@ -50,6 +50,10 @@ from chainledger.persistence import database_url
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, RawEvents, event_rows
 
+# Who may vouch is judged in Python from the signed events, the same on either engine; the
+# identity rules run on both engines in test_identity_cli.
+pytestmark = pytest.mark.sqlite_only("identity is judged from the signed events, not the engine")
+
 COUNCIL, PRIME, CHARITY, FAKE = "barnet-council", "northgate", "womens-centre", "fake-centre"
 COUNCIL_ID, PRIME_ID, CHARITY_ID = "GB-GOR-E09000003", "GB-COH-01234567", "GB-CHC-1089464"
 NOT_A_REGISTRAR = "which was not a registrar of this ledger at that point"

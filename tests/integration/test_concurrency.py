@@ -30,7 +30,7 @@ from tests.ledgers import LedgerStore, subcontracted
 
 WRITERS = 8
 READERS = 2
-EACH = 120
+EACH = 60
 PACKAGE = "CONC-1"
 SUB = "hope-trust"
 INVOICES = [f"INV-{n}" for n in range(WRITERS)]

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_count, subcontracted
 
-TRIALS = 12
+TRIALS = 6
 LINES = 300
 SUB = "hope-trust"
 PACKAGE = "CRASH-1"

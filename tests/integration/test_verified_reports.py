@@ -379,7 +379,7 @@ def assert_same_or_refused(command: tuple[str, ...], result: Result, before: str
 
 
 ATTACK_SETTINGS = settings(
-    max_examples=15,
+    max_examples=6,
     deadline=None,
     # An example costs seconds (two readers run every report): report the failing example
     # as found, with what it did (see ``note``), rather than spend minutes shrinking it.
