@@ -40,7 +40,12 @@ from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
 from chainledger.domain.facts import PackageFacts
-from chainledger.domain.identity import IdentifierClaimed, KeyRecoveryRequested, RegistrarEvent
+from chainledger.domain.identity import (
+    IdentifierClaimed,
+    KeyRecoveryRequested,
+    RegistrarEvent,
+    compromised_at,
+)
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import (
@@ -435,13 +440,22 @@ class ChainLedger(
         with self.views(package) as session:
             self.references(session, package)
             rows = TimelineProjection.rows(session, package)
-        return [self._marked(row) for row in rows] if self.has_registrar() else rows
+        if not self.has_registrar():
+            return rows
+        windows: dict[str, Any] = {}
+        return [self._marked(row, windows) for row in rows]
 
-    def _marked(self, row: TimelineRow) -> TimelineRow:
+    def _marked(self, row: TimelineRow, windows: dict[str, Any]) -> TimelineRow:
         """The row, its summary saying so if its signer's key was compromised when it signed
-        (a registrar recovered the organisation, naming since when)."""
+        (a registrar recovered the organisation, naming since when). ``windows`` keeps each
+        signer's compromised windows, read once per call."""
+        if row.org not in windows:
+            try:
+                windows[row.org] = self._organisation(row.org).compromised
+            except NotFound:
+                windows[row.org] = ()
         signed_at = datetime.fromisoformat(row.recorded_at)
-        if not self.compromised(row.org, signed_at, row.notification_id):
+        if not compromised_at(windows[row.org], signed_at, row.notification_id):
             return row
         return replace(row, summary=f"{row.summary} [SIGNED BY A COMPROMISED KEY: {row.org} "
                                     "was recovered by a registrar]")  # fmt: skip
@@ -567,10 +581,11 @@ class ChainLedger(
         later declared compromised (when recovering the organisation), if any was."""
         if not found or not self.has_registrar():
             return found
+        windows: dict[str, Any] = {}
         with self.projections.session() as session:
             rows = TimelineProjection.rows_at(session, (n for f in found for n in f["evidence"]))
         compromised = {nid for nid, row in rows.items()
-                       if self._marked(row) is not row}  # fmt: skip
+                       if self._marked(row, windows) is not row}  # fmt: skip
         marked = []
         for finding in found:
             tainted = [n for n in finding["evidence"] if n in compromised]

@@ -35,7 +35,6 @@ from chainledger.domain.identity import (
     RegistrarEvent,
     RegistrarWithdrawn,
     RegistrationRejected,
-    compromised_at,
     endorse,
     identifier_claim_id,
     parse_fingerprint,
@@ -242,17 +241,6 @@ class Identity:
         organisation._trigger(OrganisationRecovered, signer, new_public_key=request.public_key,
                               compromised_since=compromised_since, reason=reason)  # fmt: skip
         self.save_aggregates(organisation)
-
-    def compromised(self: ChainLedger, org: str | None, signed_at: Any, position: int | None) -> bool:
-        """Whether ``org``'s event signed at ``signed_at`` falls in a window a registrar
-        declared compromised when recovering it."""
-        if org is None or not self.has_registrar():
-            return False
-        try:
-            organisation = self._organisation(org)
-        except NotFound:
-            return False
-        return compromised_at(organisation.compromised, signed_at, position)
 
     # -- who may sign what --------------------------------------------------------------
 
