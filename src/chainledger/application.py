@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -440,25 +440,44 @@ class ChainLedger(
         with self.views(package) as session:
             self.references(session, package)
             rows = TimelineProjection.rows(session, package)
-        if not self.has_registrar():
-            return rows
-        windows: dict[str, Any] = {}
-        return [self._marked(row, windows) for row in rows]
+        return self.marked_timeline(rows)
 
-    def _marked(self, row: TimelineRow, windows: dict[str, Any]) -> TimelineRow:
-        """The row, its summary saying so if its signer's key was compromised when it signed
-        (a registrar recovered the organisation, naming since when). ``windows`` keeps each
-        signer's compromised windows, read once per call."""
-        if row.org not in windows:
+    def marked_timeline(self, rows: Sequence[TimelineRow]) -> list[TimelineRow]:
+        """The rows, each signed by a key a registrar later declared compromised saying so."""
+        compromised = self._compromised(rows)
+        return [replace(row, summary=f"{row.summary} [SIGNED BY A COMPROMISED KEY: {row.org} "
+                                     "was recovered by a registrar]")
+                if row.notification_id in compromised else row for row in rows]  # fmt: skip
+
+    def _compromised(self, rows: Sequence[TimelineRow]) -> set[int]:
+        """Of these timeline rows, the positions of those whose signer's key was compromised
+        when it signed: the organisation was recovered by a registrar naming since when, and
+        the event was signed at or after that moment, or placed after an event that was."""
+        if not rows or not self.has_registrar():
+            return set()
+        windows: dict[str, list[tuple[datetime, int | None, int | None]]] = {}
+        for org in {row.org for row in rows}:
             try:
-                windows[row.org] = self._organisation(row.org).compromised
+                compromised = self._organisation(org).compromised
             except NotFound:
-                windows[row.org] = ()
-        signed_at = datetime.fromisoformat(row.recorded_at)
-        if not compromised_at(windows[row.org], signed_at, row.notification_id):
-            return row
-        return replace(row, summary=f"{row.summary} [SIGNED BY A COMPROMISED KEY: {row.org} "
-                                    "was recovered by a registrar]")  # fmt: skip
+                continue
+            if compromised:  # with where this reader's order first reached each window
+                windows[org] = [(since, until, self.projections.reached(since))
+                                for since, until in compromised]  # fmt: skip
+        suspects = [row.notification_id for row in rows if row.org in windows]
+        if not suspects:
+            return set()
+        signed = self.projections.signed_times(suspects)
+        found = set()
+        for row in rows:
+            position = row.notification_id
+            if row.org in windows and any(
+                compromised_at([(since, until)], signed.get(position), position,
+                               since if first is not None and position > first else None)
+                for since, until, first in windows[row.org]
+            ):  # fmt: skip
+                found.add(position)
+        return found
 
     def bid_view(self, package: str, prime: str) -> dict[str, Any]:
         """A bid with its promises, each with the hash its subcontractor acknowledges."""
@@ -562,39 +581,46 @@ class ChainLedger(
             if stated != Role.PRIME.value and not any(prime in f.bids for f in facts):
                 where = f"package {package}" if package else "any package"
                 raise InvalidValue(f"{prime} is not a prime in {where}")
-            return assessment.scorecard(prime, facts, t)
+            return self.marked_rows(assessment.scorecard(prime, facts, t))
         if name == "findings":
             rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
                       if review_opener is not None else [])  # fmt: skip
-            return self.marked_findings(self.findings(self.package_facts(package, day), t,
+            return self.marked_rows(self.findings(self.package_facts(package, day), t,
                                                       rounds))  # fmt: skip
         if name not in assessment.PACKAGE_REPORTS:
             raise InvalidValue(f"unknown report {name!r}")
-        return [
+        return self.marked_rows([
             row
             for f in self.package_facts(package, day)
             for row in assessment.PACKAGE_REPORTS[name](f, t)
-        ]
+        ])  # fmt: skip
 
-    def marked_findings(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The findings, each saying which of its evidence was signed by a key a registrar
-        later declared compromised (when recovering the organisation), if any was."""
-        if not found or not self.has_registrar():
-            return found
-        windows: dict[str, Any] = {}
+    def compromised_events(self, nids: Iterable[int]) -> set[int]:
+        """Of these events, those signed by a key a registrar later declared compromised
+        (when recovering the organisation)."""
+        wanted = set(nids)
+        if not wanted or not self.has_registrar():
+            return set()
         with self.projections.session() as session:
-            rows = TimelineProjection.rows_at(session, (n for f in found for n in f["evidence"]))
-        compromised = {nid for nid, row in rows.items()
-                       if self._marked(row, windows) is not row}  # fmt: skip
+            rows = TimelineProjection.rows_at(session, wanted)
+        return self._compromised(list(rows.values()))
+
+    def marked_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Report rows, each resting on evidence signed by a compromised key saying which
+        (``compromised_evidence``); a finding also says so in its sentence."""
+        compromised = self.compromised_events(n for row in rows for n in row.get("evidence", ()))
+        if not compromised:
+            return rows
         marked = []
-        for finding in found:
-            tainted = [n for n in finding["evidence"] if n in compromised]
+        for row in rows:
+            tainted = [n for n in row.get("evidence", ()) if n in compromised]
             if tainted:
-                listed = ", ".join(f"#{n}" for n in tainted)
-                finding = {**finding, "compromised_evidence": tainted,
-                           "finding": f"{finding['finding']} (evidence {listed} was signed by "
-                                      "a compromised key)"}  # fmt: skip
-            marked.append(finding)
+                row = {**row, "compromised_evidence": tainted}
+                if "finding" in row:
+                    listed = ", ".join(f"#{n}" for n in tainted)
+                    row["finding"] = (f"{row['finding']} (evidence {listed} was signed by a "
+                                      "compromised key)")  # fmt: skip
+            marked.append(row)
         return marked
 
     @staticmethod

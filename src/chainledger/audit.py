@@ -59,6 +59,7 @@ from chainledger.domain.identity import (
     RECOVERY_TYPE,
     Authority,
     KeyRecoveryRequested,
+    compromised_flag,
     recovery_request_id,
 )
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
@@ -388,6 +389,9 @@ class RangeResult:
     )
     failures: list[tuple[int, str, int, str, str]] = field(default_factory=list)
     flagged: list[tuple[int, str, int, str, str]] = field(default_factory=list)
+    # events signed before a compromise their signer's recovery named, but perhaps placed
+    # after it: nid, aggregate, version, type, signer, the signer's compromised windows
+    suspects: list[tuple[int, str, int, str, str, list[Any]]] = field(default_factory=list)
     signatures: int = 0
     leaves: list[bytes] = field(default_factory=list)  # every row's Merkle leaf hash, in order
 
@@ -525,6 +529,9 @@ def _check_event(
         flag = authority.flag(org, at, nid)
         if flag is not None:
             result.flagged.append((nid, str(aggregate), version, topic, flag))
+        elif authority.suspect(org, nid):  # marked if it follows the compromise in log order
+            result.suspects.append((nid, str(aggregate), version, topic, org,
+                                    authority.compromised[org]))  # fmt: skip
     if event_type in KEY_CHANGE_TYPES:
         if aggregate != organisation_id(org) or (span.end is not None and span.end != nid):
             yield "a key change not signed by the organisation's current key"
@@ -709,6 +716,7 @@ def audit_ledger(
     for message in problems:
         report.add(Failure(0, "", 0, "", message))
     report.failures.sort(key=lambda f: f.notification_id)
+    report.flagged.sort(key=lambda f: f.notification_id)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -804,7 +812,13 @@ def walk_chains(
         report.add(Failure(nid, aggregate, version, topic, message))
     for nid, aggregate, version, topic, message in result.flagged:
         report.flagged.append(Failure(nid, aggregate, version, topic, message))
+    suspects = {s[0]: s for s in result.suspects}
     for nid, aggregate, version, topic, prev, digest_, at in result.chain:
+        if nid in suspects:  # signed before the compromise, but placed after it?
+            _, _, _, _, org, windows = suspects[nid]
+            flag = compromised_flag(org, windows, at, nid, latest.at)
+            if flag is not None:
+                report.flagged.append(Failure(nid, str(aggregate), version, topic, flag))
         report.events += 1
         if nid < 1:
             report.add(Failure(nid, str(aggregate), version, topic,

@@ -47,7 +47,7 @@ STATE_ENV = "CHAINLEDGER_STATE"
 BUSY_TIMEOUT_SECONDS = 60
 # The layout of the store's tables (SQLite's user_version). A store of another layout is set
 # aside (renamed, not deleted) and the ledger verified again from its first event.
-STORE_VERSION = 4
+STORE_VERSION = 5
 
 metadata = MetaData()  # every table of the store: the verifier's below, and the read models'
 
@@ -93,6 +93,9 @@ events_table = Table(
     metadata,
     Column("nid", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("hash", LargeBinary(32), nullable=False),  # SHA-256 of the verified content
+    # its signed time, microseconds since 1970 UTC (None for the unsigned genesis): where
+    # the ledger's order first reached a moment, e.g. when a key was compromised
+    Column("signed_us", BigInteger),
 )
 
 rejected_table = Table(

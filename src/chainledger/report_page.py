@@ -89,17 +89,19 @@ class Pages:
         t = thresholds or Thresholds()
         day = as_of or date.today()
         facts = self.package_facts(package, day)
-        rows = {name: [row for f in facts for row in PACKAGE_REPORTS[name](f, t)]
+        rows = {name: self.marked_rows([row for f in facts for row in PACKAGE_REPORTS[name](f, t)])
                 for name in ("workshare", "invoices", "referrals", "performance")}  # fmt: skip
         # The owner's rounds, opened once for the review findings and the heatmap.
         rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
                   if review_opener is not None else [])  # fmt: skip
-        found = self.marked_findings(self.findings(facts, t, rounds))
+        found = self.marked_rows(self.findings(facts, t, rounds))
         review = self._review_section(package, rounds, review_opener, full_review)
         with self.projections.session() as session:
             evidence = TimelineProjection.rows_at(
                 session, (n for f in found for n in f["evidence"])
             )
+        # each evidence event marked if a compromised key signed it
+        evidence = dict(zip(evidence, self.marked_timeline(list(evidence.values())), strict=True))
         checked = audit_ledger(self, checkpoints=checkpoints) if audit else None
         organisations = self.organisations()
         if package is not None:  # those party to it: its commissioner, bidders, subcontractors

@@ -5,6 +5,8 @@ on a package), including when a participant writes such events behind the client
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -265,6 +267,66 @@ def test_a_stolen_key_is_recovered_and_what_the_thief_signed_is_marked(
     assert named["compromised_evidence"] == [dispute]
     assert named["finding"].endswith(f"(evidence #{dispute} was signed by a compromised key)")
     assert all("compromised_evidence" not in f for f in found if dispute not in f["evidence"])
+
+
+def test_every_report_resting_on_a_stolen_keys_events_says_so(
+    ledger: CliLedger, tmp_path: Path
+) -> None:
+    """The thief invoices in the Women's Centre's name and the prime pays it; after the
+    recovery, the payments report and the findings resting on that invoice name it as signed
+    by a compromised key (table, JSON and CSV), and so does the HTML page, while the rows
+    that rest only on honest events are left as they were."""
+    ledger.ok(*bid(PRIME, CHARITY))
+    ledger.ok("bid", "acknowledge", "BAR-1", "--as", CHARITY, "--prime", PRIME)
+    ledger.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+    ledger.ok("subcontract", "issue", "BAR-1", "--as", PRIME, "--sub", CHARITY, "--service",
+              "mentoring", "--share", "30", "--value", "30000", "--referrals", "20", "--model",
+              "fixed", "--terms", "30", "--on", "2025-02-03")  # fmt: skip
+    ledger.ok("subcontract", "accept", "BAR-1", "--as", CHARITY, "--on", "2025-02-04")
+    ledger.ok("invoice", "submit", "BAR-1", "--as", CHARITY, "--ref", "WC-1", "--amount", "2500",
+              "--date", "2025-03-31", "--period", "2025-Q1", "--on", "2025-03-31")  # fmt: skip
+    thief = CliLedger(ledger.url, tmp_path / "thief-keys", CliRunner())
+    shutil.copytree(ledger.keys, thief.keys)
+    stolen_at = datetime.now(UTC)  # after the real WC-1
+    thief.ok("invoice", "submit", "BAR-1", "--as", CHARITY, "--ref", "WC-2", "--amount", "7500",
+             "--date", "2025-04-01", "--period", "2025-Q2", "--on", "2025-04-01")  # fmt: skip
+    for invoice, amount in (("WC-1", "2500"), ("WC-2", "7500")):
+        ledger.ok("payment", "record", "BAR-1", "--as", PRIME, "--sub", CHARITY, "--invoice",
+                  invoice, "--amount", amount, "--date", "2025-05-20", "--on", "2025-05-20")  # fmt: skip
+    stolen = [nid for nid, _, _, topic, _ in event_rows(ledger.url) if topic == "InvoiceSubmitted"][-1]
+    before = {name: json.loads(ledger.ok("report", name, "--package", "BAR-1", "--format",
+                                         "json").stdout)
+              for name in ("payments", "workshare", "findings")}  # fmt: skip
+    assert all("compromised_evidence" not in row for rows in before.values() for row in rows)
+
+    offered = new_key(ledger.ok("org", "request-recovery", CHARITY))
+    ledger.ok("org", "recover", CHARITY, "--as", COUNCIL, "--fingerprint", offered,
+              "--compromised-since", stolen_at.isoformat())  # fmt: skip
+    (payments,) = json.loads(ledger.ok("report", "payments", "--package", "BAR-1", "--format",
+                                       "json").stdout)  # fmt: skip
+    assert payments["compromised_evidence"] == [stolen]
+    assert {k: v for k, v in payments.items() if k != "compromised_evidence"} == before["payments"][0]
+    workshare = json.loads(ledger.ok("report", "workshare", "--package", "BAR-1", "--format",
+                                     "json").stdout)  # fmt: skip
+    assert workshare == before["workshare"]  # the promise and contract: honest events only
+    table = ledger.ok("report", "payments", "--package", "BAR-1").stdout.splitlines()
+    assert table[1].split()[-1] == "compromised_evidence"
+    assert table[3].split()[-1] == str(stolen)
+    # CSV: a column only some rows have is empty in the others
+    found = json.loads(ledger.ok("report", "findings", "--package", "BAR-1", "--format",
+                                 "json").stdout)  # fmt: skip
+    listed = list(csv.DictReader(io.StringIO(ledger.ok(
+        "report", "findings", "--package", "BAR-1", "--format", "csv").stdout)))  # fmt: skip
+    assert [row["compromised_evidence"] for row in listed] == [
+        " ".join(map(str, f.get("compromised_evidence", []))) for f in found]  # fmt: skip
+    (late,) = [f for f in found if f.get("compromised_evidence")]
+    assert late["rule"] == "LATE_PAYMENT" and late["compromised_evidence"] == [stolen]
+    assert len(found) > 1
+    page = tmp_path / "report.html"
+    ledger.ok("report", "html", "--package", "BAR-1", "--output", str(page), "--no-audit")
+    html = page.read_text()
+    assert "Compromised keys" in html
+    assert f"#{stolen}: signed by a key a registrar later declared compromised" in html
 
 
 def test_a_lost_key_is_replaced_and_nothing_is_marked(ledger: CliLedger) -> None:

@@ -37,13 +37,16 @@ def write_output(text: str, output: Any, what: str) -> None:
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str, *, empty: str = "Nothing to show.") -> str:
-    """Rows of equal keys as text in the chosen format."""
+    """Rows as text in the chosen format (a table's rows have equal keys)."""
     if fmt == "json":
         return json.dumps(list(rows), indent=2, default=str)
     if fmt == "csv":
         buffer = io.StringIO()
         if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            # every row's fields, in order of first appearance (a field only some rows
+            # have, such as compromised_evidence, is left empty in the others)
+            fields = list(dict.fromkeys(k for row in rows for k in row))
+            writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         return buffer.getvalue().rstrip("\n")

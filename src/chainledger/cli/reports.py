@@ -79,7 +79,10 @@ def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None
         name, package=package_ref, as_of=day, thresholds=limits, prime=prime, review_opener=opener
     )
     if fmt == "table":
-        rows = [{k: _cell(row.get(k)) for k in TABLE_COLUMNS[name]} for row in rows]
+        columns = TABLE_COLUMNS[name]
+        if any("compromised_evidence" in row for row in rows):  # signed by a stolen key
+            columns = (*columns, "compromised_evidence")
+        rows = [{k: _cell(row.get(k)) for k in columns} for row in rows]
         click.echo(f"{name} as of {day}" + (f", package {package_ref}" if package_ref else ""))
     elif fmt == "csv":
         rows = [{k: _cell(v) for k, v in row.items()} for row in rows]

@@ -260,14 +260,17 @@ class Authority:
                    state.get("endorsers", {}),
                    {int(k): v for k, v in state.get("refused", [])})  # fmt: skip
 
-    def flag(self, org: str | None, signed_at: datetime | None, position: int) -> str | None:
-        """Why an event ``org`` signed at ``signed_at`` is marked (None: it is not)."""
-        for since, until in self.compromised.get(org or "", ()):
-            if (signed_at is not None and signed_at >= datetime.fromisoformat(since)
-                    and position < until):  # fmt: skip
-                return (f"signed by {org} after its key was compromised (since {since}; a "
-                        f"registrar recovered it at event #{until})")
-        return None
+    def flag(self, org: str | None, signed_at: datetime | None, position: int,
+             reached: datetime | None = None) -> str | None:  # fmt: skip
+        """Why an event ``org`` signed at ``signed_at`` is marked (None: it is not);
+        ``reached`` as in :func:`compromised_at`."""
+        return compromised_flag(org, self.compromised.get(org or "", ()), signed_at, position,
+                                reached)  # fmt: skip
+
+    def suspect(self, org: str | None, position: int) -> bool:
+        """Whether an event ``org`` signed at ``position`` falls before one of its recoveries
+        that named a compromise: whether it is marked depends on what precedes it."""
+        return any(position < until for _, until in self.compromised.get(org or "", ()))
 
     def is_registrar(self, org: str | None, position: int, at: datetime | None = None) -> bool:
         """Whether ``org`` could act as registrar at ``position`` (and, if given, at the
@@ -445,10 +448,32 @@ class OrganisationRecovered(RegistrarEvent):
         return f"{self.org} recovered the organisation with key {self.new_key_id[:16]}… ({how})"
 
 
-def compromised_at(windows: Any, signed_at: datetime, position: int | None) -> bool:
-    """Whether an event signed at ``signed_at``, stored at ``position``, falls in one of an
-    organisation's compromised windows (since, recovered at position)."""
+def compromised_flag(org: str | None, windows: Any, signed_at: datetime | None,
+                     position: int, reached: datetime | None = None) -> str | None:  # fmt: skip
+    """Why an event ``org`` signed is marked, given its compromised windows as the
+    :class:`Authority` keeps them ([since as ISO time, recovered at position], …)."""
     for since, until in windows:
-        if signed_at >= since and (position is None or until is None or position < until):
+        if compromised_at([(datetime.fromisoformat(since), until)], signed_at, position,
+                          reached):  # fmt: skip
+            return (f"signed by {org} after its key was compromised (since {since}; a "
+                    f"registrar recovered it at event #{until})")
+    return None
+
+
+def compromised_at(
+    windows: Any, signed_at: datetime | None, position: int | None, reached: datetime | None = None
+) -> bool:
+    """Whether an event stored at ``position`` falls in one of an organisation's compromised
+    windows (since, recovered at position): signed at or after ``since``, or placed after
+    an event that was (``reached``: the latest signed time of the events before it in the
+    ledger's order). The second catches a thief who sets his clock back: the audit lets a
+    signed time run up to ``TIMESTAMP_TOLERANCE`` behind the events before it, so the time
+    alone could fall just before the window while the event sits after its start."""
+    for since, until in windows:
+        if position is not None and until is not None and position >= until:
+            continue
+        if (signed_at is not None and signed_at >= since) or (
+            reached is not None and reached >= since
+        ):
             return True
     return False

@@ -23,17 +23,18 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chainledger import merkle_store
 from chainledger.audit import KeySpan
 from chainledger.domain.events import LedgerEvent, split_state
 from chainledger.domain.identity import Authority
+from chainledger.domain.ledger import LedgerCreated
 from chainledger.domain.merkle import HASH_SIZE, append_leaf, edge_root, leaf_hash
 from chainledger.errors import NotFound, TamperError
 from chainledger.local_store import (
@@ -160,6 +161,19 @@ def content_hash(state: bytes) -> bytes:
     return hashlib.sha256(split_state(state)[1]).digest()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(moment: datetime) -> int:
+    """A time as whole microseconds since 1970 UTC (as verified events keep it)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def signed_us(event: LedgerEvent) -> int | None:
+    """An event's signed time in microseconds (None for the genesis: nobody signed it)."""
+    return None if isinstance(event, LedgerCreated) else micros(event.timestamp)
+
+
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -241,6 +255,25 @@ class ProjectionEngine:
                 )
             ).first()
         return None if row is None else (int(row[0]), str(row[1]))
+
+    def reached(self, since: datetime) -> int | None:
+        """The first position this reader verified whose event was signed at or after
+        ``since`` (None: the ledger's order has not reached it yet)."""
+        with self.store.reading() as session:
+            found = session.execute(select(func.min(events_table.c.nid)).where(
+                events_table.c.signed_us >= micros(since))).scalar()  # fmt: skip
+        return None if found is None else int(found)
+
+    def signed_times(self, nids: Sequence[int]) -> dict[int, datetime]:
+        """The signed times of these verified events (the genesis has none)."""
+        found: dict[int, datetime] = {}
+        with self.store.reading() as session:
+            for chunk in _chunks(sorted(set(nids))):
+                query = select(events_table.c.nid, events_table.c.signed_us).where(
+                    events_table.c.nid.in_(chunk), events_table.c.signed_us.is_not(None))
+                found.update((int(nid), _EPOCH + timedelta(microseconds=int(us)))
+                             for nid, us in session.execute(query))  # fmt: skip
+        return found
 
     def checked(self, rows: Sequence[Any], *, whole: bool = False) -> list[Any]:
         """Those of ``rows`` (stored rows read from the ledger) that this reader verified,
@@ -393,7 +426,7 @@ class ProjectionEngine:
                     size += 1
                 tail.pending.clear()
                 moved_to = (row.id, verdict.leaf)
-                verified.append((row.id, content_hash(row.state)))
+                verified.append((row.id, content_hash(row.state), signed_us(verdict.event)))
                 for projection, topics in wanted:
                     if not topics or row.topic in topics:
                         projection.apply(verdict.event, writer)
@@ -404,7 +437,7 @@ class ProjectionEngine:
             ledger_id = verifier.ledger_id or (head.ledger_id if head else "")
             if verified:
                 session.connection().exec_driver_sql(
-                    "INSERT INTO verified_events (nid, hash) VALUES (?, ?)", verified
+                    "INSERT INTO verified_events (nid, hash, signed_us) VALUES (?, ?, ?)", verified
                 )
             self._save(session, verifier, failed)
             if moved_to is not None or (head is None and ledger_id):

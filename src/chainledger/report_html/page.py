@@ -212,6 +212,7 @@ def _summary(data: PageData) -> str:
         _card("Organisations", str(len(data.organisations)), e(_roles_played(data))),
         _verification(data),
         _checkpoint(data),
+        *_compromised(data),
     ]  # fmt: skip
     packages = charts.Table(
         "Packages",
@@ -260,6 +261,19 @@ def _verification(data: PageData) -> str:
     problems = [f.message for f in audit.failures[:3]]
     return _card("Verification", f"TAMPERED: {audit.failure_count} failure(s)",
                  e("; ".join(details + problems)), "bad")  # fmt: skip
+
+
+def _compromised(data: PageData) -> list[str]:
+    """A card naming the events on this page signed by a key a registrar later declared
+    compromised (none: no card)."""
+    rows = [*data.findings, *data.workshare, *data.invoices, *data.referrals, *data.performance]
+    events = sorted({n for row in rows for n in row.get("compromised_evidence", ())})
+    if not events:
+        return []
+    listed = ", ".join(f"#{n}" for n in events)
+    return [_card("Compromised keys", counted(len(events), "event"),
+                  e(f"{listed}: signed by a key a registrar later declared compromised; the "
+                    "findings and figures that rest on them say so"), "bad")]  # fmt: skip
 
 
 def _checkpoint(data: PageData) -> str:
