@@ -488,11 +488,9 @@ def _check_event(
         yield "signed for another ledger"
         return
 
-    if event_type == OrganisationRegistered.type_name:
-        yield from _registration(aggregate, org, key_id, fields, signature, content, result)
-        return
-    if event_type == KeyRecoveryRequested.type_name:
-        yield from _recovery_request(aggregate, org, key_id, fields, signature, content, result)
+    if event_type in _SELF_SIGNED:
+        yield from _self_signed(event_type, aggregate, org, key_id, fields, signature, content,
+                                result)  # fmt: skip
         return
     span: KeySpan | None = known["spans"].get(key_id or "")
     if span is None or span.org != org or nid <= span.start:
@@ -548,7 +546,20 @@ def _check_event(
             yield "the new key's proof of possession does not verify"
 
 
-def _recovery_request(
+# The events signed by the key they carry (nobody's key yet, so no key span covers them):
+# type -> (what it is called, what it does with the key, the record it must be on, whose
+# signature fails)
+_SELF_SIGNED: dict[str, tuple[str, str, Callable[[str, str], UUID], str]] = {
+    OrganisationRegistered.type_name: ("registration", "registers",
+                                       lambda org, key: organisation_id(org),
+                                       "registration signature of {org}"),
+    KeyRecoveryRequested.type_name: ("recovery request", "offers", recovery_request_id,
+                                     "signature of the recovery request"),
+}  # fmt: skip
+
+
+def _self_signed(
+    event_type: str,
     aggregate: UUID,
     org: str,
     key_id: str,
@@ -557,45 +568,23 @@ def _recovery_request(
     content: bytes,
     result: RangeResult,
 ) -> Iterator[str]:
-    """A new key offered for recovery, signed by itself (it is nobody's key yet)."""
-    try:
-        public_key = decode_key(fields["public_key"])
-    except (ValueError, KeyError, TypeError):
-        yield "recovery request with an unreadable public key"
-        return
-    if fields.get("handle") != org or aggregate != recovery_request_id(str(org), str(key_id)):
-        yield "recovery request of one organisation signed as another"
-    if key_fingerprint(public_key) != key_id:
-        yield "recovery request not signed by the key it offers"
-        return
-    result.signatures += 1
-    if not verify(public_key, signature, content):
-        yield "signature of the recovery request does not verify"
-
-
-def _registration(
-    aggregate: UUID,
-    org: str,
-    key_id: str,
-    fields: dict[str, Any],
-    signature: bytes,
-    content: bytes,
-    result: RangeResult,
-) -> Iterator[str]:
+    """A registration or a key offered for recovery: signed by the key it carries, on the
+    record of the organisation that signed it."""
+    what, does, record, unverified = _SELF_SIGNED[event_type]
     try:
         public_key = decode_key(fields["public_key"])
         handle = fields["handle"]
     except (ValueError, KeyError, TypeError):
-        yield "registration with an unreadable public key"
+        yield f"{what} with an unreadable public key"
         return
-    if handle != org or aggregate != organisation_id(str(handle)):
-        yield "registration of one organisation signed as another"
+    if handle != org or aggregate != record(str(org), str(key_id)):
+        yield f"{what} of one organisation signed as another"
     if key_fingerprint(public_key) != key_id:
-        yield "registration not signed by the key it registers"
+        yield f"{what} not signed by the key it {does}"
         return
     result.signatures += 1
     if not verify(public_key, signature, content):
-        yield f"registration signature of {org} does not verify"
+        yield f"{unverified.format(org=org)} does not verify"
 
 
 # -- putting it together --------------------------------------------------------------------

@@ -320,7 +320,8 @@ def test_every_report_resting_on_a_stolen_keys_events_says_so(
     assert [row["compromised_evidence"] for row in listed] == [
         " ".join(map(str, f.get("compromised_evidence", []))) for f in found]  # fmt: skip
     (late,) = [f for f in found if f.get("compromised_evidence")]
-    assert late["rule"] == "LATE_PAYMENT" and late["compromised_evidence"] == [stolen]
+    assert late["rule"] == "LATE_PAYMENT"
+    assert late["compromised_evidence"] == [stolen]
     assert len(found) > 1
     page = tmp_path / "report.html"
     ledger.ok("report", "html", "--package", "BAR-1", "--output", str(page), "--no-audit")
