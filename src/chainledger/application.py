@@ -47,15 +47,9 @@ from chainledger.domain.identity import (
     compromised_at,
 )
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id
+from chainledger.domain.keys import decode_key, key_fingerprint, possession_statement
 from chainledger.domain.ledger import Ledger, LedgerCreated
-from chainledger.domain.organisation import (
-    Organisation,
-    OrganisationRegistered,
-    SigningKeyRotated,
-    decode_key,
-    key_fingerprint,
-    possession_statement,
-)
+from chainledger.domain.organisation import Organisation, OrganisationRegistered, SigningKeyRotated
 from chainledger.domain.review_analysis import RoundRatings
 from chainledger.domain.values import (
     Role,

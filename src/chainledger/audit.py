@@ -63,6 +63,7 @@ from chainledger.domain.identity import (
     recovery_request_id,
 )
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
+from chainledger.domain.keys import decode_key, key_fingerprint, possession_statement
 from chainledger.domain.ledger import ANCHORED_VERSION, LedgerCreated, anchored_ledger_id
 from chainledger.domain.merkle import append_leaf, edge_root, leaf_hash
 from chainledger.domain.model import EVENT_TYPES as _REGISTERED  # noqa: F401 - every type
@@ -70,9 +71,6 @@ from chainledger.domain.organisation import (
     OrganisationRegistered,
     SigningKeyRevoked,
     SigningKeyRotated,
-    decode_key,
-    key_fingerprint,
-    possession_statement,
 )
 from chainledger.errors import ChainledgerError, TamperError
 from chainledger.persistence import param_marker

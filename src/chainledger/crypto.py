@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chainledger.domain.canonical import canonical_json
-from chainledger.domain.organisation import key_fingerprint
+from chainledger.domain.keys import key_fingerprint
 from chainledger.errors import KeyProblem, TamperError
 
 

@@ -41,13 +41,9 @@ from chainledger.domain.identity import (
     recovery_request_id,
 )
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
+from chainledger.domain.keys import encode_key, key_fingerprint
 from chainledger.domain.ledger import Ledger, LedgerCreated
-from chainledger.domain.organisation import (
-    Organisation,
-    OrganisationRegistered,
-    encode_key,
-    key_fingerprint,
-)
+from chainledger.domain.organisation import Organisation, OrganisationRegistered
 from chainledger.domain.values import (
     Role,
     Sector,

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from chainledger.crypto import raw_public_key, raw_x25519_public_key
-from chainledger.domain.organisation import key_fingerprint
+from chainledger.domain.keys import key_fingerprint
 from chainledger.errors import KeyProblem
 
 HEADER = "chainledger private key v1"

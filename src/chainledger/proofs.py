@@ -18,9 +18,9 @@ from chainledger.crypto import verify
 from chainledger.domain.checkpoint import SignedCheckpoint, parse_checkpoint, parse_verifier_key
 from chainledger.domain.events import SIGNATURE_LENGTH, UNSIGNED, split_state
 from chainledger.domain.ids import organisation_id
+from chainledger.domain.keys import decode_key, key_fingerprint
 from chainledger.domain.ledger import anchored_ledger_id
 from chainledger.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
-from chainledger.domain.organisation import decode_key, key_fingerprint
 from chainledger.errors import InvalidValue, ProofFailed
 
 INCLUSION = "chainledger-inclusion-proof/1"

@@ -20,8 +20,8 @@ from chainledger.domain.checkpoint import (
 )
 from chainledger.domain.events import UNSIGNED, split_state
 from chainledger.domain.ids import organisation_id
+from chainledger.domain.keys import key_fingerprint
 from chainledger.domain.merkle import edge_root, leaf_hash, verify_consistency, verify_inclusion
-from chainledger.domain.organisation import key_fingerprint
 from chainledger.errors import InvalidValue, NotFound, ProofFailed, TamperError
 from chainledger.persistence import read_notifications
 from chainledger.proofs import CONSISTENCY, INCLUSION, b64

@@ -21,14 +21,13 @@ from chainledger.domain.canonical import GENESIS_HASH
 from chainledger.domain.events import EVENT_TYPES, LedgerEvent, split_state
 from chainledger.domain.identity import IDENTITY_TYPES, Authority, OrganisationRecovered
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
+from chainledger.domain.keys import decode_key, key_fingerprint
 from chainledger.domain.ledger import LedgerCreated
 from chainledger.domain.merkle import leaf_hash
 from chainledger.domain.organisation import (
     OrganisationRegistered,
     SigningKeyRevoked,
     SigningKeyRotated,
-    decode_key,
-    key_fingerprint,
 )
 from chainledger.errors import TamperError
 from chainledger.persistence import StoredRow

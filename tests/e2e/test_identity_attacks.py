@@ -642,7 +642,7 @@ def b64(data: bytes) -> str:
 def forge(proofs: Proofs, event: int, vouching: list[int], path: Path) -> Path:
     """A proof of row ``event`` with the chain ``vouching`` (rows, in that order), each with
     its audit path under the council's honest checkpoint and its signer's public key."""
-    from chainledger.domain.organisation import decode_key, key_fingerprint
+    from chainledger.domain.keys import decode_key, key_fingerprint
 
     document = json.loads(proofs.honest.read_text())
     size = document["proof"]["tree_size"]

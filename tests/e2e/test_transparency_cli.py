@@ -53,8 +53,8 @@ from chainledger.domain.checkpoint import (
     sign_checkpoint,
     verifier_key,
 )
+from chainledger.domain.keys import key_fingerprint
 from chainledger.domain.merkle import leaf_hash, root_of
-from chainledger.domain.organisation import key_fingerprint
 from chainledger.errors import ChainledgerError
 from chainledger.keystore import Keystore
 from chainledger.proofs import CONSISTENCY, INCLUSION, load_bundle, verify_bundle

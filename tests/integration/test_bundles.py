@@ -81,8 +81,8 @@ from chainledger.domain.canonical import canonical_json, digest
 from chainledger.domain.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from chainledger.domain.events import SIGNATURE_LENGTH
 from chainledger.domain.ids import package_id
+from chainledger.domain.keys import encode_key, key_fingerprint, possession_statement
 from chainledger.domain.merkle import inclusion_proof, leaf_hash, root_of
-from chainledger.domain.organisation import encode_key, key_fingerprint, possession_statement
 from chainledger.errors import ChainledgerError, InvalidValue, ProofFailed, Refused
 from chainledger.keystore import Keystore
 from chainledger.persistence import database_url

@@ -34,12 +34,7 @@ from chainledger.crypto import raw_public_key
 from chainledger.domain.canonical import canonical_json, digest
 from chainledger.domain.events import SIGNATURE_LENGTH
 from chainledger.domain.ids import organisation_id
-from chainledger.domain.organisation import (
-    decode_key,
-    encode_key,
-    key_fingerprint,
-    possession_statement,
-)
+from chainledger.domain.keys import decode_key, encode_key, key_fingerprint, possession_statement
 from chainledger.keystore import Keystore
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import RawEvents, is_sqlite

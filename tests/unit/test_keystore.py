@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chainledger.crypto import raw_public_key
-from chainledger.domain.organisation import key_fingerprint
+from chainledger.domain.keys import key_fingerprint
 from chainledger.errors import KeyProblem
 from chainledger.keystore import Keystore
 

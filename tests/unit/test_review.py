@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from chainledger.crypto import Opener, raw_x25519_public_key, seal_to, sealed_recipient
 from chainledger.domain.assessment import Finding, Measure, Thresholds
-from chainledger.domain.organisation import key_fingerprint
+from chainledger.domain.keys import key_fingerprint
 from chainledger.domain.review import (
     DEFAULT_DIMENSIONS,
     MAX_DIMENSIONS,

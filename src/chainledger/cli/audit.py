@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from chainledger.cli.main import Runtime
+from chainledger.cli.runtime import Runtime
 
 
 @click.group()

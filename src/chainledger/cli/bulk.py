@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from chainledger.cli.main import Runtime
 from chainledger.cli.render import format_option, render, write_output
+from chainledger.cli.runtime import Runtime
 
 
 @click.command("import")

@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from chainledger.cli.main import Runtime
 from chainledger.cli.options import as_option, parse_inline_promise, term_options, terms_given
 from chainledger.cli.render import format_option, render
+from chainledger.cli.runtime import Runtime
 
 PAYMENT_MODELS = ("fixed", "fee-plus-outcome", "payment-by-results")
 CADENCES = ("month", "quarter")

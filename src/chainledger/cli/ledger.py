@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from chainledger.cli.main import Runtime
+from chainledger.cli.runtime import Runtime
 
 
 @click.command()

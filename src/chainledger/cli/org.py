@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from chainledger.cli.main import Runtime
 from chainledger.cli.render import format_option, render
+from chainledger.cli.runtime import Runtime
 
 ROLES = ("commissioner", "prime", "subcontractor")
 SECTORS = ("vcs", "private", "public")

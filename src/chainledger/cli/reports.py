@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from chainledger.cli.main import Runtime
 from chainledger.cli.render import FORMATS, render
+from chainledger.cli.runtime import Runtime
 
 # The columns a table shows; JSON and CSV carry every field (see the README).
 TABLE_COLUMNS = {

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from chainledger.cli.main import Runtime
 from chainledger.cli.options import as_option
 from chainledger.cli.render import FORMATS, format_option, render
+from chainledger.cli.runtime import Runtime
 
 
 def _period_option(command: Any) -> Any:

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from chainledger.cli.main import Runtime
 from chainledger.cli.render import write_output
+from chainledger.cli.runtime import Runtime
 from chainledger.errors import InvalidValue, NotFound
 
 _EVENT = re.compile(r"^#?([1-9][0-9]{0,18})\Z")

@@ -32,6 +32,7 @@ from typing import Any
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.events import LedgerEvent, Signer, ledger_event
 from chainledger.domain.ids import NAMESPACE
+from chainledger.domain.keys import KeyStatus, SigningKey, decode_key, key_fingerprint
 from chainledger.errors import InvalidValue, Refused
 
 FINGERPRINT_LENGTH = 64  # hex digits of a key id (SHA-256)
@@ -418,13 +419,9 @@ class OrganisationRecovered(RegistrarEvent):
 
     @property
     def new_key_id(self) -> str:
-        from chainledger.domain.organisation import decode_key, key_fingerprint
-
         return key_fingerprint(decode_key(self.new_public_key))
 
     def apply(self, aggregate: Any) -> None:
-        from chainledger.domain.organisation import KeyStatus, SigningKey, decode_key
-
         self.check_record(aggregate)
         new_key = decode_key(self.new_public_key)
         new_id = self.new_key_id

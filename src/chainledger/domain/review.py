@@ -27,7 +27,7 @@ from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.canonical import canonical_json, digest
 from chainledger.domain.events import LedgerEvent, Signer, effective_date, ledger_event
 from chainledger.domain.ids import rating_id, review_round_id
-from chainledger.domain.organisation import decode_key, encode_key, key_fingerprint
+from chainledger.domain.keys import decode_key, encode_key, key_fingerprint
 from chainledger.domain.values import check_text
 from chainledger.errors import InvalidValue, Refused
 

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.identity import OrganisationEndorsed, RegistrarAppointed, RegistrarWithdrawn
+from chainledger.domain.keys import key_fingerprint
 from chainledger.domain.organisation import (
     OrganisationRegistered,
     SigningKeyRevoked,
     SigningKeyRotated,
-    key_fingerprint,
 )
 from chainledger.projections.engine import Writer
 from chainledger.projections.engine import metadata as shared_metadata

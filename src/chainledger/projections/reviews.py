@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from chainledger.domain import review
 from chainledger.domain.events import LedgerEvent
-from chainledger.domain.organisation import decode_key
+from chainledger.domain.keys import decode_key
 from chainledger.domain.review import Dimension
 from chainledger.projections.engine import Writer, metadata
 from chainledger.projections.supply_chain import NID
