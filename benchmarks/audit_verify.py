@@ -21,9 +21,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chainledger.audit import audit_ledger
+from chainledger.adapters.crypto import Ed25519Signer
+from chainledger.application.audit import audit_ledger
 from chainledger.bootstrap import open_ledger
-from chainledger.crypto import Ed25519Signer
 from chainledger.domain.keys import possession_statement
 from chainledger.domain.organisation import Organisation
 from chainledger.domain.values import Role

@@ -17,11 +17,11 @@ import json
 
 from sqlalchemy import func, select
 
+from chainledger.application.bundles import verify_bundle
 from chainledger.bootstrap import open_ledger
-from chainledger.bundles import verify_bundle
-from chainledger.generator import PASSPHRASE
 from chainledger.projections.supply_chain import packages
 from chainledger.projections.timeline import timeline_table
+from chainledger.tools.generator import PASSPHRASE
 from ledgers import ledger_to_measure, timed  # benchmarks/ledgers.py
 
 

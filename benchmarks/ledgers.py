@@ -26,7 +26,7 @@ def ledger_to_measure(description: str, prefix: str) -> tuple[Path, Path, Path]:
     scratch = Path(tempfile.mkdtemp(prefix=prefix))
     if args.ledger:
         return args.ledger, args.ledger.parent / "keys", scratch
-    from chainledger.generator import generate_ledger
+    from chainledger.tools.generator import generate_ledger
 
     path, keys = scratch / "ledger.db", scratch / "keys"
     print(f"generating {args.events:,} events in {path} …", flush=True)

@@ -20,10 +20,10 @@ import time
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, select
 
-from chainledger import merkle_store
+from chainledger.adapters import merkle_store
+from chainledger.adapters.crypto import Ed25519Signer
+from chainledger.application.proofs import verify_bundle
 from chainledger.bootstrap import open_ledger
-from chainledger.crypto import Ed25519Signer
-from chainledger.proofs import verify_bundle
 from ledgers import ledger_to_measure, timed  # benchmarks/ledgers.py
 
 ROUNDS = 25

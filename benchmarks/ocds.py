@@ -9,8 +9,8 @@ number of releases and records, and the size of the JSON written.
 
 from __future__ import annotations
 
+from chainledger.application.open_data import write_json
 from chainledger.bootstrap import open_ledger
-from chainledger.open_data import write_json
 from chainledger.projections.ocds import tables
 from ledgers import ledger_to_measure, timed  # benchmarks/ledgers.py
 

@@ -56,8 +56,8 @@ def drop_newest(path: Path, count: int) -> None:
     from sqlalchemy import MetaData, Table, create_engine, delete, select
     from sqlalchemy.orm import Session
 
-    from chainledger import merkle_store
-    from chainledger.persistence import EVENTS_TABLE
+    from chainledger.adapters import merkle_store
+    from chainledger.adapters.event_store import EVENTS_TABLE
 
     engine = create_engine(f"sqlite:///{path}")
     table = Table(EVENTS_TABLE, MetaData(), autoload_with=engine)
@@ -105,7 +105,7 @@ def main() -> None:
         shutil.copytree(source.parent / "keys", scratch / "keys")
     else:
         sys.path.insert(0, str(ROOT / "src"))
-        from chainledger.generator import generate_ledger
+        from chainledger.tools.generator import generate_ledger
 
         source = scratch / "generated.db"
         print(f"generating {args.events:,} events …", flush=True)

@@ -16,10 +16,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from chainledger.adapters.keystore import Keystore
 from chainledger.bootstrap import open_ledger
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role
-from chainledger.keystore import Keystore
 
 PASSPHRASE = "benchmark passphrase"  # noqa: S105 - a throwaway ledger
 PACKAGE = "BENCH-360"

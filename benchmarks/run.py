@@ -61,7 +61,7 @@ def machine() -> str:
 
 def record(path: Path, events: int) -> tuple[float, int, float]:
     from chainledger.bootstrap import open_ledger
-    from chainledger.generator import generate, prepare
+    from chainledger.tools.generator import generate, prepare
 
     app = open_ledger(str(path), path.parent / "keys", create=True)
     app.init_ledger("benchmark")
@@ -170,7 +170,7 @@ def bare_loop(count: int, workers: int) -> float:
 
 
 def audit(path: Path) -> dict[str, Any]:
-    from chainledger.audit import audit_ledger
+    from chainledger.application.audit import audit_ledger
     from chainledger.bootstrap import open_ledger
 
     app = open_ledger(str(path), path.parent / "keys")

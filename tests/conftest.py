@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner, Result
 
-from chainledger.application import ChainLedger
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.ledger import ChainLedger
 from chainledger.cli.main import cli
-from chainledger.keystore import Keystore
 
 if TYPE_CHECKING:  # tests.ledgers imports this module
     from tests.ledgers import LedgerStore
@@ -35,7 +35,7 @@ FAST_SCRYPT_N = 2**10
 ENGINES = ("sqlite", "postgresql")
 POSTGRES_ENV = "CHAINLEDGER_TEST_POSTGRES"
 POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)  # read before tests clear CHAINLEDGER_* variables
-# Every reader's verified views (see chainledger.local_store) go to one directory for the
+# Every reader's verified views (see chainledger.adapters.local_store) go to one directory for the
 # session, never the user's own: each ledger has its own store there, by location and id.
 STATE_DIR = tempfile.mkdtemp(prefix="chainledger-state-")
 os.environ["CHAINLEDGER_STATE"] = STATE_DIR
@@ -169,7 +169,7 @@ def _cheap_key_derivation(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     """Keys made in tests use a cheap scrypt cost: what is tested is the ledger, not the
     key derivation (tests marked ``real_scrypt`` keep the real default)."""
     if request.node.get_closest_marker("real_scrypt") is None:
-        monkeypatch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        monkeypatch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ class DemoRun:
         return self.directory / "chainledger.db"
 
     def env(self) -> dict[str, str]:
-        from chainledger.demo import DEMO_PASSPHRASE
+        from chainledger.tools.demo import DEMO_PASSPHRASE
 
         return {"CHAINLEDGER_KEYS": str(self.directory / "keys"),
                 "CHAINLEDGER_PASSPHRASE": DEMO_PASSPHRASE}  # fmt: skip
@@ -208,7 +208,7 @@ class DemoRun:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     directory = tmp_path_factory.mktemp("demo-run") / "demo"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         result = CliRunner().invoke(cli, ["demo", "--dir", str(directory)])
     assert result.exit_code == 0, (result.stdout, result.stderr)
     return DemoRun(directory, result.stdout)

@@ -23,11 +23,11 @@ from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, Table
 from sqlalchemy.pool import NullPool
 from sqlalchemy_utils.types.uuid import UUIDType
 
-from chainledger.application import ChainLedger
+from chainledger.adapters.event_store import EVENTS_TABLE, database_url, sqlite_path
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.ledger import ChainLedger
 from chainledger.bootstrap import open_ledger
 from chainledger.domain.values import Role
-from chainledger.keystore import Keystore
-from chainledger.persistence import EVENTS_TABLE, database_url, sqlite_path
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
 
 _events = Table(

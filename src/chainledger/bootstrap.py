@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chainledger.application import ChainLedger
+from chainledger.adapters.event_store import database_url, sqlite_path
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.ledger import ChainLedger
 from chainledger.errors import NotFound
-from chainledger.keystore import Keystore
-from chainledger.persistence import database_url, sqlite_path
 
 
 def open_ledger(

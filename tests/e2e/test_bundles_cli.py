@@ -36,15 +36,15 @@ import sqlalchemy
 from click.testing import CliRunner, Result
 from sqlalchemy.pool import NullPool
 
-from chainledger import imported_store
+from chainledger.adapters import imported_store
+from chainledger.adapters.crypto import raw_public_key
+from chainledger.adapters.event_store import database_url
+from chainledger.adapters.keystore import Keystore
 from chainledger.cli.main import cli
-from chainledger.crypto import raw_public_key
 from chainledger.domain.canonical import canonical_json
 from chainledger.domain.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from chainledger.domain.events import SIGNATURE_LENGTH
 from chainledger.domain.merkle import inclusion_proof, leaf_hash, root_of
-from chainledger.keystore import Keystore
-from chainledger.persistence import database_url
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_rows
 
@@ -86,7 +86,7 @@ def built(module_ledgers: LedgerStore) -> Built:
     ledger = CliLedger(module_ledgers.url("origin"), directory / "keys", CliRunner())
     bundle = directory / "bar-1.bundle"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init", "--name", ORIGIN_NAME)
         for name, role, handle in (("Barnet Council", "commissioner", COUNCIL),
                                    ("Northgate", "prime", PRIME),
@@ -126,7 +126,7 @@ def council(module_ledgers: LedgerStore) -> CliLedger:
     directory = module_ledgers.directory
     ledger = CliLedger(module_ledgers.url("council"), directory / "council-keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init", "--name", "Council ledger")
         ledger.ok("org", "create", "Barnet Council", "--role", "commissioner", "--handle", COUNCIL)
     return ledger

@@ -118,7 +118,7 @@ def built(module_ledgers: LedgerStore) -> CliLedger:
     directory = module_ledgers.directory
     ledger = CliLedger(module_ledgers.url("small"), directory / "keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init")
         build(ledger)
     return ledger

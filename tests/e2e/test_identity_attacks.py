@@ -36,17 +36,17 @@ import sqlalchemy
 from click.testing import CliRunner, Result
 from sqlalchemy.pool import NullPool
 
-from chainledger import imported_store, merkle_store
-from chainledger.application import ChainLedger
-from chainledger.crypto import Ed25519Signer
+from chainledger.adapters import imported_store, merkle_store
+from chainledger.adapters.crypto import Ed25519Signer
+from chainledger.adapters.event_store import database_url
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.ledger import ChainLedger
 from chainledger.domain import identity as domain_identity
 from chainledger.domain.canonical import canonical_json
 from chainledger.domain.events import split_state, stored_state
 from chainledger.domain.ids import organisation_id, package_id
 from chainledger.domain.package import Package
 from chainledger.domain.terms import PaymentModel
-from chainledger.keystore import Keystore
-from chainledger.persistence import database_url
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, RawEvents, event_rows
 
@@ -89,7 +89,7 @@ def base(module_ledgers: LedgerStore) -> CliLedger:
     Women's Centre, and the Women's Centre's acknowledgment of it."""
     made = CliLedger(module_ledgers.url("identity"), module_ledgers.directory / "keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         made.ok("init", "--name", "Barnet programme", "--registrar", "Barnet Council",
                 "--identifier", COUNCIL_ID)  # fmt: skip
         made.ok("org", "create", "Northgate", "--role", "prime", "--identifier", PRIME_ID)
@@ -124,9 +124,9 @@ def ledger(base: CliLedger, ledgers: LedgerStore, tmp_path: Path) -> CliLedger:
 def modified_client(patch: pytest.MonkeyPatch) -> None:
     """A client that signs whatever its keys can sign: no identity check before writing, none
     when it reads back what it wrote, and any organisation may act as registrar."""
-    patch.setattr("chainledger.application.ChainLedger._authorise", lambda *_: None)
-    patch.setattr("chainledger.identity.Identity.check_authority", lambda *_: None)
-    patch.setattr("chainledger.identity.Identity._registrar_signer",
+    patch.setattr("chainledger.application.ledger.ChainLedger._authorise", lambda *_: None)
+    patch.setattr("chainledger.application.organisations.Identity.check_authority", lambda *_: None)
+    patch.setattr("chainledger.application.organisations.Identity._registrar_signer",
                   lambda self, handle, passphrase: self.signer(handle, passphrase))  # fmt: skip
 
 
@@ -440,7 +440,7 @@ def test_a_second_claim_of_an_endorsed_identifier_is_caught(
     full = fingerprint(ledger, FAKE)
     with monkeypatch.context() as patch:
         modified_client(patch)
-        patch.setattr("chainledger.identity.Identity._identifier_holder", lambda *_: None)
+        patch.setattr("chainledger.application.organisations.Identity._identifier_holder", lambda *_: None)
         patch.setattr(domain_identity.IdentifierClaim, "claim", classmethod(claim_anywhere))
         patch.setattr(claimed, "apply", unchecked)
         ledger.ok("org", "endorse", FAKE, "--as", PRIME, "--fingerprint", full,
@@ -469,7 +469,7 @@ def test_an_endorsement_the_application_refuses_is_named_by_the_audit(
     with monkeypatch.context() as patch:
         modified_client(patch)
         patch.setattr(endorsed, "apply", unchecked_apply)
-        patch.setattr("chainledger.identity.endorse", unchecked_endorse)
+        patch.setattr("chainledger.application.organisations.endorse", unchecked_endorse)
         ledger.ok("org", "endorse", FAKE, "--as", COUNCIL, "--fingerprint", "ab" * 32)
         ledger.ok("org", "endorse", CHARITY, "--as", COUNCIL, "--fingerprint", impostor,
                   "--identifier", "GB-CHC-0000001")  # fmt: skip
@@ -602,7 +602,7 @@ def proofs(base: CliLedger, module_ledgers: LedgerStore) -> Proofs:
     directory.mkdir()
     made = copy_of(base, module_ledgers, directory, "proofs")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         for name, handle, role in (("Camden Carers", "camden-carers", "subcontractor"),
                                    ("Fake Two", "fake-two", "prime"),
                                    ("Fake Three", "fake-three", "prime")):  # fmt: skip

@@ -42,12 +42,12 @@ import pytest
 import sqlalchemy
 from click.testing import CliRunner, Result
 
-from chainledger import local_store, merkle_store
-from chainledger.application import ChainLedger
+from chainledger.adapters import local_store, merkle_store
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.bundles import verify_bundle
+from chainledger.application.ledger import ChainLedger
 from chainledger.bootstrap import open_ledger
-from chainledger.bundles import verify_bundle
 from chainledger.errors import ChainledgerError
-from chainledger.keystore import Keystore
 from chainledger.projections.engine import ProjectionEngine, Tail
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.e2e.test_verified_reports_cli import (
@@ -125,7 +125,7 @@ def base(module_ledgers: LedgerStore) -> Base:
     keys = directory / "keys"
     url = module_ledgers.url("base")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         app, sign = subcontracted(url, keys, package=P1, sub=SUB, name="read path attacks")
         try:
             app.create_package(sign["council"], P2, "t", "a", "100000", "2025-01-01",

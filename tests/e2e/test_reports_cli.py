@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from chainledger.adapters.keystore import Keystore
 from chainledger.bootstrap import open_ledger
 from chainledger.cli.reports import TABLE_COLUMNS
-from chainledger.keystore import Keystore
 from tests.conftest import FAST_SCRYPT_N, CliLedger
 from tests.integration.test_findings import AS_OF, PACKAGE, Story, build
 from tests.ledgers import LedgerStore, event_count

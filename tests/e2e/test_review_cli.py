@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from chainledger.adapters.crypto import sealed_recipient
 from chainledger.bootstrap import open_ledger
-from chainledger.crypto import sealed_recipient
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.ids import rating_id, review_round_id
 from chainledger.domain.review import DEFAULT_DIMENSIONS

@@ -43,9 +43,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, composite
 
+from chainledger.adapters.crypto import raw_public_key, verify
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.proofs import CONSISTENCY, INCLUSION, load_bundle, verify_bundle
 from chainledger.bootstrap import open_ledger
 from chainledger.cli.main import cli
-from chainledger.crypto import raw_public_key, verify
 from chainledger.domain.checkpoint import (
     Checkpoint,
     parse_checkpoint,
@@ -56,8 +58,6 @@ from chainledger.domain.checkpoint import (
 from chainledger.domain.keys import key_fingerprint
 from chainledger.domain.merkle import leaf_hash, root_of
 from chainledger.errors import ChainledgerError
-from chainledger.keystore import Keystore
-from chainledger.proofs import CONSISTENCY, INCLUSION, load_bundle, verify_bundle
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_rows
 
@@ -105,7 +105,7 @@ def built(module_ledgers: LedgerStore) -> Built:
     ledger = CliLedger(module_ledgers.url("transparency-cli"), directory / "keys", CliRunner())
     early, late = directory / "early.checkpoint", directory / "late.checkpoint"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init", "--name", "Transparency CLI")
         for name, role, handle in (("Barnet Council", "commissioner", COUNCIL),
                                    ("Northgate", "prime", PRIME),
@@ -161,7 +161,7 @@ def foreign(tmp_path_factory: pytest.TempPathFactory) -> Foreign:
     directory = tmp_path_factory.mktemp("foreign")
     other = CliLedger(str(directory / "foreign.db"), directory / "keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         other.ok("init", "--name", "Another ledger")
         other.ok("org", "create", "Barnet Council", "--role", "commissioner", "--handle", COUNCIL)
         other.ok("org", "create", "Hope Trust", "--role", "subcontractor", "--handle", HOPE)

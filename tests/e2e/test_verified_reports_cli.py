@@ -26,9 +26,9 @@ import sqlalchemy
 from click.testing import CliRunner, Result
 from sqlalchemy.pool import NullPool
 
-from chainledger import merkle_store
+from chainledger.adapters import merkle_store
+from chainledger.adapters.event_store import database_url
 from chainledger.domain.merkle import frontier, perfect_ranges, proof_ranges
-from chainledger.persistence import database_url
 from tests.conftest import FAST_SCRYPT_N, CliLedger
 from tests.integration.test_verified_reports import (
     LEDGER_TABLES,
@@ -82,7 +82,7 @@ def story(module_ledgers: LedgerStore) -> Story:
     directory = module_ledgers.directory
     ledger = CliLedger(module_ledgers.url("story"), directory / "keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init")
         record_story(ledger)
     day = date.today()
@@ -209,7 +209,7 @@ def edit_paid_on(url: str, nid: int) -> None:
 
 def regrow_tree(url: str) -> None:
     """Rebuild the stored Merkle tree over the events as they now are, as an operator
-    hiding an edit would (chainledger.demo._roll_back does the same)."""
+    hiding an edit would (chainledger.tools.demo._roll_back does the same)."""
     engine = engine_of(url)
     try:
         with engine.begin() as connection:

@@ -8,9 +8,9 @@ from uuid import uuid4
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chainledger.application import ChainLedger
-from chainledger.audit import audit_ledger
-from chainledger.crypto import Ed25519Signer
+from chainledger.adapters.crypto import Ed25519Signer
+from chainledger.application.audit import audit_ledger
+from chainledger.application.ledger import ChainLedger
 from chainledger.domain.values import Role
 from chainledger.errors import NotFound, Refused, TamperError
 from tests.conftest import PASSPHRASE

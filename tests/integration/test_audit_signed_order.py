@@ -29,23 +29,23 @@ import pytest
 import sqlalchemy
 from click.testing import CliRunner, Result
 
-from chainledger import merkle_store
-from chainledger.audit import (
+from chainledger.adapters import merkle_store
+from chainledger.adapters.crypto import Ed25519Signer
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.audit import (
     TIMESTAMP_TOLERANCE,
     AuditReport,
     LatestSigned,
     RangeResult,
     walk_chains,
 )
+from chainledger.application.bundles import BundleEvent, audit_events
 from chainledger.bootstrap import open_ledger
-from chainledger.bundles import BundleEvent, audit_events
-from chainledger.crypto import Ed25519Signer
 from chainledger.domain.canonical import GENESIS_HASH
 from chainledger.domain.events import stored_state
 from chainledger.domain.ids import organisation_id, package_id
 from chainledger.domain.package import Package
 from chainledger.domain.terms import PaymentModel
-from chainledger.keystore import Keystore
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.integration.test_tamper import split
 from tests.ledgers import LedgerStore, RawEvents, event_rows, is_sqlite

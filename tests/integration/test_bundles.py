@@ -71,12 +71,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.pool import NullPool
 
-from chainledger import imported_store
-from chainledger.application import ChainLedger
-from chainledger.audit import audit_ledger
+from chainledger.adapters import imported_store
+from chainledger.adapters.crypto import Ed25519Signer, raw_public_key
+from chainledger.adapters.event_store import database_url
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.audit import audit_ledger
+from chainledger.application.bundles import BUNDLE, load_bundle, verify_bundle
+from chainledger.application.ledger import ChainLedger
 from chainledger.bootstrap import open_ledger
-from chainledger.bundles import BUNDLE, load_bundle, verify_bundle
-from chainledger.crypto import Ed25519Signer, raw_public_key
 from chainledger.domain.canonical import canonical_json, digest
 from chainledger.domain.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from chainledger.domain.events import SIGNATURE_LENGTH
@@ -84,8 +86,6 @@ from chainledger.domain.ids import package_id
 from chainledger.domain.keys import encode_key, key_fingerprint, possession_statement
 from chainledger.domain.merkle import inclusion_proof, leaf_hash, root_of
 from chainledger.errors import ChainledgerError, InvalidValue, ProofFailed, Refused
-from chainledger.keystore import Keystore
-from chainledger.persistence import database_url
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_rows
 
@@ -218,7 +218,7 @@ def origin(module_ledgers: LedgerStore) -> Origin:
     directory = module_ledgers.directory
     ledger = CliLedger(module_ledgers.url("origin"), directory / "keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         build_origin(ledger)
         bundle = export(ledger)
     rows = event_rows(ledger.url)
@@ -238,7 +238,7 @@ def importer(module_ledgers: LedgerStore) -> CliLedger:
     directory = module_ledgers.directory
     ledger = CliLedger(module_ledgers.url("council"), directory / "council-keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init", "--name", "Council ledger")
         ledger.ok("org", "create", "Barnet Council", "--role", "commissioner", "--handle", COUNCIL)
         create_package(ledger, PACKAGE, COUNCIL)
@@ -827,7 +827,7 @@ def rotated(origin: Origin, module_ledgers: LedgerStore) -> Rotated:
     url = module_ledgers.copy(origin.ledger.url, "rotated")
     ledger = CliLedger(url, origin.ledger.keys, CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("org", "rotate-key", PRIME)
         for step in referrals("2025-Q2"):
             ledger.ok(*step)

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from chainledger.application.contracting import UnitOfWork
 from chainledger.bootstrap import open_ledger
-from chainledger.contracting import UnitOfWork
 from chainledger.domain.ids import invoice_id
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, subcontracted
@@ -129,7 +129,7 @@ def test_the_cli_retries_a_lost_race(
     cli_ledger: CliLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A step that loses a race to another writer is read, checked and written again."""
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
     from chainledger.errors import Conflict
 
     cli_ledger.ok("org", "create", "Barnet Council", "--role", "commissioner")
@@ -158,7 +158,7 @@ def test_the_cli_retries_a_lost_race(
         raise Conflict("someone else recorded into the same record at the same moment")
 
     monkeypatch.setattr(ChainLedger, "save_aggregates", always_lose)
-    monkeypatch.setattr("chainledger.application.time.sleep", lambda _seconds: None)
+    monkeypatch.setattr("chainledger.application.ledger.time.sleep", lambda _seconds: None)
     refused = cli_ledger.run(*args[:2], "P-2", *args[3:])
     assert refused.exit_code == 1
     assert refused.stderr.startswith("Error: someone else recorded into the same record")

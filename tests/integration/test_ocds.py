@@ -28,15 +28,15 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from chainledger.application.open_data import write_json
 from chainledger.bootstrap import open_ledger
 from chainledger.cli.main import cli
-from chainledger.demo import DEMO_PASSPHRASE
 from chainledger.domain import invoice, subcontract
 from chainledger.domain.bid import BidSubmitted
 from chainledger.domain.package import PackageAwarded
-from chainledger.generator import generate
-from chainledger.open_data import write_json
 from chainledger.projections.ocds import compile_releases
+from chainledger.tools.demo import DEMO_PASSPHRASE
+from chainledger.tools.generator import generate
 from tests.conftest import CliLedger, DemoRun
 from tests.e2e.test_lifecycle import build_package, event_types, run_quarters
 

@@ -75,7 +75,7 @@ def test_a_server_lost_mid_command_is_a_plain_error_and_saves_nothing(
 ) -> None:
     """The connection dies inside the recording transaction (as when the server is
     stopped mid-command): one plain error, exit 1, and nothing of the step saved."""
-    from chainledger import merkle_store
+    from chainledger.adapters import merkle_store
 
     ledger = CliLedger(postgres_url, tmp_path / "keys", CliRunner())
     ledger.ok("init")

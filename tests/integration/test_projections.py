@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from chainledger.application import ChainLedger
-from chainledger.audit import audit_ledger
-from chainledger.generator import generate
-from chainledger.local_store import VERIFIER_TABLES
+from chainledger.adapters.local_store import VERIFIER_TABLES
+from chainledger.application.audit import audit_ledger
+from chainledger.application.ledger import ChainLedger
+from chainledger.tools.generator import generate
 
 
 def dump_views(app: ChainLedger) -> dict[str, list[tuple[object, ...]]]:

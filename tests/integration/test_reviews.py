@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from chainledger.application import ChainLedger
+from chainledger.adapters.crypto import seal_to
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.ledger import ChainLedger
 from chainledger.bootstrap import open_ledger
-from chainledger.crypto import seal_to
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.ids import organisation_id, rating_id, review_round_id
 from chainledger.domain.review import (
@@ -36,7 +37,6 @@ from chainledger.domain.review import (
 from chainledger.domain.review_analysis import shared_report
 from chainledger.domain.values import Role, Sector, Size
 from chainledger.errors import InvalidValue, KeyProblem, NotFound, Refused
-from chainledger.keystore import Keystore
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
 from tests.ledgers import LedgerStore, event_count, event_rows
 

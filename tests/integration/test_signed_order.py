@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from chainledger import merkle_store
-from chainledger.application import ChainLedger
+from chainledger.adapters import merkle_store
+from chainledger.application.ledger import ChainLedger
 from chainledger.domain.assessment import Thresholds, cut_passed_down, named_without_consent
 from chainledger.domain.facts import (
     At,

@@ -30,12 +30,12 @@ import pytest
 from click.testing import Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chainledger.crypto import raw_public_key
+from chainledger.adapters.crypto import raw_public_key
+from chainledger.adapters.keystore import Keystore
 from chainledger.domain.canonical import canonical_json, digest
 from chainledger.domain.events import SIGNATURE_LENGTH
 from chainledger.domain.ids import organisation_id
 from chainledger.domain.keys import decode_key, encode_key, key_fingerprint, possession_statement
-from chainledger.keystore import Keystore
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import RawEvents, is_sqlite
 

@@ -38,14 +38,14 @@ import sqlalchemy
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chainledger import merkle_store
+from chainledger.adapters import merkle_store
+from chainledger.adapters.crypto import raw_public_key, verify
+from chainledger.adapters.keystore import Keystore
 from chainledger.bootstrap import open_ledger
-from chainledger.crypto import raw_public_key, verify
 from chainledger.domain.canonical import canonical_json
 from chainledger.domain.checkpoint import parse_checkpoint
 from chainledger.domain.events import SIGNATURE_LENGTH
 from chainledger.domain.merkle import leaf_hash, root_of
-from chainledger.keystore import Keystore
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, RawEvents, event_rows
 
@@ -118,7 +118,7 @@ def base(module_ledgers: LedgerStore) -> Base:
     directory = module_ledgers.directory
     ledger = CliLedger(module_ledgers.url("transparency"), directory / "keys", CliRunner())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         early, late, proof = build(ledger, directory)
     assert [row[3] for row in event_rows(ledger.url)] == LAYOUT
     assert [row[0] for row in event_rows(ledger.url)] == list(range(1, LATE + 1))

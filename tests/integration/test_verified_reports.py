@@ -41,8 +41,8 @@ from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy.pool import NullPool
 
-from chainledger import local_store
-from chainledger.persistence import EVENTS_TABLE, database_url
+from chainledger.adapters import local_store
+from chainledger.adapters.event_store import EVENTS_TABLE, database_url
 from tests.conftest import FAST_SCRYPT_N, CliLedger
 from tests.e2e.test_lifecycle import PACKAGE, build_package, run_quarters
 from tests.ledgers import LedgerStore
@@ -165,7 +165,7 @@ def story(module_ledgers: LedgerStore) -> Iterator[Story]:
     origin = CliLedger(module_ledgers.url("origin"), workdir / "origin-keys", CliRunner())
     bundle = workdir / "origin.bundle"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chainledger.keystore.SCRYPT_N", FAST_SCRYPT_N)
+        patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init")
         record_story(ledger)
         origin.ok("init", "--name", "Origin ledger")

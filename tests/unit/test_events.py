@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainledger.crypto import Ed25519Signer, verify
+from chainledger.adapters.crypto import Ed25519Signer, verify
 from chainledger.domain.canonical import GENESIS_HASH, canonical_json, digest
 from chainledger.domain.events import (
     EVENT_TYPES,
@@ -207,7 +207,7 @@ def test_an_optional_field_added_later_reads_as_none_from_older_events() -> None
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from chainledger.crypto import Ed25519Signer
+    from chainledger.adapters.crypto import Ed25519Signer
     from chainledger.domain.events import decode_event, stored_state
     from chainledger.domain.organisation import Organisation
     from chainledger.domain.values import Role

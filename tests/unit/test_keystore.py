@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chainledger.crypto import raw_public_key
+from chainledger.adapters.crypto import raw_public_key
+from chainledger.adapters.keystore import Keystore
 from chainledger.domain.keys import key_fingerprint
 from chainledger.errors import KeyProblem
-from chainledger.keystore import Keystore
 
 N = 2**10
 

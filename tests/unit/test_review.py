@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainledger.crypto import Opener, raw_x25519_public_key, seal_to, sealed_recipient
+from chainledger.adapters.crypto import Opener, raw_x25519_public_key, seal_to, sealed_recipient
 from chainledger.domain.assessment import Finding, Measure, Thresholds
 from chainledger.domain.keys import key_fingerprint
 from chainledger.domain.review import (

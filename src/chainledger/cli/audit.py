@@ -43,7 +43,7 @@ def verify(
 
     Exit status 0 when the ledger is clean, 1 when anything fails.
     """
-    from chainledger.audit import Failure, audit_ledger
+    from chainledger.application.audit import Failure, audit_ledger
 
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger

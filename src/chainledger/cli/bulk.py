@@ -43,7 +43,7 @@ def import_(
     recorded and signed as --as HANDLE, all lines or none, a failing line named.
     See the README for the format. Use - for stdin.
     """
-    from chainledger.bundles import is_bundle
+    from chainledger.application.bundles import is_bundle
 
     first = file.readline()
     if first.strip() == b"{":  # perhaps a pretty-printed bundle: read it whole
@@ -58,7 +58,7 @@ def import_(
         return
     if handle is None:
         raise click.UsageError("Missing option '--as': who records and signs the steps.")
-    from chainledger.bulk import import_steps, read_lines
+    from chainledger.application.bulk import import_steps, read_lines
 
     runtime.on = on
     app = runtime.app()
@@ -69,7 +69,7 @@ def import_(
 
 
 def _import_bundle(runtime: Runtime, data: bytes) -> None:
-    from chainledger.bundles import load_bundle
+    from chainledger.application.bundles import load_bundle
 
     document = load_bundle(data)
     app = runtime.app()
@@ -147,7 +147,7 @@ def export(
                 err=True,
             )
         return
-    from chainledger.bulk import export_steps
+    from chainledger.application.bulk import export_steps
 
     if handle:
         app.organisation(handle)
@@ -221,7 +221,7 @@ def export_ocds(runtime: Runtime, package_ref: str | None, compiled: bool, fmt: 
     (implementation metrics). Counts only: nothing identifies a service user.
       chainledger export ocds --package BAR-ES-2026 -o bar-es-2026.ocds.json
     """
-    from chainledger.open_data import write_json
+    from chainledger.application.open_data import write_json
 
     if fmt == "csv" and output is None:
         raise click.UsageError("--format csv writes several files: give -o DIRECTORY")

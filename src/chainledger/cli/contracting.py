@@ -260,7 +260,7 @@ def interest() -> None:
 def interest_express(runtime: Runtime, package_ref: str, handle: str, prime: str, offer: str,
                      document: Path | None) -> None:  # fmt: skip
     """Submit an expression of interest to PRIME for PACKAGE."""
-    from chainledger.contracting import file_sha256
+    from chainledger.application.contracting import file_sha256
 
     digest = file_sha256(document.read_bytes()) if document else None
     runtime.record(

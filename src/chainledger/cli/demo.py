@@ -18,7 +18,7 @@ import click
 )
 def demo(directory: Path) -> None:
     """Record a small supply chain, verify it, tamper with a copy, and show what is caught."""
-    from chainledger.demo import run_demo
+    from chainledger.tools.demo import run_demo
 
     if not run_demo(directory, click.echo):
         raise click.ClickException("the demo did not end as expected")

@@ -182,7 +182,7 @@ def html(runtime: Runtime, package_ref: str | None, output: Path, as_of: str | N
     Example:
       chainledger report html -o audit.html --package BAR-ES-2026 --as barnet-council
     """
-    from chainledger.audit import Failure
+    from chainledger.application.audit import Failure
     from chainledger.cli.audit import load_checkpoints
     from chainledger.cli.render import write_output
     from chainledger.errors import TamperError

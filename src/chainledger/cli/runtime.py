@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 DEFAULT_LEDGER = "chainledger.db"
 PASSPHRASE_ENV = "CHAINLEDGER_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
@@ -63,7 +63,7 @@ class Runtime:
         ``action(app, signer, unit_of_work)`` calls one use case; everything it
         changes is saved in one transaction, or nothing is if it fails.
         """
-        from chainledger.contracting import UnitOfWork
+        from chainledger.application.contracting import UnitOfWork
 
         app = self.app()
         signer = self.signer(handle)

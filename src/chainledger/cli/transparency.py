@@ -140,7 +140,7 @@ def verify_proof(file: str, signer: str) -> None:
 
     Exit status 0 and "OK: …" when it proves what it says; 1 and the reason otherwise.
     """
-    from chainledger.proofs import load_bundle, verify_bundle
+    from chainledger.application.proofs import load_bundle, verify_bundle
 
     if not re.fullmatch(r"[0-9a-fA-F]{64}", signer.strip()):
         raise InvalidValue("--signer is a key fingerprint: 64 hexadecimal characters")

@@ -1,10 +1,10 @@
 """Catching the read models up with the ledger, verifying every event first.
 
-The read models live in the reader's verified store (``chainledger.local_store``),
+The read models live in the reader's verified store (``chainledger.adapters.local_store``),
 an SQLite file on the reader's own machine, never in the ledger's database: a
 report must not believe a table that whoever writes to the database could edit.
 A catch-up reads the events recorded since the last one, in batches, verifies
-each (``chainledger.verifier``) and applies only those that verify, writing the
+each (``chainledger.application.verifier``) and applies only those that verify, writing the
 view rows, the verifier's state and the new position in one transaction of the
 store. A row that does not verify is kept out of every view and named in the
 store (``rejected_rows``), with the package it concerns, so a report on that
@@ -30,14 +30,9 @@ from uuid import UUID
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from chainledger import merkle_store
-from chainledger.audit import KeySpan
-from chainledger.domain.events import LedgerEvent, split_state
-from chainledger.domain.identity import Authority
-from chainledger.domain.ledger import LedgerCreated
-from chainledger.domain.merkle import HASH_SIZE, append_leaf, edge_root, leaf_hash
-from chainledger.errors import NotFound, TamperError
-from chainledger.local_store import (
+from chainledger.adapters import merkle_store
+from chainledger.adapters.event_store import param_marker, read_notifications
+from chainledger.adapters.local_store import (
     LocalStore,
     authority_table,
     chains_table,
@@ -48,8 +43,13 @@ from chainledger.local_store import (
     metadata,
     rejected_table,
 )
-from chainledger.persistence import param_marker, read_notifications
-from chainledger.verifier import Verdict, Verifier, package_named
+from chainledger.application.audit import KeySpan
+from chainledger.application.verifier import Verdict, Verifier, package_named
+from chainledger.domain.events import LedgerEvent, split_state
+from chainledger.domain.identity import Authority
+from chainledger.domain.ledger import LedgerCreated
+from chainledger.domain.merkle import HASH_SIZE, append_leaf, edge_root, leaf_hash
+from chainledger.errors import NotFound, TamperError
 
 __all__ = ["Projection", "ProjectionEngine", "VerifiedHead", "Writer", "metadata"]
 

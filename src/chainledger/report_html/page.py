@@ -16,9 +16,9 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
+from chainledger.application.pages import PageData
 from chainledger.domain.assessment import role_in
 from chainledger.report_html import charts, svg
-from chainledger.report_page import PageData
 
 CSS = """
 :root { --ink: #222; --muted: #555; --line: #ccc; --high: #b2182b; --medium: #a84a00;

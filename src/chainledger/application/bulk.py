@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from chainledger.contracting import UnitOfWork
+from chainledger.application.contracting import UnitOfWork
 from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent, Signer
 from chainledger.domain.quantities import parse_date
 from chainledger.errors import ChainledgerError, InvalidValue
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 MAX_LINE = 1_000_000
 

@@ -43,8 +43,9 @@ from uuid import UUID
 
 from sqlalchemy import literal, select
 
-from chainledger import merkle_store
-from chainledger.crypto import verify
+from chainledger.adapters import merkle_store
+from chainledger.adapters.crypto import verify
+from chainledger.adapters.event_store import param_marker
 from chainledger.domain.canonical import GENESIS_HASH, digest
 from chainledger.domain.checkpoint import Checkpoint
 from chainledger.domain.events import (
@@ -73,7 +74,6 @@ from chainledger.domain.organisation import (
     SigningKeyRotated,
 )
 from chainledger.errors import ChainledgerError, TamperError
-from chainledger.persistence import param_marker
 
 RANGE = 10_000  # stored rows per task
 PARALLEL_THRESHOLD = 20_000

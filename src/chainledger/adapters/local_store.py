@@ -40,8 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from chainledger.adapters.event_store import create_missing_tables, failure_reason
 from chainledger.errors import KeyProblem, LedgerUnavailable
-from chainledger.persistence import create_missing_tables, failure_reason
 
 STATE_ENV = "CHAINLEDGER_STATE"
 BUSY_TIMEOUT_SECONDS = 60

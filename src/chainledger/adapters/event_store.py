@@ -20,7 +20,7 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import Table, inspect, select
 from sqlalchemy.schema import sort_tables
 
-from chainledger import imported_store, merkle_store
+from chainledger.adapters import imported_store, merkle_store
 from chainledger.domain.events import LedgerEvent, decode_event, located, stored_state
 from chainledger.errors import InvalidValue
 

@@ -59,7 +59,7 @@ from chainledger.errors import InvalidValue, NotFound, Refused
 from chainledger.projections.supply_chain import parts_in
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 MAX_TEXT = 2000
 SUBCONTRACTOR_PART = "be a subcontractor in it"

@@ -22,12 +22,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from chainledger.application import ChainLedger
-from chainledger.contracting import UnitOfWork
+from chainledger.adapters.keystore import Keystore
+from chainledger.application.contracting import UnitOfWork
+from chainledger.application.ledger import ChainLedger
 from chainledger.domain.assessment import add_months
 from chainledger.domain.ids import package_id
 from chainledger.domain.values import Role, Sector, Size
-from chainledger.keystore import Keystore
 
 PASSPHRASE = "generated ledger, not a secret"  # noqa: S105 - test data
 AREAS = ("Barnet", "Camden", "Leeds", "Bristol", "Newcastle", "Norfolk", "Kent", "Cardiff",

@@ -23,14 +23,39 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 
-from chainledger.contracting import Contracting
-from chainledger.crypto import (
+from chainledger.adapters.crypto import (
     Ed25519Signer,
     Opener,
     VerifiedSignatures,
     raw_public_key,
     raw_x25519_public_key,
 )
+from chainledger.adapters.event_store import (
+    APPLICATION_NAME,
+    EDITED_INTO_TEXT,
+    EVENTS_TABLE,
+    BulkApplicationRecorder,
+    EventTable,
+    SignedEventMapper,
+    describe,
+    edited_into_text,
+    failure_reason,
+    read_notifications,
+)
+from chainledger.adapters.keystore import Keystore
+from chainledger.adapters.local_store import (
+    LocalStore,
+    default_state_dir,
+    prepare_state_dir,
+    store_path,
+)
+from chainledger.application.contracting import Contracting
+from chainledger.application.exchange import Exchange
+from chainledger.application.open_data import OpenData
+from chainledger.application.organisations import Identity
+from chainledger.application.pages import Pages
+from chainledger.application.reviews import Reviews
+from chainledger.application.transparency import Transparency
 from chainledger.domain import (
     assessment,
     model,  # noqa: F401 - registers every event type
@@ -71,32 +96,12 @@ from chainledger.errors import (
     Refused,
     TamperError,
 )
-from chainledger.exchange import Exchange
-from chainledger.identity import Identity
-from chainledger.keystore import Keystore
-from chainledger.local_store import LocalStore, default_state_dir, prepare_state_dir, store_path
-from chainledger.open_data import OpenData
-from chainledger.persistence import (
-    APPLICATION_NAME,
-    EDITED_INTO_TEXT,
-    EVENTS_TABLE,
-    BulkApplicationRecorder,
-    EventTable,
-    SignedEventMapper,
-    describe,
-    edited_into_text,
-    failure_reason,
-    read_notifications,
-)
 from chainledger.projections.engine import ProjectionEngine
 from chainledger.projections.facts import load_facts, package_references
 from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
 from chainledger.projections.reviews import ReviewsProjection
 from chainledger.projections.supply_chain import SupplyChainProjection, has_package
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
-from chainledger.report_page import Pages
-from chainledger.reviews import Reviews
-from chainledger.transparency import Transparency
 
 T = TypeVar("T")
 

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from chainledger.contracting import UnitOfWork, text_field
-from chainledger.crypto import Opener, seal_to
+from chainledger.adapters.crypto import Opener, seal_to
+from chainledger.application.contracting import UnitOfWork, text_field
 from chainledger.domain import review_analysis
 from chainledger.domain.assessment import Finding, Thresholds, review_evidence
 from chainledger.domain.events import Signer
@@ -48,7 +48,7 @@ from chainledger.projections import reviews as review_view
 from chainledger.projections.supply_chain import subcontractors_of
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 RATER = "rater"
 OWNER = "owner"

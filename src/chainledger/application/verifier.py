@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
-from chainledger.audit import KeySpan, check_rows
+from chainledger.adapters.event_store import StoredRow
+from chainledger.application.audit import KeySpan, check_rows
 from chainledger.domain.canonical import GENESIS_HASH
 from chainledger.domain.events import EVENT_TYPES, LedgerEvent, split_state
 from chainledger.domain.identity import IDENTITY_TYPES, Authority, OrganisationRecovered
@@ -30,7 +31,6 @@ from chainledger.domain.organisation import (
     SigningKeyRotated,
 )
 from chainledger.errors import TamperError
-from chainledger.persistence import StoredRow
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,16 @@ from uuid import UUID
 import sqlalchemy.exc
 from sqlalchemy import select
 
-from chainledger import imported_store, merkle_store
-from chainledger.bundles import (
+from chainledger.adapters import imported_store, merkle_store
+from chainledger.adapters.crypto import Ed25519Signer
+from chainledger.adapters.event_store import StoredRow, failure_reason
+from chainledger.application.bundles import (
     BundleEvent,
     VerifiedBundle,
     audit_events,
     bundle_document,
     verify_bundle,
 )
-from chainledger.crypto import Ed25519Signer
 from chainledger.domain.events import decode_event, now, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.merkle import leaf_hash, verify_inclusion
@@ -39,11 +40,10 @@ from chainledger.errors import (
     Refused,
     TamperError,
 )
-from chainledger.persistence import StoredRow, failure_reason
 from chainledger.projections.timeline import timeline_table
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 
 @dataclass(frozen=True)

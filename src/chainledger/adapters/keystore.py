@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from chainledger.crypto import raw_public_key, raw_x25519_public_key
+from chainledger.adapters.crypto import raw_public_key, raw_x25519_public_key
 from chainledger.domain.keys import key_fingerprint
 from chainledger.errors import KeyProblem
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from chainledger.adapters.event_store import StoredRow
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID
 from chainledger.errors import NotFound, TamperError
-from chainledger.persistence import StoredRow
 from chainledger.projections.ocds import (
     EXTENSIONS,
     OCDS_VERSION,
@@ -30,7 +30,7 @@ from chainledger.projections.organisations import OrganisationsProjection
 from chainledger.projections.timeline import timeline_table
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 BATCH = 1000
 

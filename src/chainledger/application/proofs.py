@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chainledger.crypto import verify
+from chainledger.adapters.crypto import verify
 from chainledger.domain.checkpoint import SignedCheckpoint, parse_checkpoint, parse_verifier_key
 from chainledger.domain.events import SIGNATURE_LENGTH, UNSIGNED, split_state
 from chainledger.domain.ids import organisation_id

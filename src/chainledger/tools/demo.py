@@ -23,18 +23,18 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from chainledger import merkle_store
-from chainledger.audit import AuditReport, audit_ledger
+from chainledger.adapters import merkle_store
+from chainledger.adapters.event_store import EVENTS_TABLE
+from chainledger.application.audit import AuditReport, audit_ledger
+from chainledger.application.contracting import UnitOfWork
+from chainledger.application.proofs import verify_bundle
 from chainledger.bootstrap import open_ledger
-from chainledger.contracting import UnitOfWork
 from chainledger.domain.checkpoint import parse_checkpoint
 from chainledger.domain.identity import readable_fingerprint
 from chainledger.domain.quantities import Period
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
 from chainledger.errors import ProofFailed, Refused, TamperError
-from chainledger.persistence import EVENTS_TABLE
-from chainledger.proofs import verify_bundle
 from chainledger.report_html import render_page
 
 DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 - the demo publishes it

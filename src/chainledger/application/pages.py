@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from chainledger import merkle_store
-from chainledger.audit import AuditReport, audit_ledger
-from chainledger.crypto import Opener
+from chainledger.adapters import merkle_store
+from chainledger.adapters.crypto import Opener
+from chainledger.application.audit import AuditReport, audit_ledger
 from chainledger.domain import review_analysis
 from chainledger.domain.assessment import PACKAGE_REPORTS, Thresholds
 from chainledger.domain.checkpoint import Checkpoint
@@ -30,7 +30,7 @@ from chainledger.projections.reviews import RoundRow
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 
 @dataclass(frozen=True)

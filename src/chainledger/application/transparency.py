@@ -10,8 +10,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chainledger import merkle_store
-from chainledger.crypto import Ed25519Signer, verify
+from chainledger.adapters import merkle_store
+from chainledger.adapters.crypto import Ed25519Signer, verify
+from chainledger.adapters.event_store import read_notifications
+from chainledger.application.proofs import CONSISTENCY, INCLUSION, b64
 from chainledger.domain.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
@@ -23,11 +25,9 @@ from chainledger.domain.ids import organisation_id
 from chainledger.domain.keys import key_fingerprint
 from chainledger.domain.merkle import edge_root, leaf_hash, verify_consistency, verify_inclusion
 from chainledger.errors import InvalidValue, NotFound, ProofFailed, TamperError
-from chainledger.persistence import read_notifications
-from chainledger.proofs import CONSISTENCY, INCLUSION, b64
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
 
 
 class Transparency:

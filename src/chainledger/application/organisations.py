@@ -22,7 +22,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from chainledger.crypto import Ed25519Signer, raw_public_key, raw_x25519_public_key
+from chainledger.adapters.crypto import Ed25519Signer, raw_public_key, raw_x25519_public_key
 from chainledger.domain.events import now
 from chainledger.domain.identity import (
     IdentifierClaim,
@@ -56,7 +56,7 @@ from chainledger.domain.values import (
 from chainledger.errors import InvalidValue, NotFound, Refused
 
 if TYPE_CHECKING:
-    from chainledger.application import ChainLedger
+    from chainledger.application.ledger import ChainLedger
     from chainledger.domain.aggregate import LedgerAggregate
     from chainledger.domain.events import LedgerEvent
 

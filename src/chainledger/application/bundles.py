@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from chainledger.audit import (
+from chainledger.adapters.crypto import verify
+from chainledger.application.audit import (
     KEY_TYPES,
     AuditReport,
     KeySpan,
@@ -43,7 +44,7 @@ from chainledger.audit import (
     key_spans,
     walk_chains,
 )
-from chainledger.crypto import verify
+from chainledger.application.proofs import b64, required_field, unb64
 from chainledger.domain.checkpoint import SignedCheckpoint, parse_checkpoint
 from chainledger.domain.events import EVENT_TYPES, SIGNATURE_LENGTH, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, package_id
@@ -53,7 +54,6 @@ from chainledger.domain.organisation import OrganisationRegistered
 from chainledger.domain.package import PackageCreated
 from chainledger.domain.values import check_reference
 from chainledger.errors import InvalidValue, ProofFailed
-from chainledger.proofs import b64, required_field, unb64
 
 BUNDLE = "chainledger-bundle/1"
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024

@@ -1,0 +1,1 @@
+"""The application layer: chainledger's use cases, one module per family."""
