@@ -22,7 +22,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainledger.adapters.crypto import Ed25519Signer
-from chainledger.application.audit import audit_ledger
 from chainledger.bootstrap import open_ledger
 from chainledger.domain.keys import possession_statement
 from chainledger.domain.organisation import Organisation
@@ -99,7 +98,7 @@ def main() -> None:
         print(f"built {events} events in {time.perf_counter() - started:.1f}s")
         app = open_ledger(str(path), Path(tmp) / "keys")
         for workers in (1, args.workers):
-            report = audit_ledger(app, workers=workers)
+            report = app.audit(workers=workers)
             assert report.ok, report.failures[:3]
             bare = bare_loop(report.signatures, workers)
             print(

@@ -170,11 +170,10 @@ def bare_loop(count: int, workers: int) -> float:
 
 
 def audit(path: Path) -> dict[str, Any]:
-    from chainledger.application.audit import audit_ledger
     from chainledger.bootstrap import open_ledger
 
     app = open_ledger(str(path), path.parent / "keys")
-    report = audit_ledger(app, workers=os.cpu_count() or 1)
+    report = app.audit(workers=os.cpu_count() or 1)
     assert report.ok, report.failures[:3]
     return {"events": report.events, "signatures": report.signatures,
             "seconds": report.seconds, "rate": report.events_per_second}  # fmt: skip

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from chainledger.adapters.keystore import Keystore
-from chainledger.application.ledger import ChainLedger
+from chainledger.bootstrap import ChainLedger
 from chainledger.cli.main import cli
 
 if TYPE_CHECKING:  # tests.ledgers imports this module

@@ -25,8 +25,7 @@ from sqlalchemy_utils.types.uuid import UUIDType
 
 from chainledger.adapters.event_store import EVENTS_TABLE, database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
-from chainledger.application.ledger import ChainLedger
-from chainledger.bootstrap import open_ledger
+from chainledger.bootstrap import ChainLedger, open_ledger
 from chainledger.domain.values import Role
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
 

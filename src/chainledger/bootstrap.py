@@ -1,13 +1,80 @@
-"""The one place that wires chainledger together from its settings."""
+"""The one place that wires chainledger together from its settings: the ledger core on
+its database, each family of use cases as a service over it, and the façade the
+command line talks to."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from chainledger.adapters.event_store import database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
-from chainledger.application.ledger import ChainLedger
+from chainledger.application.auditing import Audit
+from chainledger.application.contracting import Contracting
+from chainledger.application.exchange import Exchange
+from chainledger.application.ledger import LedgerCore
+from chainledger.application.open_data import OpenData
+from chainledger.application.organisations import Organisations
+from chainledger.application.pages import Pages
+from chainledger.application.reports import Reports
+from chainledger.application.reviews import Reviews
+from chainledger.application.transparency import Transparency
 from chainledger.errors import NotFound
+
+# The services, by the attribute the façade keeps each under.
+SERVICES: dict[str, type] = {
+    "orgs": Organisations,
+    "contracting": Contracting,
+    "reviews": Reviews,
+    "reports": Reports,
+    "transparency": Transparency,
+    "exchange": Exchange,
+    "open_data": OpenData,
+    "auditing": Audit,
+    "pages": Pages,
+}
+
+
+def _routes() -> dict[str, str]:
+    """Which service answers each use case's name (each name belongs to one service)."""
+    routes: dict[str, str] = {}
+    for attribute, service in SERVICES.items():
+        for name in vars(service):
+            if name.startswith("__"):
+                continue
+            if name in routes:
+                raise TypeError(f"{name} is a use case of both {routes[name]} and {attribute}")
+            routes[name] = attribute
+    return routes
+
+
+class ChainLedger:
+    """One ledger's application: the ledger core and the services over it.
+
+    A thin façade: ``app.submit_bid(…)`` is ``app.contracting.submit_bid(…)``, each name
+    answered by the one service that defines it (``ROUTES``), anything else by the core
+    (``app.core``: loading, saving, the verified views)."""
+
+    ROUTES = _routes()
+
+    def __init__(self, url: str, keystore: Keystore, state_dir: Path | None = None) -> None:
+        self.core = LedgerCore(url, keystore, state_dir)
+        self.orgs = Organisations(self.core, keystore)
+        self.contracting = Contracting(self.core)
+        self.reviews = Reviews(self.core, self.orgs)
+        self.reports = Reports(self.core, self.orgs, self.reviews)
+        self.transparency = Transparency(self.core)
+        self.exchange = Exchange(self.core, self.transparency)
+        self.open_data = OpenData(self.core)
+        self.auditing = Audit(self.core, self.exchange)
+        self.pages = Pages(self.core, self.reports, self.orgs, self.reviews, self.transparency,
+                           self.auditing)  # fmt: skip
+
+    def __getattr__(self, name: str) -> Any:
+        service = self.ROUTES.get(name)
+        if service is not None:
+            return getattr(self.__dict__[service], name)
+        return getattr(self.__dict__["core"], name)
 
 
 def open_ledger(

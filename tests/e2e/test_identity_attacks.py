@@ -4,7 +4,7 @@ recovery, proofs and bundles, through the CLI on SQLite and PostgreSQL.
 Two kinds of attacker:
 
 - one who runs a modified client: the write path's identity checks
-  (``ChainLedger._authorise``, ``Identity.check_authority``, ``Identity._registrar_signer``)
+  (``LedgerCore._authorise``, ``Registry.check_authority``, ``Organisations._registrar_signer``)
   patched out while it writes, so that it records whatever its own keys can sign;
 - one with write access to the database: rows copied, inserted, moved or rewritten in plain
   SQL, and the stored Merkle tree grown again over the edited events to hide the edit.
@@ -40,7 +40,7 @@ from chainledger.adapters import imported_store, merkle_store
 from chainledger.adapters.crypto import Ed25519Signer
 from chainledger.adapters.event_store import database_url
 from chainledger.adapters.keystore import Keystore
-from chainledger.application.ledger import ChainLedger
+from chainledger.application.ledger import LedgerCore
 from chainledger.domain import identity as domain_identity
 from chainledger.domain.canonical import canonical_json
 from chainledger.domain.events import split_state, stored_state
@@ -124,10 +124,10 @@ def ledger(base: CliLedger, ledgers: LedgerStore, tmp_path: Path) -> CliLedger:
 def modified_client(patch: pytest.MonkeyPatch) -> None:
     """A client that signs whatever its keys can sign: no identity check before writing, none
     when it reads back what it wrote, and any organisation may act as registrar."""
-    patch.setattr("chainledger.application.ledger.ChainLedger._authorise", lambda *_: None)
-    patch.setattr("chainledger.application.organisations.Identity.check_authority", lambda *_: None)
-    patch.setattr("chainledger.application.organisations.Identity._registrar_signer",
-                  lambda self, handle, passphrase: self.signer(handle, passphrase))  # fmt: skip
+    patch.setattr("chainledger.application.ledger.LedgerCore._authorise", lambda *_: None)
+    patch.setattr("chainledger.application.authorisation.Registry.check_authority", lambda *_: None)
+    patch.setattr("chainledger.application.organisations.Organisations._registrar_signer",
+                  lambda self, handle, passphrase: self.ledger.signer(handle, passphrase))  # fmt: skip
 
 
 def fingerprint(ledger: CliLedger, handle: str) -> str:
@@ -440,7 +440,7 @@ def test_a_second_claim_of_an_endorsed_identifier_is_caught(
     full = fingerprint(ledger, FAKE)
     with monkeypatch.context() as patch:
         modified_client(patch)
-        patch.setattr("chainledger.application.organisations.Identity._identifier_holder", lambda *_: None)
+        patch.setattr("chainledger.application.authorisation.Registry.identifier_holder", lambda *_: None)
         patch.setattr(domain_identity.IdentifierClaim, "claim", classmethod(claim_anywhere))
         patch.setattr(claimed, "apply", unchecked)
         ledger.ok("org", "endorse", FAKE, "--as", PRIME, "--fingerprint", full,
@@ -573,10 +573,10 @@ def test_a_thief_cannot_back_date_his_way_out_of_the_compromised_window(
 
 
 def impersonating(registrar: str, holder: str) -> Callable[..., Ed25519Signer]:
-    """``ChainLedger.signer`` that signs as ``registrar`` with ``holder``'s key."""
-    real = ChainLedger.signer
+    """``LedgerCore.signer`` that signs as ``registrar`` with ``holder``'s key."""
+    real = LedgerCore.signer
 
-    def signer(app: ChainLedger, handle: str, passphrase: str) -> Ed25519Signer:
+    def signer(app: LedgerCore, handle: str, passphrase: str) -> Ed25519Signer:
         if handle != registrar:
             return real(app, handle, passphrase)
         own = real(app, holder, passphrase)
@@ -625,7 +625,7 @@ def proofs(base: CliLedger, module_ledgers: LedgerStore) -> Proofs:
             made.ok(*bid("fake-three"))
             # The impostor signs an endorsement of itself in the council's name, with its key.
             made.ok(*bid(FAKE))
-            inner.setattr(ChainLedger, "signer", impersonating(COUNCIL, FAKE))
+            inner.setattr(LedgerCore, "signer", impersonating(COUNCIL, FAKE))
             made.run("org", "endorse", FAKE, "--as", COUNCIL, "--fingerprint", prints[FAKE])
         assert rows_of(made.url, "OrganisationEndorsed", organisation_id(FAKE))
         made.ok("org", "create", "Honest Trust", "--role", "subcontractor")

@@ -163,8 +163,8 @@ def test_events_signed_by_an_unendorsed_organisation_are_caught_on_read(
     reader refuses what it concerns, and the audit names it."""
     ledger.ok("org", "create", "Fake Prime", "--role", "prime", "--handle", FAKE)
     with monkeypatch.context() as patched:
-        patched.setattr("chainledger.application.ledger.ChainLedger._authorise", lambda *_: None)
-        patched.setattr("chainledger.application.organisations.Identity.check_authority", lambda *_: None)
+        patched.setattr("chainledger.application.ledger.LedgerCore._authorise", lambda *_: None)
+        patched.setattr("chainledger.application.authorisation.Registry.check_authority", lambda *_: None)
         ledger.ok(*bid(FAKE, CHARITY))
     with RawEvents(ledger.url) as raw:
         nid = raw.rows()[-1][0]

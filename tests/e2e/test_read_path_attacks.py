@@ -7,7 +7,7 @@ below is either byte for byte what an honest reader gets, or a refusal: exit 1, 
 stdout, one line ``Error: tampered ledger data: …``; never a traceback.
 
 The attacks aim at how a reader catches up its verified store
-(``chainledger.projections.engine``): rows that do not verify do not move the read position
+(``chainledger.application.catch_up``): rows that do not verify do not move the read position
 and join the reader's Merkle tree only when a verified row follows (``Tail``,
 ``rejected_rows``); a verified row out of place ahead of later events is refused once the
 stored tree shows rows behind it (``_behind``); checkpoints and proofs refuse a stored
@@ -45,10 +45,9 @@ from click.testing import CliRunner, Result
 from chainledger.adapters import local_store, merkle_store
 from chainledger.adapters.keystore import Keystore
 from chainledger.application.bundles import verify_bundle
-from chainledger.application.ledger import ChainLedger
-from chainledger.bootstrap import open_ledger
+from chainledger.application.catch_up import ProjectionEngine, Tail
+from chainledger.bootstrap import ChainLedger, open_ledger
 from chainledger.errors import ChainledgerError
-from chainledger.projections.engine import ProjectionEngine, Tail
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.e2e.test_verified_reports_cli import (
     LARGEST_ID,

@@ -9,8 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainledger.adapters.crypto import Ed25519Signer
-from chainledger.application.audit import audit_ledger
-from chainledger.application.ledger import ChainLedger
+from chainledger.bootstrap import ChainLedger
 from chainledger.domain.values import Role
 from chainledger.errors import NotFound, Refused, TamperError
 from tests.conftest import PASSPHRASE
@@ -49,7 +48,7 @@ def test_events_signed_after_rotation_with_the_old_key_are_refused(app: ChainLed
         app.load(late.id)
     assert info.value.notification_id == app.recorder.max_notification_id()
 
-    report = audit_ledger(app)
+    report = app.audit()
     assert [f.message for f in report.failures] == [
         "signed with hope-trust's key " + old_signer.key_id[:16] + "… after it was rotated"
     ]
@@ -71,7 +70,7 @@ def test_revoked_key_is_refused_after_but_not_before(app: ChainLedger) -> None:
     assert app.load(before.id).notes == ["before"]
     with pytest.raises(TamperError):
         app.load(after.id)
-    failures = audit_ledger(app).failures
+    failures = app.audit().failures
     assert len(failures) == 1
     assert failures[0].message.endswith("after it was revoked")
     assert str(after.id) == failures[0].aggregate_id
@@ -84,7 +83,7 @@ def test_a_key_that_never_belonged_to_the_signer_is_refused(app: ChainLedger) ->
     app.save(thing)
     with pytest.raises(TamperError, match="not a valid key of hope-trust"):
         app.load(thing.id)
-    assert "which is not a key of hope-trust" in audit_ledger(app).failures[0].message
+    assert "which is not a key of hope-trust" in app.audit().failures[0].message
 
 
 def test_an_event_from_another_ledger_is_refused(app: ChainLedger) -> None:
@@ -95,7 +94,7 @@ def test_an_event_from_another_ledger_is_refused(app: ChainLedger) -> None:
     app.save(thing)
     with pytest.raises(TamperError, match="signed for another ledger"):
         app.load(thing.id)
-    assert audit_ledger(app).failures[0].message == "signed for another ledger"
+    assert app.audit().failures[0].message == "signed for another ledger"
 
 
 def test_reading_altered_data_raises_and_names_the_notification(app: ChainLedger) -> None:
@@ -121,8 +120,8 @@ def test_audit_streams_the_ledger_with_parallel_workers(app: ChainLedger) -> Non
         for j in range(40):
             thing.note(signer, f"note {j}")
         app.save(thing)
-    sequential = audit_ledger(app, workers=1)
-    parallel = audit_ledger(app, workers=2)
+    sequential = app.audit(workers=1)
+    parallel = app.audit(workers=2)
     assert sequential.ok
     assert parallel.ok
     assert sequential.events == parallel.events == 2 + 30 * 41

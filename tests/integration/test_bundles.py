@@ -75,10 +75,8 @@ from chainledger.adapters import imported_store
 from chainledger.adapters.crypto import Ed25519Signer, raw_public_key
 from chainledger.adapters.event_store import database_url
 from chainledger.adapters.keystore import Keystore
-from chainledger.application.audit import audit_ledger
 from chainledger.application.bundles import BUNDLE, load_bundle, verify_bundle
-from chainledger.application.ledger import ChainLedger
-from chainledger.bootstrap import open_ledger
+from chainledger.bootstrap import ChainLedger, open_ledger
 from chainledger.domain.canonical import canonical_json, digest
 from chainledger.domain.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from chainledger.domain.events import SIGNATURE_LENGTH
@@ -525,7 +523,7 @@ def test_a_round_trip_keeps_every_event_exactly_as_the_origin_stored_it_and_apar
     with opened(target) as app:
         assert app.tree_head() == own_head
         assert app.history(PACKAGE) == own_history
-        report = audit_ledger(app)
+        report = app.audit()
     assert report.ok, report.failures
     assert (report.events, report.imported) == (len(own_events), len(CARRIED))
 
@@ -934,7 +932,7 @@ def test_an_imported_event_altered_here_fails_the_audit_and_refuses_a_reimport(
     where = f"imported from {ORIGIN_NAME} ({origin.ledger_id})"
     with opened(target) as app:
         count, problems = app.audit_imported()
-        report = audit_ledger(app)
+        report = app.audit()
     assert count == len(CARRIED)
     assert problems == [
         f"{where}: {named(invoice_entry)}: signature by {HOPE} does not verify",

@@ -4,7 +4,7 @@ SQLite and PostgreSQL, while 2 more processes keep catching the views up.
 The package has 8 invoices and every process pays all of them in turn (its
 n-th payment goes to invoice (process + n) mod 8), so the processes keep
 writing into the same records at once and losing races to each other: a lost
-race writes nothing and is retried (``ChainLedger.with_retries``, the same path
+race writes nothing and is retried (``LedgerCore.with_retries``, the same path
 the CLI takes). Afterwards the counts are exact, every invoice's versions are
 contiguous, nothing is duplicated, ``audit verify`` is clean, and the views
 the readers caught up (racing each other) equal a rebuild from the ledger.
@@ -129,35 +129,35 @@ def test_the_cli_retries_a_lost_race(
     cli_ledger: CliLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A step that loses a race to another writer is read, checked and written again."""
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.application.ledger import LedgerCore
     from chainledger.errors import Conflict
 
     cli_ledger.ok("org", "create", "Barnet Council", "--role", "commissioner")
-    real = ChainLedger.save_aggregates
+    real = LedgerCore.save_aggregates
     calls: list[int] = []
 
-    def lose_twice(self: ChainLedger, *aggregates: Any) -> Any:
+    def lose_twice(self: LedgerCore, *aggregates: Any) -> Any:
         calls.append(len(aggregates))
         if len(calls) <= 2:
             raise Conflict("someone else recorded into the same record at the same moment")
         return real(self, *aggregates)
 
-    monkeypatch.setattr(ChainLedger, "save_aggregates", lose_twice)
+    monkeypatch.setattr(LedgerCore, "save_aggregates", lose_twice)
     args = ("package", "create", "P-1", "--as", "barnet-council", "--title", "t", "--area", "a",
             "--value", "1000", "--start", "2026-01-01", "--end", "2026-12-31",
             "--description", "d", "--payment-model", "fixed")  # fmt: skip
     result = cli_ledger.ok(*args)
     assert len(calls) == 3
     assert result.stdout.count("Recorded #") == 1
-    monkeypatch.setattr(ChainLedger, "save_aggregates", real)
+    monkeypatch.setattr(LedgerCore, "save_aggregates", real)
     history = json.loads(cli_ledger.ok("history", "P-1", "--format", "json").stdout)
     assert [row["event_type"] for row in history] == ["PackageCreated"]
 
     # A conflict that never clears is refused plainly, and nothing is written.
-    def always_lose(self: ChainLedger, *aggregates: Any) -> Any:
+    def always_lose(self: LedgerCore, *aggregates: Any) -> Any:
         raise Conflict("someone else recorded into the same record at the same moment")
 
-    monkeypatch.setattr(ChainLedger, "save_aggregates", always_lose)
+    monkeypatch.setattr(LedgerCore, "save_aggregates", always_lose)
     monkeypatch.setattr("chainledger.application.ledger.time.sleep", lambda _seconds: None)
     refused = cli_ledger.run(*args[:2], "P-2", *args[3:])
     assert refused.exit_code == 1

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chainledger.application.contracting import UnitOfWork
-from chainledger.application.ledger import ChainLedger
+from chainledger.bootstrap import ChainLedger
 from chainledger.domain.assessment import RULE_IDS, Thresholds, working_days_between
 from chainledger.domain.quantities import Period
 from chainledger.domain.values import Role, Sector, Size

@@ -103,7 +103,7 @@ def test_a_server_lost_mid_command_is_a_plain_error_and_saves_nothing(
 def test_a_server_lost_while_reading_is_a_plain_error(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chainledger.projections.engine import ProjectionEngine
+    from chainledger.application.catch_up import ProjectionEngine
 
     ledger = CliLedger(postgres_url, tmp_path / "keys", CliRunner())
     ledger.ok("init")

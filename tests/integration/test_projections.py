@@ -7,8 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from chainledger.adapters.local_store import VERIFIER_TABLES
-from chainledger.application.audit import audit_ledger
-from chainledger.application.ledger import ChainLedger
+from chainledger.bootstrap import ChainLedger
 from chainledger.tools.generator import generate
 
 
@@ -46,7 +45,7 @@ def test_the_generated_ledger_passes_audit(make_app: Callable[..., ChainLedger])
     app.init_ledger("generated")
     result = generate(app, events=900, seed=3, subcontractors=30, primes=3, commissioners=2)
     assert result.events >= 900
-    report = audit_ledger(app)
+    report = app.audit()
     assert report.ok, report.failures[:3]
     assert report.events == app.recorder.max_notification_id()
     kinds = {row["rule"] for row in app.report("findings")}

@@ -22,8 +22,7 @@ import sqlalchemy
 
 from chainledger.adapters.crypto import seal_to
 from chainledger.adapters.keystore import Keystore
-from chainledger.application.ledger import ChainLedger
-from chainledger.bootstrap import open_ledger
+from chainledger.bootstrap import ChainLedger, open_ledger
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.ids import organisation_id, rating_id, review_round_id
 from chainledger.domain.review import (

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy
 
 from chainledger.adapters import merkle_store
-from chainledger.application.ledger import ChainLedger
+from chainledger.bootstrap import ChainLedger
 from chainledger.domain.assessment import Thresholds, cut_passed_down, named_without_consent
 from chainledger.domain.facts import (
     At,

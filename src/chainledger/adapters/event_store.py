@@ -8,7 +8,7 @@ database are exactly the bytes that were signed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from uuid import UUID
 import sqlalchemy.exc
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Table, inspect
 from sqlalchemy.schema import sort_tables
 
 from chainledger.adapters import imported_store, merkle_store
@@ -160,30 +160,6 @@ class StoredRow:
         return located(event, self.id)
 
 
-def read_notifications(app: Any, session: Any, start: int, limit: int) -> list[StoredRow]:
-    """Stored events from notification id ``start`` on, in order, read with SQLAlchemy Core.
-
-    eventsourcing's ``select_notifications`` builds ORM objects for each row,
-    which costs more than decoding the events; this reads the same table.
-    """
-    table = app.recorder.events_record_cls.__table__
-    query = (
-        select(
-            table.c.id,
-            table.c.originator_id,
-            table.c.originator_version,
-            table.c.topic,
-            table.c.state,
-        )
-        .where(table.c.id >= start)
-        .order_by(table.c.id)
-        .limit(limit)
-    )
-    return [
-        StoredRow(row[0], row[1], row[2], row[3], bytes(row[4])) for row in session.execute(query)
-    ]
-
-
 def uuid_parameter(table: Any, dialect: Any) -> Any:
     """How a UUID goes to the DB-API driver for the events table's originator id.
 
@@ -196,45 +172,159 @@ def uuid_parameter(table: Any, dialect: Any) -> Any:
     return table.c.originator_id.type.bind_processor(dialect) or (lambda value: value)
 
 
-class EventTable:
-    """Fast reads of one aggregate's rows, in plain SQL compiled once.
+class EventRows:
+    """The one reader of the events table: plain SQL, compiled once, over a database
+    engine, so that it serves the application in its own process and the audit's
+    workers in theirs (``EventRows.at(url, table)``).
 
-    Loading an aggregate is the write path's first step (rules are checked
-    against its state), so it avoids SQLAlchemy's per-statement compilation
-    and session bookkeeping; results are the same rows ``select_events`` reads,
-    with the notification id added.
+    eventsourcing's readers build ORM objects for each row and leave out the
+    notification id, by which keys are judged; these read the same rows with it.
+    Nothing read here is trusted: every row is verified before it is used.
+
+    ``as_stored``: on SQLite a value's type follows the value, so bytes edited into text
+    (``replace()`` returns text) are read back as the bytes they now are, to be checked
+    like any other (the audit does this); without it, such a row fails to read
+    (``edited_into_text``) and the application refuses it.
     """
 
-    def __init__(self, app: Any) -> None:
-        table = app.recorder.events_record_cls.__table__
-        self.engine = app.recorder.datastore.engine
-        dialect = self.engine.dialect
-        name = dialect.identifier_preparer.format_table(table)
+    def __init__(self, engine: Any, table: Table | str, *, as_stored: bool = False) -> None:
+        self.engine = engine
+        dialect = engine.dialect
         marker = param_marker(dialect)
-        self._events = (
-            f"SELECT id, originator_version, topic, state FROM {name} "
-            f"WHERE originator_id = {marker} ORDER BY originator_version"
-        )
+        name = dialect.identifier_preparer.quote(table if isinstance(table, str) else table.name)
+        state = "CAST(state AS BLOB)" if as_stored and dialect.name == "sqlite" else "state"
+        columns = f"id, originator_id, originator_version, topic, {state}"
+        # (a reader made from a URL, which knows only the table's name, reads by position)
+        self._bind = (uuid_parameter(table, dialect) if isinstance(table, Table)
+                      else _unbound)  # fmt: skip
+        self._events = (f"SELECT id, originator_version, topic, state FROM {name} "
+                        f"WHERE originator_id = {marker} ORDER BY originator_version")  # fmt: skip
         self._one = f"SELECT id FROM {name} WHERE originator_id = {marker} LIMIT 1"
-        self._at = f"SELECT id FROM {name} WHERE originator_id = {marker} AND originator_version = {marker}"
-        self._bind = uuid_parameter(table, dialect)
+        self._at = (f"SELECT id FROM {name} WHERE originator_id = {marker} "
+                    f"AND originator_version = {marker}")  # fmt: skip
+        self._from = f"SELECT {columns} FROM {name} WHERE id >= {marker} ORDER BY id LIMIT {marker}"
+        self._ids = f"SELECT {columns} FROM {name} WHERE id IN ({{}}) ORDER BY id"
+        self._records = f"SELECT {columns} FROM {name} WHERE originator_id IN ({{}}) ORDER BY id"
+        self._marker = marker
+        # Bounds are inclusive: the id after the largest a 64-bit column holds does not fit
+        # in one (nor in a parameter bound to it).
+        self._range = (
+            f"SELECT {columns} FROM {name} WHERE id >= {marker} AND id <= {marker} ORDER BY id"
+        )
+        # Only the ids at the ends of each range cross to Python; the database steps over
+        # the rest of the index.
+        self._first_id = f"SELECT MIN(id) FROM {name}"
+        self._nth_id = (
+            f"SELECT id FROM {name} WHERE id >= {marker} ORDER BY id LIMIT 1 OFFSET {marker}"
+        )
+        self._next_id = f"SELECT MIN(id) FROM {name} WHERE id > {marker}"
+        self._rest = f"SELECT MAX(id), COUNT(*) FROM {name} WHERE id >= {marker}"
+        self._topics = f"SELECT {columns} FROM {name} WHERE topic IN ({{}}) ORDER BY id"
 
-    def rows(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
+    @classmethod
+    def at(cls, url: str, table: str) -> EventRows:
+        """A reader of its own (a process of the audit's), from the database URL."""
+        from sqlalchemy import create_engine
+
+        return cls(create_engine(url), table, as_stored=True)
+
+    # -- one record ----------------------------------------------------------------
+
+    def aggregate(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
+        """(notification id, version, topic, state) of each of a record's events."""
         with self.engine.connect() as connection:
             result = connection.exec_driver_sql(self._events, (self._bind(aggregate_id),))
             return [(r[0], r[1], r[2], bytes(r[3])) for r in result]
 
     def exists(self, aggregate_id: UUID) -> bool:
         with self.engine.connect() as connection:
-            return (
-                connection.exec_driver_sql(self._one, (self._bind(aggregate_id),)).first()
-                is not None
-            )
+            found = connection.exec_driver_sql(self._one, (self._bind(aggregate_id),)).first()
+            return found is not None
 
     def notification_id(self, aggregate_id: UUID, version: int) -> int | None:
         with self.engine.connect() as connection:
             row = connection.exec_driver_sql(self._at, (self._bind(aggregate_id), version)).first()
             return None if row is None else row[0]
+
+    # -- rows in the ledger's order ---------------------------------------------------
+
+    def notifications(self, session: Any, start: int, limit: int) -> list[StoredRow]:
+        """Stored rows from notification id ``start`` on, in order, read in ``session``
+        (a transaction on the ledger's database)."""
+        result = session.connection().exec_driver_sql(self._from, (start, limit))
+        return [StoredRow(*_row(r)) for r in result]
+
+    def rows_at(self, session: Any, ids: Iterable[int]) -> list[StoredRow]:
+        """The stored rows at these notification ids (those that exist), in order."""
+        wanted = sorted(set(ids))
+        found: list[StoredRow] = []
+        connection = session.connection()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = self._ids.format(", ".join([self._marker] * len(chunk)))
+            found += [StoredRow(*_row(r)) for r in connection.exec_driver_sql(query, tuple(chunk))]
+        return found
+
+    def rows_of(self, session: Any, aggregate_ids: Iterable[UUID]) -> list[StoredRow]:
+        """Every stored row of these records, in order."""
+        wanted = sorted(set(aggregate_ids), key=str)
+        found: list[StoredRow] = []
+        connection = session.connection()
+        for start in range(0, len(wanted), 500):
+            chunk = [self._bind(a) for a in wanted[start : start + 500]]
+            query = self._records.format(", ".join([self._marker] * len(chunk)))
+            found += [StoredRow(*_row(r)) for r in connection.exec_driver_sql(query, tuple(chunk))]
+        return sorted(found, key=lambda row: row.id)
+
+    def range(self, first: int, last: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        """The rows with notification ids from ``first`` to ``last``, both included."""
+        with self.engine.connect() as connection:
+            return [_row(r) for r in connection.exec_driver_sql(self._range, (first, last))]
+
+    def ranges(self, size: int) -> tuple[list[tuple[int, int]], int]:
+        """The log cut into ranges of ``size`` stored rows, as (first id, last id) of each,
+        and how many rows there are: each range's ends are found among the ids that exist,
+        so the cost follows the number of rows, never the values of their ids."""
+        ranges: list[tuple[int, int]] = []
+        count = 0
+        with self.engine.connect() as connection:
+
+            def one(query: str, *parameters: int) -> Any:
+                return connection.exec_driver_sql(query, parameters).first()
+
+            first = one(self._first_id)[0]
+            while first is not None:
+                last = one(self._nth_id, first, size - 1)
+                if last is None:  # the last range holds fewer
+                    last_id, rows = one(self._rest, first)
+                    ranges.append((first, last_id))
+                    count += rows
+                    break
+                ranges.append((first, last[0]))
+                count += size
+                first = one(self._next_id, last[0])[0]
+        return ranges, count
+
+    def of_types(self, topics: Sequence[str]) -> Iterator[tuple[int, UUID, int, str, bytes]]:
+        """Every row of these event types, in order."""
+        query = self._topics.format(", ".join([self._marker] * len(topics)))
+        with self.engine.connect() as connection:
+            for r in connection.exec_driver_sql(query, tuple(topics)):
+                yield _row(r)
+
+
+def _unbound(value: Any) -> Any:
+    raise TypeError("this reader knows only the table's name: it reads rows by position")
+
+
+def _row(r: Any) -> tuple[int, UUID, int, str, bytes]:
+    raw = r[1]
+    aggregate = (
+        raw
+        if isinstance(raw, UUID)
+        else (UUID(bytes=raw) if isinstance(raw, bytes) else UUID(str(raw)))
+    )
+    return r[0], aggregate, r[2], r[3], bytes(r[4])
 
 
 class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):

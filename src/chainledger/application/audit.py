@@ -45,7 +45,7 @@ from sqlalchemy import literal, select
 
 from chainledger.adapters import merkle_store
 from chainledger.adapters.crypto import verify
-from chainledger.adapters.event_store import param_marker
+from chainledger.adapters.event_store import EventRows
 from chainledger.domain.canonical import GENESIS_HASH, digest
 from chainledger.domain.checkpoint import Checkpoint
 from chainledger.domain.events import (
@@ -154,84 +154,6 @@ class KeySpan:
 
 
 # -- reading rows ----------------------------------------------------------------------------
-
-
-class _Rows:
-    """Plain SQL over the events table, usable in any process from the database URL."""
-
-    def __init__(self, url: str, table: str) -> None:
-        from sqlalchemy import create_engine
-
-        self.engine = create_engine(url)
-        dialect = self.engine.dialect
-        marker = param_marker(dialect)
-        name = dialect.identifier_preparer.quote(table)
-        # On SQLite a value's type follows the value: bytes edited into text (replace()
-        # returns text) are read back as the bytes they now are, and checked like any other.
-        state = "CAST(state AS BLOB)" if dialect.name == "sqlite" else "state"
-        columns = f"id, originator_id, originator_version, topic, {state}"
-        # Bounds are inclusive: the id after the largest a 64-bit column holds does not fit
-        # in one (nor in a parameter bound to it).
-        self._range = (
-            f"SELECT {columns} FROM {name} WHERE id >= {marker} AND id <= {marker} ORDER BY id"
-        )
-        # Only the ids at the ends of each range cross to Python; the database steps over
-        # the rest of the index.
-        self._first_id = f"SELECT MIN(id) FROM {name}"
-        self._nth_id = (
-            f"SELECT id FROM {name} WHERE id >= {marker} ORDER BY id LIMIT 1 OFFSET {marker}"
-        )
-        self._next_id = f"SELECT MIN(id) FROM {name} WHERE id > {marker}"
-        self._rest = f"SELECT MAX(id), COUNT(*) FROM {name} WHERE id >= {marker}"
-        placeholders = ", ".join([marker] * len(KEY_TYPES))
-        self._keys = f"SELECT {columns} FROM {name} WHERE topic IN ({placeholders}) ORDER BY id"
-
-    def range(self, first: int, last: int) -> list[tuple[int, UUID, int, str, bytes]]:
-        """The rows with notification ids from ``first`` to ``last``, both included."""
-        with self.engine.connect() as connection:
-            return [_row(r) for r in connection.exec_driver_sql(self._range, (first, last))]
-
-    def ranges(self, size: int) -> tuple[list[tuple[int, int]], int]:
-        """The log cut into ranges of ``size`` stored rows, as (first id, last id) of each,
-        and how many rows there are: each range's ends are found among the ids that exist,
-        so the cost follows the number of rows, never the values of their ids."""
-        ranges: list[tuple[int, int]] = []
-        count = 0
-        with self.engine.connect() as connection:
-
-            def one(query: str, *parameters: int) -> Any:
-                return connection.exec_driver_sql(query, parameters).first()
-
-            first = one(self._first_id)[0]
-            while first is not None:
-                last = one(self._nth_id, first, size - 1)
-                if last is None:  # the last range holds fewer
-                    last_id, rows = one(self._rest, first)
-                    ranges.append((first, last_id))
-                    count += rows
-                    break
-                ranges.append((first, last[0]))
-                count += size
-                first = one(self._next_id, last[0])[0]
-        return ranges, count
-
-    def key_events(self) -> Iterator[tuple[int, UUID, int, str, bytes]]:
-        with self.engine.connect() as connection:
-            for r in connection.exec_driver_sql(self._keys, KEY_TYPES):
-                yield _row(r)
-
-
-def _row(r: Any) -> tuple[int, UUID, int, str, bytes]:
-    raw = r[1]
-    aggregate = (
-        raw
-        if isinstance(raw, UUID)
-        else (UUID(bytes=raw) if isinstance(raw, bytes) else UUID(str(raw)))
-    )
-    return r[0], aggregate, r[2], r[3], bytes(r[4])
-
-
-# -- pass 1: who held which key, where --------------------------------------------------------
 
 
 def signed_time(envelope: dict[str, Any]) -> datetime | None:
@@ -371,7 +293,7 @@ def _start_worker(
     types: frozenset[str],
     authority: Authority,
 ) -> None:
-    _worker.update(rows=_Rows(url, table), ledger_id=ledger_id, spans=spans, types=types,
+    _worker.update(rows=EventRows.at(url, table), ledger_id=ledger_id, spans=spans, types=types,
                    authority=authority)  # fmt: skip
 
 
@@ -648,6 +570,7 @@ def check_checkpoints(
 def audit_ledger(
     app: Any,
     *,
+    imported: Callable[[], tuple[int, list[str]]] | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     checkpoints: Sequence[tuple[str, Checkpoint]] = (),
@@ -655,14 +578,17 @@ def audit_ledger(
     """Verify the whole ledger; never raises on bad data, reports it instead.
 
     The Merkle tree is recomputed from the events themselves and compared with
-    the stored one and with each ``(label, checkpoint)`` given.
+    the stored one and with each ``(label, checkpoint)`` given. ``app`` is the ledger on
+    its SQL database (``LedgerCore``: the audit's workers read it by URL); ``imported``
+    checks the events imported from other ledgers again (``Exchange.audit_imported``;
+    None: none are checked).
     """
     started = time.perf_counter()
     url = app.url
     table = app.recorder.events_table_name
     # Cut by the ids that exist, not by their values: one row with id 2**63-1 must not
     # make the audit walk 2**63 ids.
-    ranges, total = _Rows(url, table).ranges(RANGE)
+    ranges, total = EventRows.at(url, table).ranges(RANGE)
     if workers is None:
         workers = (os.cpu_count() or 1) if total >= PARALLEL_THRESHOLD else 1
     report = AuditReport(workers=workers)
@@ -671,7 +597,7 @@ def audit_ledger(
     # proves nothing; Merkle checkpoints cover deletion on every engine.
     gaps_are_deletions = app.recorder.datastore.engine.dialect.name == "sqlite"
 
-    ledger_id, spans, organisations, authority = key_spans(_Rows(url, table).key_events())
+    ledger_id, spans, organisations, authority = key_spans(EventRows.at(url, table).of_types(KEY_TYPES))
     report.ledger_id, report.organisations = ledger_id, organisations
     # The event types this process knows (a worker process imports only the domain's own).
     initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES), authority)
@@ -699,7 +625,7 @@ def audit_ledger(
     report.tree_size, report.tree_root = walk.size, walk.root
     _check_stored_tree(app, report, walk)
     check_checkpoints(report, walk, checkpoints)
-    report.imported, problems = app.audit_imported()
+    report.imported, problems = imported() if imported is not None else (0, [])
     for message in problems:
         report.add(Failure(0, "", 0, "", message))
     report.failures.sort(key=lambda f: f.notification_id)

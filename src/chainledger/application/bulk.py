@@ -18,17 +18,14 @@ import inspect
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
-from chainledger.application.contracting import UnitOfWork
+from chainledger.application.contracting import Contracting, UnitOfWork
 from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent, Signer
 from chainledger.domain.quantities import parse_date
 from chainledger.errors import ChainledgerError, InvalidValue
-
-if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
 
 MAX_LINE = 1_000_000
 
@@ -71,18 +68,20 @@ STEPS: dict[str, Step] = {
 }
 
 
-def perform(app: ChainLedger, signer: Signer, line: dict[str, Any], uow: UnitOfWork) -> Any:
+def perform(
+    contracting: Contracting, signer: Signer, line: dict[str, Any], uow: UnitOfWork
+) -> Any:
     """Run one step given as a JSON object, inside ``uow``."""
     name = line.get("step")
     if not isinstance(name, str) or name not in STEPS:
         raise InvalidValue(f"unknown step {name!r}; steps are: {', '.join(sorted(STEPS))}")
     step = STEPS[name]
-    method = getattr(app, step.method)
+    method = getattr(contracting, step.method)
     params = {k: v for k, v in line.items() if k not in ("step", "on")}
     if line.get("on") is not None:
         signer = signer.dated(parse_date(line["on"], "on"))
     fixed = dict(step.fixed)
-    named, accepts_any = _parameters(type(app), step.method)
+    named, accepts_any = _parameters(Contracting, step.method)
     unknown = set(params) - set(named) - ({*params} if accepts_any else set())
     if unknown or set(params) & set(fixed):
         raise InvalidValue(
@@ -97,9 +96,9 @@ def perform(app: ChainLedger, signer: Signer, line: dict[str, Any], uow: UnitOfW
 
 
 @functools.cache
-def _parameters(app_class: type, method: str) -> tuple[dict[str, inspect.Parameter], bool]:
+def _parameters(service: type, method: str) -> tuple[dict[str, inspect.Parameter], bool]:
     """A use case's named parameters after the signer, and whether it takes any others."""
-    signature = inspect.signature(getattr(app_class, method))
+    signature = inspect.signature(getattr(service, method))
     parameters = list(signature.parameters.values())[2:]  # self, signer
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
     named = {p.name: p for p in parameters if p.kind is not p.VAR_KEYWORD and p.name != "uow"}
@@ -143,14 +142,14 @@ def _no_constant(text: str) -> Any:
 
 
 def import_steps(
-    app: ChainLedger, signer: Signer, lines: Iterable[tuple[int, dict[str, Any]]]
+    contracting: Contracting, signer: Signer, lines: Iterable[tuple[int, dict[str, Any]]]
 ) -> int:
     """Record every step in one transaction; returns the number of events written."""
-    uow = UnitOfWork(app)
+    uow = UnitOfWork(contracting.ledger)
     count = 0
     for number, line in lines:
         try:
-            perform(app, signer, line, uow)
+            perform(contracting, signer, line, uow)
         except ChainledgerError as error:
             raise type(error)(f"line {number} ({line.get('step', '?')}): {error}") from None
         except (TypeError, AttributeError) as error:

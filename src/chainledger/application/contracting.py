@@ -59,7 +59,7 @@ from chainledger.errors import InvalidValue, NotFound, Refused
 from chainledger.projections.supply_chain import parts_in
 
 if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.application.ports import LedgerPort
 
 MAX_TEXT = 2000
 SUBCONTRACTOR_PART = "be a subcontractor in it"
@@ -68,8 +68,8 @@ SUBCONTRACTOR_PART = "be a subcontractor in it"
 class UnitOfWork:
     """The aggregates one command (or one import) reads and changes, saved together."""
 
-    def __init__(self, app: ChainLedger) -> None:
-        self.app = app
+    def __init__(self, ledger: LedgerPort) -> None:
+        self.ledger = ledger
         self._aggregates: dict[UUID, LedgerAggregate] = {}
         self._absent: set[UUID] = set()
 
@@ -79,12 +79,19 @@ class UnitOfWork:
             if aggregate_id in self._absent:
                 return None
             try:
-                self._aggregates[aggregate_id] = self.app.load(aggregate_id)
+                self._aggregates[aggregate_id] = self.ledger.load(aggregate_id)
             except NotFound:
                 # If someone else records it meanwhile, saving this unit is a conflict.
                 self._absent.add(aggregate_id)
                 return None
         return self._aggregates[aggregate_id]
+
+    def organisation(self, handle: str, what: str = "organisation") -> Organisation:
+        """``handle``'s record (this unit's copy); ``what`` names it in the error."""
+        organisation = self.get(organisation_id(check_handle(handle)))
+        if organisation is None:
+            raise NotFound(f"no {what} with handle {handle!r} in this ledger")
+        return organisation
 
     def add(self, aggregate: LedgerAggregate) -> None:
         if aggregate.id in self._aggregates and self._aggregates[aggregate.id] is not aggregate:
@@ -98,7 +105,7 @@ class UnitOfWork:
         The unit keeps its aggregates, up to date, so it can go on to another batch.
         """
         changed = [a for a in self._aggregates.values() if a.pending_events]
-        return self.app.save_aggregates(*changed) if changed else []
+        return self.ledger.save_aggregates(*changed) if changed else []
 
 
 def text_field(value: Any, what: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
@@ -111,26 +118,23 @@ def text_field(value: Any, what: str, *, required: bool = True, max_length: int 
     return check_text(value, what, max_length=max_length)
 
 
+@contextmanager
+def unit_of_work(ledger: LedgerPort, uow: UnitOfWork | None = None) -> Iterator[UnitOfWork]:
+    """Use ``uow`` if given (a bulk import), else a fresh unit committed on success."""
+    if uow is not None:
+        yield uow
+        return
+    fresh = UnitOfWork(ledger)
+    yield fresh
+    fresh.commit()
+
+
 class Contracting:
-    """The lifecycle use cases; mixed into the application."""
+    """The supply chain's lifecycle: packages, bids, subcontracts, referrals, invoices,
+    payments, performance and concerns, each step signed by the one who may take it."""
 
-    # -- plumbing -------------------------------------------------------------------
-
-    @contextmanager
-    def unit_of_work(self, uow: UnitOfWork | None = None) -> Iterator[UnitOfWork]:
-        """Use ``uow`` if given (a bulk import), else a fresh unit committed on success."""
-        if uow is not None:
-            yield uow
-            return
-        fresh = UnitOfWork(self)  # type: ignore[arg-type]
-        yield fresh
-        fresh.commit()
-
-    def _org(self, uow: UnitOfWork, handle: str, what: str = "organisation") -> Organisation:
-        organisation = uow.get(organisation_id(check_handle(handle)))
-        if organisation is None:
-            raise NotFound(f"no {what} with handle {handle!r} in this ledger")
-        return organisation
+    def __init__(self, ledger: LedgerPort) -> None:
+        self.ledger = ledger
 
     @staticmethod
     def _not_commissioner(package: Package, handle: str, part: str) -> None:
@@ -165,7 +169,7 @@ class Contracting:
             if uow.get(interest_id(package.reference, package.prime, handle)) is not None:
                 return Role.SUBCONTRACTOR
         # Named in a losing bid, or interested before award: the read model knows.
-        with self.views(package.reference) as session:  # type: ignore[attr-defined]
+        with self.ledger.views(package.reference) as session:  # type: ignore[attr-defined]
             parts = parts_in(session, package.reference, handle)
         if Role.SUBCONTRACTOR.value in parts:
             return Role.SUBCONTRACTOR
@@ -231,8 +235,8 @@ class Contracting:
     ) -> str:
         """An organisation creates a contract package to tender, and so is its commissioner."""
         reference = check_reference(reference, "package reference")
-        with self.unit_of_work(uow) as unit:
-            self._org(unit, signer.org)
+        with unit_of_work(self.ledger, uow) as unit:
+            unit.organisation(signer.org)
             if unit.get(package_id(reference)) is not None:
                 raise Refused(f"package {reference!r} already exists")
             package = Package.create(
@@ -264,7 +268,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The commissioner defines a KPI: target, acceptable minimum, direction, period."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._commissioner_only(contract, signer, "define its KPIs")
             kpi = Kpi(
@@ -283,7 +287,7 @@ class Contracting:
         self, signer: Signer, package: str, prime: str, *, uow: UnitOfWork | None = None
     ) -> None:
         """The commissioner awards the package to one prime's bid."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._commissioner_only(contract, signer, "award it")
             bid = self._bid(work, contract, prime)
@@ -301,7 +305,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The commissioner changes the contract's value (a budget cut, say), with its reason."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._commissioner_only(contract, signer, "vary its value")
             contract.vary_value(
@@ -319,7 +323,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The commissioner closes the package: nothing more can be recorded on it."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._commissioner_only(contract, signer, "close it")
             contract.close(signer, reason=text_field(reason, "reason"))
@@ -335,7 +339,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The commissioner answers a subcontractor's concern."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._commissioner_only(contract, signer, "respond to concerns")
             record = work.get(
@@ -366,7 +370,7 @@ class Contracting:
         Any organisation but the package's commissioner may bid, and name any but itself
         and the commissioner.
         """
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._not_commissioner(contract, signer.org, "bid for it")
             if contract.status is not PackageStatus.OPEN:
@@ -383,7 +387,7 @@ class Contracting:
                     )
                 fields = {k: v for k, v in raw.items() if k != "subcontractor"}
                 sub = check_handle(str(raw["subcontractor"]))
-                self._org(work, sub, "subcontractor")
+                work.organisation(sub, "subcontractor")
                 self._not_own_subcontractor(signer.org, sub)
                 self._not_commissioner(contract, sub, SUBCONTRACTOR_PART)
                 parsed.append(Promise(sub, Terms.parse(fields, f"promise to {sub}")))
@@ -400,7 +404,7 @@ class Contracting:
         self, signer: Signer, package: str, reason: str, *, uow: UnitOfWork | None = None
     ) -> None:
         """A prime withdraws its bid."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             bid = self._bid(work, contract, signer.org)
             if contract.prime == signer.org:
@@ -417,10 +421,10 @@ class Contracting:
         **terms: Any,
     ) -> None:
         """After award, the prime issues a subcontract with its actual terms."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "issue subcontracts")
-            sub = self._org(work, subcontractor, "subcontractor")
+            sub = work.organisation(subcontractor, "subcontractor")
             self._not_own_subcontractor(signer.org, sub.handle)
             self._not_commissioner(contract, sub.handle, SUBCONTRACTOR_PART)
             if work.get(subcontract_id(contract.reference, sub.handle)) is not None:
@@ -456,7 +460,7 @@ class Contracting:
         changes = {k: v for k, v in changes.items() if v not in (None, "")}
         if not changes:
             raise InvalidValue("a variation must change at least one term")
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "vary subcontracts")
             subcontract = self._subcontract(work, contract, subcontractor)
@@ -477,7 +481,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The prime records the referrals it sent a subcontractor in a period."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "send referrals")
             self._subcontract(work, contract, subcontractor).send_referrals(
@@ -496,7 +500,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The prime records a payment against a subcontractor's invoice."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             record = work.get(
                 invoice_id(
@@ -526,7 +530,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The prime attests a subcontractor's KPI report."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "attest performance reports")
             self._subcontract(work, contract, subcontractor).attest_performance(
@@ -543,7 +547,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The prime records that it has started a failing-provider process."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._awarded_prime_only(contract, signer, "start a failing-provider process")
             self._subcontract(work, contract, subcontractor).start_failing_provider_process(
@@ -560,7 +564,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The prime explains in writing why a promise in its bid was not delivered."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             bid = self._bid(work, contract, signer.org)
             bid.explain_shortfall(
@@ -582,10 +586,10 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """A subcontractor offers its service to a prime for a package."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._not_commissioner(contract, signer.org, SUBCONTRACTOR_PART)
-            prime = self._org(work, prime, "prime").handle
+            prime = work.organisation(prime, "prime").handle
             self._not_own_subcontractor(prime, signer.org)
             self._not_commissioner(contract, prime, "be a prime in it")
             if contract.status is not PackageStatus.OPEN:
@@ -617,7 +621,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> str:
         """A named subcontractor signs the hash of the promise made in its name."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             bid = self._bid(work, contract, prime)
             return bid.acknowledge(signer, expected_hash=promise_hash or None)
@@ -633,7 +637,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """A named subcontractor disputes a promise: named without consent, or terms differ."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             bid = self._bid(work, contract, prime)
             bid.dispute(
@@ -646,7 +650,7 @@ class Contracting:
         self, signer: Signer, package: str, *, uow: UnitOfWork | None = None
     ) -> None:
         """The subcontractor accepts its subcontract."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._own_subcontract(work, contract, signer).accept(signer)
 
@@ -661,7 +665,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The subcontractor accepts or disputes a proposed variation."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             subcontract = self._own_subcontract(work, contract, signer)
             if not accept and not str(reason or "").strip():
@@ -683,7 +687,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The subcontractor confirms how many referrals it received in a period."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             self._own_subcontract(work, contract, signer).confirm_referrals(
                 signer, period=Period.parse(period), count=parse_count(count, "referrals")
@@ -701,7 +705,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The subcontractor invoices its prime."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             subcontract = self._own_subcontract(work, contract, signer)
             reference = check_reference(reference, "invoice reference")
@@ -729,7 +733,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> Decimal:
         """The subcontractor confirms it received what was paid against an invoice."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             record = work.get(invoice_id(contract.reference, signer.org, check_reference(invoice)))
             if record is None:
@@ -749,7 +753,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> None:
         """The subcontractor reports a KPI's actual value for a period."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             definition = contract.kpis.get(str(kpi))
             if definition is None:
@@ -773,7 +777,7 @@ class Contracting:
         uow: UnitOfWork | None = None,
     ) -> str:
         """A subcontractor raises a concern directly with the commissioner; returns its reference."""
-        with self.unit_of_work(uow) as work:
+        with unit_of_work(self.ledger, uow) as work:
             contract = self._package(work, package)
             role = self._role_in(work, contract, signer.org)
             if role is None:

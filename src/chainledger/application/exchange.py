@@ -1,5 +1,5 @@
 """Use cases of carrying a package between ledgers: export a bundle, import one, and read
-what was imported. Mixed into ``ChainLedger``.
+what was imported.
 
 An export vouches for its bundle with a checkpoint signed by the exporting
 organisation; the import checks every event, signature, chain link and proof
@@ -10,7 +10,6 @@ apart from this ledger's own (``imported_store``), each exactly once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -20,7 +19,7 @@ from sqlalchemy import select
 
 from chainledger.adapters import imported_store, merkle_store
 from chainledger.adapters.crypto import Ed25519Signer
-from chainledger.adapters.event_store import StoredRow, failure_reason
+from chainledger.adapters.event_store import failure_reason
 from chainledger.application.bundles import (
     BundleEvent,
     VerifiedBundle,
@@ -28,6 +27,7 @@ from chainledger.application.bundles import (
     bundle_document,
     verify_bundle,
 )
+from chainledger.application.transparency import Transparency
 from chainledger.domain.events import decode_event, now, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.merkle import leaf_hash, verify_inclusion
@@ -43,7 +43,7 @@ from chainledger.errors import (
 from chainledger.projections.timeline import timeline_table
 
 if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.application.ports import LedgerPort
 
 
 @dataclass(frozen=True)
@@ -60,21 +60,22 @@ class Imported:
 
 
 class Exchange:
-    """Bundles between ledgers; mixed into the application."""
+    """Bundles between ledgers: exported with their proofs, imported once they verify."""
 
-    def export_bundle(self: ChainLedger, package: str, signer: Ed25519Signer) -> dict[str, Any]:
+    def __init__(self, ledger: LedgerPort, transparency: Transparency) -> None:
+        self.ledger = ledger
+        self.transparency = transparency
+
+    def export_bundle(self, package: str, signer: Ed25519Signer) -> dict[str, Any]:
         """The bundle of ``package``: its records' events, the keys of everyone who signed
         them, each event's audit path, and a checkpoint signed by ``signer``."""
         check_reference(package, "package reference")
-        self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        table = self.recorder.events_record_cls.__table__
-        columns = (table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic,
-                   table.c.state)  # fmt: skip
-        with self.views(package) as views:
-            self.references(views, package)
+        self.ledger.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+        with self.ledger.views(package) as views:
+            self.ledger.references(views, package)
             # The tree as far as this reader verified, so that the bundle holds every event
             # of the package its checkpoint covers (an importer relies on that).
-            verified = self.verified_head()
+            verified = self.transparency.verified_head()
             ids = list(
                 views.execute(
                     select(timeline_table.c.notification_id).where(
@@ -83,37 +84,35 @@ class Exchange:
                     )
                 ).scalars()
             )
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.ledger.transaction(commit=False) as session:
             head = merkle_store.head_at(session, verified.position)
             if (head.size, head.root) != (verified.size, verified.root):
                 raise TamperError(
                     "the ledger's stored Merkle tree is not the tree of the events you verified: "
                     "run chainledger audit verify"
                 )
-            rows = _rows(session, select(*columns), table.c.id, ids)
+            rows = self.ledger.rows_at(session, ids)
             if len(rows) < len(ids):
                 raise TamperError(f"events of package {package} that were verified here are "
                                   "gone from the ledger: it was rewritten")  # fmt: skip
             # The genesis and the records of every organisation that signed: their keys,
             # and who vouched for them — the registrars' records too, up to the first
             # registrar, so that an importer sees the whole chain of endorsements.
-            orgs = {signer.org} | {_org(state) for *_, state in rows} - {None}
+            orgs = {signer.org} | {_org(row.state) for row in rows} - {None}
             fetched: set[Any] = set()
             records = [LEDGER_AGGREGATE_ID, *(organisation_id(str(org)) for org in orgs)]
             while records:
                 fetched.update(records)
-                found = [row for row in _rows(session, select(*columns), table.c.originator_id,
-                                              records) if row[0] <= head.position]  # fmt: skip
+                found = [row for row in self.ledger.rows_of(session, records)
+                         if row.id <= head.position]  # fmt: skip
                 rows += found
-                signers = {_org(state) for *_, state in found} - {None}
+                signers = {_org(row.state) for row in found} - {None}
                 records = [r for r in (organisation_id(str(o)) for o in signers)
                            if r not in fetched]  # fmt: skip
-            rows.sort(key=lambda row: row[0])
-            self.projections.checked(
-                [StoredRow(r[0], _uuid(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
-            )
-            positions = merkle_store.leaf_indexes(session, [row[0] for row in rows])
-            missing = [row[0] for row in rows if row[0] not in positions]
+            rows.sort(key=lambda row: row.id)
+            self.ledger.projections.checked(rows)
+            positions = merkle_store.leaf_indexes(session, [row.id for row in rows])
+            missing = [row.id for row in rows if row.id not in positions]
             if missing:
                 raise TamperError(
                     f"event #{missing[0]} is in the log but not in the ledger's Merkle tree: "
@@ -121,31 +120,31 @@ class Exchange:
                 )
             paths = merkle_store.prove_inclusions(session, sorted(positions.values()), head.size)
         events = [
-            BundleEvent(positions[nid], _uuid(aggregate), version, topic, bytes(state),
-                        tuple(paths[positions[nid]]))
-            for nid, aggregate, version, topic, state in rows
+            BundleEvent(positions[row.id], row.originator_id, row.originator_version, row.topic,
+                        row.state, tuple(paths[positions[row.id]]))
+            for row in rows
         ]  # fmt: skip
-        for nid, event in zip((row[0] for row in rows), events, strict=True):
+        for nid, event in zip((row.id for row in rows), events, strict=True):
             # Each proof as the importer will check it, before anything is written.
             if not verify_inclusion(event.position, head.size, leaf_hash(event.state),
                                     list(event.path), head.root):  # fmt: skip
                 raise TamperError(f"the ledger's stored Merkle tree does not prove event #{nid} "
                                   "in the tree you verified: run chainledger audit verify")  # fmt: skip
-        return bundle_document(package, self.checkpoint(signer, head), events)
+        return bundle_document(package, self.transparency.checkpoint(signer, head), events)
 
-    def import_bundle(self: ChainLedger, document: dict[str, Any]) -> Imported:
+    def import_bundle(self, document: dict[str, Any]) -> Imported:
         """Check a bundle and keep the events this ledger does not hold yet; all or none."""
         verified = verify_bundle(document)
-        if verified.ledger_id == self.ledger_id:
+        if verified.ledger_id == self.ledger.ledger_id:
             raise Refused(
-                f"this bundle was exported from this ledger ({self.ledger_id}): "
+                f"this bundle was exported from this ledger ({self.ledger.ledger_id}): "
                 "its events are already here"
             )
         origin = str(verified.ledger_id)
         head = verified.checkpoint.checkpoint
         stamp = now().isoformat(timespec="seconds")
         try:
-            with self.recorder.datastore.transaction(commit=True) as session:
+            with self.ledger.transaction(commit=True) as session:
                 known = imported_store.ledger(session, origin)
                 if known is not None and known.size == head.size and known.root != head.root:
                     raise ProofFailed(
@@ -182,11 +181,11 @@ class Exchange:
         return Imported(origin, verified.ledger_name, verified.package, len(verified.events),
                         len(new), verified.signer, head.size)  # fmt: skip
 
-    def imported_ledgers(self: ChainLedger) -> list[dict[str, Any]]:
+    def imported_ledgers(self) -> list[dict[str, Any]]:
         """The ledgers events were imported from: what is held from each, checked again."""
-        self.ledger_id  # noqa: B018
+        self.ledger.ledger_id  # noqa: B018
         self._refuse_altered_imports()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.ledger.transaction(commit=False) as session:
             held = imported_store.ledgers(session)
         return [
             {
@@ -200,12 +199,12 @@ class Exchange:
             for ledger, events, packages in held
         ]
 
-    def imported_history(self: ChainLedger, package: str) -> list[dict[str, Any]]:
+    def imported_history(self, package: str) -> list[dict[str, Any]]:
         """The imported events of ``package``, from every ledger that sent them."""
         check_reference(package, "package reference")
-        self.ledger_id  # noqa: B018
+        self.ledger.ledger_id  # noqa: B018
         self._refuse_altered_imports()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.ledger.transaction(commit=False) as session:
             names = {
                 ledger.ledger_id: ledger.name for ledger, *_ in imported_store.ledgers(session)
             }
@@ -226,7 +225,7 @@ class Exchange:
             })  # fmt: skip
         return rows
 
-    def _refuse_altered_imports(self: ChainLedger) -> None:
+    def _refuse_altered_imports(self) -> None:
         """Imported events are read from the database like anything else, so they are checked
         again (signatures, keys, versions, hash chains) before they are shown."""
         _, problems = self.audit_imported()
@@ -234,7 +233,7 @@ class Exchange:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise TamperError(f"the imported events do not verify: {problems[0]}{more}")
 
-    def audit_imported(self: ChainLedger) -> tuple[int, list[str]]:
+    def audit_imported(self) -> tuple[int, list[str]]:
         """Check every imported event again, as kept here: how many, and what fails.
 
         Each ledger's events must still pass the audit they passed on import:
@@ -242,7 +241,7 @@ class Exchange:
         """
         problems: list[str] = []
         count = 0
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.ledger.transaction(commit=False) as session:
             for ledger, _, _ in imported_store.ledgers(session):
                 held = imported_store.all_events(session, ledger.ledger_id)
                 events = [BundleEvent(e.position, UUID(e.aggregate_id), e.version, e.topic,
@@ -259,15 +258,6 @@ class Exchange:
         return count, problems
 
 
-def _rows(session: Any, query: Any, column: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(values), 500):
-        rows += [
-            tuple(r) for r in session.execute(query.where(column.in_(values[start : start + 500])))
-        ]
-    return rows
-
-
 def _org(state: bytes) -> str | None:
     try:
         org = json.loads(split_state(bytes(state))[1]).get("org")
@@ -275,9 +265,6 @@ def _org(state: bytes) -> str | None:
         return None  # unreadable: the importer refuses it, naming it
     return org if isinstance(org, str) else None
 
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def _new_events(session: Any, origin: str, bundle: VerifiedBundle) -> list[BundleEvent]:

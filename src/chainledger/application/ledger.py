@@ -12,8 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -27,20 +26,18 @@ from chainledger.adapters.crypto import (
     Ed25519Signer,
     Opener,
     VerifiedSignatures,
-    raw_public_key,
-    raw_x25519_public_key,
 )
 from chainledger.adapters.event_store import (
     APPLICATION_NAME,
     EDITED_INTO_TEXT,
     EVENTS_TABLE,
     BulkApplicationRecorder,
-    EventTable,
+    EventRows,
     SignedEventMapper,
+    StoredRow,
     describe,
     edited_into_text,
     failure_reason,
-    read_notifications,
 )
 from chainledger.adapters.keystore import Keystore
 from chainledger.adapters.local_store import (
@@ -49,87 +46,51 @@ from chainledger.adapters.local_store import (
     prepare_state_dir,
     store_path,
 )
-from chainledger.application.contracting import Contracting
-from chainledger.application.exchange import Exchange
-from chainledger.application.open_data import OpenData
-from chainledger.application.organisations import Identity
-from chainledger.application.pages import Pages
-from chainledger.application.reviews import Reviews
-from chainledger.application.transparency import Transparency
+from chainledger.application.authorisation import Registry
+from chainledger.application.catch_up import ProjectionEngine
 from chainledger.domain import (
-    assessment,
     model,  # noqa: F401 - registers every event type
-    review_analysis,
 )
 from chainledger.domain.aggregate import LedgerAggregate
-from chainledger.domain.assessment import Thresholds
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
 from chainledger.domain.facts import PackageFacts
 from chainledger.domain.identity import (
     IdentifierClaimed,
     KeyRecoveryRequested,
     RegistrarEvent,
-    compromised_at,
 )
-from chainledger.domain.ids import LEDGER_AGGREGATE_ID, bid_id, organisation_id
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.keys import decode_key, key_fingerprint, possession_statement
 from chainledger.domain.ledger import Ledger, LedgerCreated
 from chainledger.domain.organisation import Organisation, OrganisationRegistered, SigningKeyRotated
-from chainledger.domain.review_analysis import RoundRatings
 from chainledger.domain.values import (
-    Role,
-    Sector,
-    Size,
     check_handle,
-    check_identifier,
     check_reference,
     check_text,
-    slugify,
 )
 from chainledger.errors import (
     ChainledgerError,
     Conflict,
-    InvalidValue,
     KeyProblem,
     LedgerUnavailable,
     NotFound,
     Refused,
     TamperError,
 )
-from chainledger.projections.engine import ProjectionEngine
 from chainledger.projections.facts import load_facts, package_references
-from chainledger.projections.organisations import OrganisationRow, OrganisationsProjection
+from chainledger.projections.organisations import OrganisationsProjection
 from chainledger.projections.reviews import ReviewsProjection
 from chainledger.projections.supply_chain import SupplyChainProjection, has_package
-from chainledger.projections.timeline import TimelineProjection, TimelineRow
+from chainledger.projections.timeline import TimelineProjection
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class OrganisationDetails:
-    """What ``org show`` tells about an organisation."""
-
-    handle: str
-    name: str
-    role: str | None  # the part it says it usually plays; its roles are per package
-    sector: str | None
-    size: str | None
-    identifier: str | None
-    key_id: str
-    keys: tuple[tuple[str, str, str, str], ...]  # key id, status, from, until
-    version: int
-    encryption_key_id: str | None = None
-    endorsed_by: str | None = None  # the registrar that vouched for its key (None: nobody yet)
-    rejected: str | None = None  # a registrar's refusal of its request, with the reason
-    registrar: bool = False
-    ledger_has_registrar: bool = False
-
-
-class ChainLedger(
-    Pages, OpenData, Exchange, Transparency, Reviews, Identity, Contracting, Application
-):
-    """A signed supply-chain ledger."""
+class LedgerCore(Application):
+    """The ledger port on an SQL database (SQLite or PostgreSQL), through eventsourcing:
+    records loaded only from events whose signatures, keys, standing and hash chains all
+    verify; changes saved in one transaction once their signers may make them; the
+    reader's verified views."""
 
     name = APPLICATION_NAME
 
@@ -143,6 +104,7 @@ class ChainLedger(
         self._signing_orgs: dict[str, Organisation] = {}
         self._verified = VerifiedSignatures()
         self._orgs_loaded_at: dict[str, int] = {}
+        self.registry = Registry(self)
         try:
             super().__init__(
                 {
@@ -151,7 +113,8 @@ class ChainLedger(
                     "CREATE_TABLE": "y",
                 }
             )
-            self.table = EventTable(self)
+            self.rows = EventRows(self.recorder.datastore.engine,
+                                  self.recorder.events_record_cls.__table__)
         except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
             raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
 
@@ -180,6 +143,24 @@ class ChainLedger(
         engine = getattr(getattr(self.recorder, "datastore", None), "engine", None)
         if engine is not None:
             engine.dispose()
+
+    # -- stored rows ---------------------------------------------------------
+
+    def transaction(self, *, commit: bool = False) -> Any:
+        """A transaction on the ledger's own database (the events and the tree beside them)."""
+        return self.recorder.datastore.transaction(commit=commit)
+
+    def notifications(self, session: Any, start: int, limit: int) -> list[StoredRow]:
+        """Stored rows from notification id ``start`` on, in order (to be verified)."""
+        return self.rows.notifications(session, start, limit)
+
+    def rows_at(self, session: Any, ids: Iterable[int]) -> list[StoredRow]:
+        """The stored rows at these notification ids that exist, in order (to be verified)."""
+        return self.rows.rows_at(session, ids)
+
+    def rows_of(self, session: Any, aggregate_ids: Iterable[UUID]) -> list[StoredRow]:
+        """Every stored row of these records, in order (to be verified)."""
+        return self.rows.rows_of(session, aggregate_ids)
 
     # -- the reader's verified views ----------------------------------------
 
@@ -264,7 +245,7 @@ class ChainLedger(
 
     def exists(self, aggregate_id: UUID) -> bool:
         """Whether anything is recorded under ``aggregate_id`` (nothing is verified)."""
-        return self.table.exists(aggregate_id)
+        return self.rows.exists(aggregate_id)
 
     def init_ledger(self, name: str) -> UUID:
         """Create the ledger's genesis event with a fresh ledger id."""
@@ -278,61 +259,9 @@ class ChainLedger(
 
     # -- organisations and keys --------------------------------------------
 
-    def create_organisation(
-        self,
-        name: str,
-        role: Role | None = None,
-        *,
-        passphrase: str,
-        handle: str | None = None,
-        sector: Sector | None = None,
-        size: Size | None = None,
-        identifier: str | None = None,
-    ) -> OrganisationDetails:
-        """Generate key pairs and register the organisation, signed by the new signing key.
-
-        The organisation also gets an encryption key pair (for content sealed to
-        it, such as the ratings of a review round it owns). ``role`` is only the part
-        it says it usually plays: in each package it plays the part it takes there.
-        """
-        name = check_text(name, "organisation name")
-        handle = check_handle(handle) if handle else slugify(name)
-        if identifier is not None:
-            identifier = check_identifier(identifier)
-        ledger_id = self.ledger_id
-        if self.exists(organisation_id(handle)):
-            raise Refused(
-                f"an organisation with handle {handle!r} already exists; "
-                "choose another with --handle"
-            )
-        private_key = self.keystore.create(passphrase)
-        encryption_key = self.keystore.create_encryption_key(passphrase)
-        signer = Ed25519Signer(ledger_id, handle, private_key)
-        organisation = Organisation.register(
-            signer=signer,
-            public_key=raw_public_key(private_key),
-            name=name,
-            role=role,
-            sector=sector,
-            size=size,
-            identifier=identifier,
-            encryption_key=raw_x25519_public_key(encryption_key),
-        )
-        self.save_aggregates(organisation)
-        return self.organisation(handle)
-
-    def new_encryption_key(self, handle: str, passphrase: str) -> str:
-        """Give ``handle`` a new encryption key (the old ones still open what they sealed)."""
-        signer = self.signer(handle, passphrase)
-        organisation = self._organisation(handle)
-        private_key = self.keystore.create_encryption_key(passphrase)
-        organisation.register_encryption_key(signer, raw_x25519_public_key(private_key))
-        self.save_aggregates(organisation)
-        return organisation.current_encryption_key_id
-
     def opener(self, handle: str, passphrase: str) -> Opener:
         """Opens content sealed to any of ``handle``'s encryption keys held in the key directory."""
-        organisation = self._organisation(handle)
+        organisation = self.organisation_record(handle)
         if not organisation.encryption_keys:
             raise NotFound(
                 f"{handle} has no encryption key yet; make one with: "
@@ -352,73 +281,11 @@ class ChainLedger(
 
     def signer(self, handle: str, passphrase: str) -> Ed25519Signer:
         """A signer for ``handle``'s current key, unlocked from the key directory."""
-        organisation = self._organisation(handle)
+        organisation = self.organisation_record(handle)
         private_key = self.keystore.load(organisation.current_key_id, passphrase, owner=handle)
         return Ed25519Signer(self.ledger_id, handle, private_key)
 
-    def rotate_key(self, handle: str, passphrase: str, new_passphrase: str | None = None) -> str:
-        """Replace ``handle``'s key; the change is signed by the outgoing key."""
-        return self._replace_key(handle, passphrase, new_passphrase, reason=None)
-
-    def revoke_key(
-        self, handle: str, passphrase: str, reason: str, new_passphrase: str | None = None
-    ) -> str:
-        """Revoke ``handle``'s current key as compromised and install a replacement."""
-        return self._replace_key(
-            handle, passphrase, new_passphrase, reason=check_text(reason, "reason", max_length=500)
-        )
-
-    def _replace_key(
-        self, handle: str, passphrase: str, new_passphrase: str | None, reason: str | None
-    ) -> str:
-        signer = self.signer(handle, passphrase)
-        organisation = self._organisation(handle)
-        new_key = self.keystore.create(new_passphrase or passphrase)
-        new_signer = Ed25519Signer(self.ledger_id, handle, new_key)
-        proof = new_signer.sign(possession_statement(self.ledger_id, handle, new_signer.key_id))
-        if reason is None:
-            organisation.rotate_key(signer, new_signer.public_key, proof)
-        else:
-            organisation.revoke_key(signer, new_signer.public_key, proof, reason)
-        self.save_aggregates(organisation)
-        return new_signer.key_id
-
-    def organisation(self, handle: str) -> OrganisationDetails:
-        """One organisation, read from its verified events."""
-        org = self._organisation(handle)
-        keys = tuple(
-            (
-                key.key_id,
-                key.status.value,
-                key.valid_from.isoformat(timespec="seconds"),
-                key.valid_until.isoformat(timespec="seconds") if key.valid_until else "",
-            )
-            for key in org.keys.values()
-        )
-        return OrganisationDetails(
-            handle=org.handle,
-            name=org.name,
-            role=org.role.value if org.role else None,
-            sector=org.sector.value if org.sector else None,
-            size=org.size.value if org.size else None,
-            identifier=org.identifier,
-            key_id=org.current_key_id,
-            keys=keys,
-            version=org.version,
-            encryption_key_id=org.current_encryption_key_id,
-            endorsed_by=org.endorsement.registrar if org.endorsement else None,
-            rejected=f"by {org.rejection[0]}: {org.rejection[1]}" if org.rejection else None,
-            registrar=self.is_registrar(org.handle, None),
-            ledger_has_registrar=self.has_registrar(),
-        )
-
-    def organisations(self, role: Role | None = None) -> list[OrganisationRow]:
-        """Every registered organisation (or those stating ``role``), from the organisations view."""
-        self.ledger_id  # noqa: B018 - refuses a database that holds no ledger
-        with self.views() as session:
-            return OrganisationsProjection.rows(session, role.value if role else None)
-
-    def _organisation(self, handle: str) -> Organisation:
+    def organisation_record(self, handle: str) -> Organisation:
         check_handle(handle)
         self.ledger_id  # noqa: B018
         loaded_at = self.recorder.max_notification_id() or 0
@@ -432,99 +299,13 @@ class ChainLedger(
 
     # -- package views -----------------------------------------------------------
 
-    def history(self, package: str) -> list[TimelineRow]:
-        """A package's timeline: every event, when, who signed it, what it says."""
-        check_reference(package, "package reference")
-        self.ledger_id  # noqa: B018
-        with self.views(package) as session:
-            self.references(session, package)
-            rows = TimelineProjection.rows(session, package)
-        return self.marked_timeline(rows)
-
-    def marked_timeline(self, rows: Sequence[TimelineRow]) -> list[TimelineRow]:
-        """The rows, each signed by a key a registrar later declared compromised saying so."""
-        compromised = self._compromised(rows)
-        return [replace(row, summary=f"{row.summary} [SIGNED BY A COMPROMISED KEY: {row.org} "
-                                     "was recovered by a registrar]")
-                if row.notification_id in compromised else row for row in rows]  # fmt: skip
-
-    def _compromised(self, rows: Sequence[TimelineRow]) -> set[int]:
-        """Of these timeline rows, the positions of those whose signer's key was compromised
-        when it signed: the organisation was recovered by a registrar naming since when, and
-        the event was signed at or after that moment, or placed after an event that was."""
-        if not rows or not self.has_registrar():
-            return set()
-        windows: dict[str, list[tuple[datetime, int | None, int | None]]] = {}
-        for org in {row.org for row in rows}:
-            try:
-                compromised = self._organisation(org).compromised
-            except NotFound:
-                continue
-            if compromised:  # with where this reader's order first reached each window
-                windows[org] = [(since, until, self.projections.reached(since))
-                                for since, until in compromised]  # fmt: skip
-        suspects = [row.notification_id for row in rows if row.org in windows]
-        if not suspects:
-            return set()
-        signed = self.projections.signed_times(suspects)
-        found = set()
-        for row in rows:
-            position = row.notification_id
-            if row.org in windows and any(
-                compromised_at([(since, until)], signed.get(position), position,
-                               since if first is not None and position > first else None)
-                for since, until, first in windows[row.org]
-            ):  # fmt: skip
-                found.add(position)
-        return found
-
-    def bid_view(self, package: str, prime: str) -> dict[str, Any]:
-        """A bid with its promises, each with the hash its subcontractor acknowledges."""
-        check_reference(package, "package reference")
-        check_handle(prime)
-        try:
-            bid = self.load(bid_id(package, prime))
-        except NotFound:
-            raise NotFound(f"{prime} has no bid for package {package!r}") from None
-        promises = []
-        for sub, terms in bid.promises.items():
-            response = bid.responses.get(sub)
-            status = "awaiting answer"
-            if response is not None:
-                status = (
-                    "acknowledged" if response.acknowledged else f"disputed ({response.reason})"
-                )
-            promises.append(
-                {
-                    "subcontractor": sub,
-                    "service": terms.service,
-                    "share_pct": str(terms.share_pct),
-                    "value_per_year": str(terms.value_per_year),
-                    "referrals": f"{terms.referrals_per_period}/{terms.referral_cadence}",
-                    "payment_model": terms.payment_model.value,
-                    "at_risk_pct": str(terms.at_risk_pct),
-                    "terms_days": terms.payment_terms_days,
-                    "fee_pct": str(terms.management_fee_pct),
-                    "answer": status,
-                    "hash": bid.promise_hash(sub),
-                }
-            )
-        return {
-            "package": bid.package,
-            "prime": bid.prime,
-            "price": str(bid.price),
-            "self_delivery_pct": str(bid.self_delivery_pct),
-            "status": bid.status.value,
-            "promises": promises,
-        }
-
     def all_events(self) -> Iterator[LedgerEvent]:
         """Every event in ledger order, each as this reader verified it (read in batches)."""
         self.projections.catch_up()
         last = 0
         while True:
             with self.recorder.datastore.transaction(commit=False) as session:
-                rows = read_notifications(self, session, last + 1, 1000)
+                rows = self.rows.notifications(session, last + 1, 1000)
             checked = self.projections.checked(rows, whole=True)
             for row in checked:
                 yield row.event()
@@ -553,86 +334,6 @@ class ChainLedger(
         if not has_package(session, package):
             raise NotFound(f"no package {package!r} in this ledger")
         return [package]
-
-    def report(
-        self,
-        name: str,
-        *,
-        package: str | None = None,
-        as_of: date | None = None,
-        thresholds: Thresholds | None = None,
-        prime: str | None = None,
-        review_opener: Opener | None = None,
-    ) -> list[dict[str, Any]]:
-        """Rows of report ``name`` (workshare, payments, invoices, referrals, performance,
-        findings, scorecard) for one package or all, as of a date (default today).
-
-        With ``review_opener`` (a round owner's keys), findings include those of the
-        360 review rounds it owns.
-        """
-        t = thresholds or Thresholds()
-        day = as_of or date.today()
-        if name == "scorecard":
-            if not prime:
-                raise InvalidValue("the scorecard needs --prime HANDLE")
-            stated = self.organisation(prime).role
-            facts = self.package_facts(package, day)
-            if stated != Role.PRIME.value and not any(prime in f.bids for f in facts):
-                where = f"package {package}" if package else "any package"
-                raise InvalidValue(f"{prime} is not a prime in {where}")
-            return self.marked_rows(assessment.scorecard(prime, facts, t))
-        if name == "findings":
-            rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
-                      if review_opener is not None else [])  # fmt: skip
-            return self.marked_rows(self.findings(self.package_facts(package, day), t,
-                                                      rounds))  # fmt: skip
-        if name not in assessment.PACKAGE_REPORTS:
-            raise InvalidValue(f"unknown report {name!r}")
-        return self.marked_rows([
-            row
-            for f in self.package_facts(package, day)
-            for row in assessment.PACKAGE_REPORTS[name](f, t)
-        ])  # fmt: skip
-
-    def compromised_events(self, nids: Iterable[int]) -> set[int]:
-        """Of these events, those signed by a key a registrar later declared compromised
-        (when recovering the organisation)."""
-        wanted = set(nids)
-        if not wanted or not self.has_registrar():
-            return set()
-        with self.projections.session() as session:
-            rows = TimelineProjection.rows_at(session, wanted)
-        return self._compromised(list(rows.values()))
-
-    def marked_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Report rows, each resting on evidence signed by a compromised key saying which
-        (``compromised_evidence``); a finding also says so in its sentence."""
-        compromised = self.compromised_events(n for row in rows for n in row.get("evidence", ()))
-        if not compromised:
-            return rows
-        marked = []
-        for row in rows:
-            tainted = [n for n in row.get("evidence", ()) if n in compromised]
-            if tainted:
-                row = {**row, "compromised_evidence": tainted}
-                if "finding" in row:
-                    listed = ", ".join(f"#{n}" for n in tainted)
-                    row["finding"] = (f"{row['finding']} (evidence {listed} was signed by a "
-                                      "compromised key)")  # fmt: skip
-            marked.append(row)
-        return marked
-
-    @staticmethod
-    def findings(
-        facts: list[PackageFacts], t: Thresholds, rounds: Sequence[RoundRatings] = ()
-    ) -> list[dict[str, Any]]:
-        """The findings of these packages' facts and of these opened 360 review rounds,
-        most severe first."""
-        found = [x for f in facts for x in assessment.findings(f, t)]
-        found += review_analysis.findings(list(rounds), t)
-        order = {"high": 0, "medium": 1, "low": 2}
-        found.sort(key=lambda x: (order[x.severity], x.package, x.rule, x.organisations))
-        return [x.as_dict() for x in found]
 
     # -- reading and writing aggregates --------------------------------------
 
@@ -675,7 +376,7 @@ class ChainLedger(
         keys are judged by position in the global order, so this reads the
         same table with it.
         """
-        for notification_id, version, topic, state in self.table.rows(aggregate_id):
+        for notification_id, version, topic, state in self.rows.aggregate(aggregate_id):
             event = decode_event(
                 state, originator_id=aggregate_id, originator_version=version, topic=topic
             )
@@ -711,7 +412,7 @@ class ChainLedger(
         if not self._verified.verify(public_key, event.signature, event.content):
             raise event.tamper(f"signature by {event.org} does not verify")
         if not isinstance(event, OrganisationRegistered | KeyRecoveryRequested):
-            self.check_authority(event, aggregate, self._signer_record(event, aggregate))
+            self.registry.check_authority(event, aggregate, self._signer_record(event, aggregate))
         if isinstance(event, SigningKeyRotated) and not self._verified.verify(
             event.new_key,
             event.proof_bytes,
@@ -726,14 +427,14 @@ class ChainLedger(
             return aggregate
         if isinstance(event, RegistrarEvent):
             return self.organisation_at(event.org, event.notification_id)
-        return self._signing_orgs.get(event.org) or self._organisation(event.org)
+        return self._signing_orgs.get(event.org) or self.organisation_record(event.org)
 
     def organisation_at(self, handle: str, position: int | None) -> Organisation:
         """``handle``'s record as it stood before ``position`` (None: now). Who may sign a
         registrar's event is judged from the records before it, so checking it never
         loads a record that leads back to it."""
         if position is None:
-            return self._organisation(handle)
+            return self.organisation_record(handle)
         try:
             return self.load(organisation_id(check_handle(handle)), before=position)
         except NotFound:
@@ -762,7 +463,7 @@ class ChainLedger(
                 or event.notification_id is None
                 or event.notification_id > self._orgs_loaded_at.get(event.org, 0)
             ):
-                organisation = self._organisation(event.org)
+                organisation = self.organisation_record(event.org)
         key = organisation.key_for(event.key_id, event.notification_id)
         if key is None:
             raise event.tamper(
@@ -784,7 +485,7 @@ class ChainLedger(
     def _notification_id(self, aggregate_id: object, version: int | None) -> int | None:
         if not isinstance(aggregate_id, UUID) or version is None:
             return None
-        return self.table.notification_id(aggregate_id, version)
+        return self.rows.notification_id(aggregate_id, version)
 
     def with_retries(self, attempt: Callable[[], T], *, attempts: int = 8) -> T:
         """Run ``attempt`` — one whole use case: read, check the rules, write — again when it
@@ -810,7 +511,7 @@ class ChainLedger(
         pending = [e for a in aggregates for e in a.pending_events]
         if not pending or any(isinstance(e, LedgerCreated) for e in pending):
             return  # creating the ledger: nothing to check against yet
-        if not self.has_registrar():
+        if not self.registry.has_registrar():
             return
         registrars: set[str] = set()
         signers: set[str] = set()
@@ -822,10 +523,10 @@ class ChainLedger(
                 elif not isinstance(aggregate, Organisation):
                     signers.add(event.org)
         for org in sorted(registrars):
-            if not self.is_registrar(org, None):
+            if not self.registry.is_registrar(org, None):
                 raise Refused(f"{org} is not a registrar of this ledger")
         for org in sorted(signers):
-            self.require_endorsed(org)
+            self.registry.require_endorsed(org)
 
     def save_aggregates(self, *aggregates: LedgerAggregate) -> list[LedgerEvent]:
         """Save every pending event of ``aggregates`` in one transaction, in the order made.
@@ -856,4 +557,4 @@ def _made_at(event: LedgerEvent) -> Any:
     return event.timestamp
 
 
-__all__ = ["ChainLedger", "ChainledgerError", "OrganisationDetails"]
+__all__ = ["ChainledgerError", "LedgerCore"]

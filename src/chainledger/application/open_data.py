@@ -1,5 +1,5 @@
 """Use cases of open data: the ledger published as OCDS release and record packages, and
-as flat tables. Mixed into ``ChainLedger``.
+as flat tables.
 
 A package's releases are made from its own events (found through the timeline
 view, so nothing else is read), in the ledger's order; see
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from chainledger.adapters.event_store import StoredRow
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID
 from chainledger.errors import NotFound, TamperError
 from chainledger.projections.ocds import (
@@ -30,23 +29,26 @@ from chainledger.projections.organisations import OrganisationsProjection
 from chainledger.projections.timeline import timeline_table
 
 if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.application.ports import LedgerPort
 
 BATCH = 1000
 
 
 class OpenData:
-    """OCDS packages of the ledger; mixed into the application."""
+    """OCDS packages of the ledger, from the events this reader verified."""
+
+    def __init__(self, ledger: LedgerPort) -> None:
+        self.ledger = ledger
 
     def ocds(
-        self: ChainLedger, prefix: str, package: str | None = None, *, compiled: bool = False
+        self, prefix: str, package: str | None = None, *, compiled: bool = False
     ) -> dict[str, Any]:
         """An OCDS release package of one package (or all), or with ``compiled`` a record
         package holding each package's releases and compiled release."""
         check_ocid_prefix(prefix)
-        self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        with self.views(package, whole=package is None) as session:
-            references = self.references(session, package)
+        self.ledger.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+        with self.ledger.views(package, whole=package is None) as session:
+            references = self.ledger.references(session, package)
             organisations = {
                 row.handle: Organisation(row.handle, row.name, row.identifier)
                 for row in OrganisationsProjection.rows(session, None)
@@ -56,10 +58,10 @@ class OpenData:
         builder = ReleaseBuilder(prefix, organisations)
         by_package = {ref: builder.releases(ref, self._package_events(ref)) for ref in references}
         head: dict[str, Any] = {
-            "uri": f"urn:uuid:{self.ledger_id}",
+            "uri": f"urn:uuid:{self.ledger.ledger_id}",
             "version": OCDS_VERSION,
             "publishedDate": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "publisher": {"name": self.load(LEDGER_AGGREGATE_ID).name},
+            "publisher": {"name": self.ledger.load(LEDGER_AGGREGATE_ID).name},
             "extensions": list(EXTENSIONS),
         }
         if compiled:
@@ -71,11 +73,10 @@ class OpenData:
             return {**head, "records": records}
         return {**head, "releases": [r for releases in by_package.values() for r in releases]}
 
-    def _package_events(self: ChainLedger, reference: str) -> Iterator[Any]:
+    def _package_events(self, reference: str) -> Iterator[Any]:
         """The events of ``reference``'s records, in the ledger's order, read in batches, each
         as this reader verified it."""
-        table = self.recorder.events_record_cls.__table__
-        with self.projections.session() as session:
+        with self.ledger.projections.session() as session:
             ids = list(
                 session.execute(
                     select(timeline_table.c.notification_id)
@@ -83,17 +84,13 @@ class OpenData:
                     .order_by(timeline_table.c.notification_id)
                 ).scalars()
             )
-        columns = (table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic,
-                   table.c.state)  # fmt: skip
         for start in range(0, len(ids), BATCH):
-            with self.recorder.datastore.transaction(commit=False) as session:
-                query = select(*columns).where(table.c.id.in_(ids[start : start + BATCH]))
-                rows = sorted(session.execute(query), key=lambda r: r[0])
-            stored = [StoredRow(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
+            with self.ledger.transaction(commit=False) as session:
+                stored = self.ledger.rows_at(session, ids[start : start + BATCH])
             if len(stored) < len(ids[start : start + BATCH]):
                 raise TamperError(f"events of package {reference} that were verified here are "
                                   "gone from the ledger: it was rewritten")  # fmt: skip
-            for row in self.projections.checked(stored):
+            for row in self.ledger.projections.checked(stored):
                 yield row.event()
 
 

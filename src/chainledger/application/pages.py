@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from chainledger.adapters import merkle_store
 from chainledger.adapters.crypto import Opener
-from chainledger.application.audit import AuditReport, audit_ledger
+from chainledger.application.audit import AuditReport
+from chainledger.application.auditing import Audit
+from chainledger.application.organisations import Organisations
+from chainledger.application.reports import Reports
+from chainledger.application.reviews import Reviews
+from chainledger.application.transparency import Transparency
 from chainledger.domain import review_analysis
 from chainledger.domain.assessment import PACKAGE_REPORTS, Thresholds
 from chainledger.domain.checkpoint import Checkpoint
@@ -30,7 +35,7 @@ from chainledger.projections.reviews import RoundRow
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 
 if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.application.ports import LedgerPort
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,18 @@ class PageData:
 
 
 class Pages:
-    """``ChainLedger.report_page``: the data of the HTML report."""
+    """``report html``: what the page may show, read once from the verified views."""
+
+    def __init__(self, ledger: LedgerPort, reports: Reports, organisations: Organisations, reviews: Reviews, transparency: Transparency, audit: Audit) -> None:
+        self.ledger = ledger
+        self.reports = reports
+        self.organisations = organisations
+        self.reviews = reviews
+        self.transparency = transparency
+        self.audit = audit
 
     def report_page(
-        self: ChainLedger,
+        self,
         *,
         package: str | None = None,
         as_of: date | None = None,
@@ -88,33 +101,33 @@ class Pages:
             raise Refused("only a review round's owner may ask for the full view: add --as")
         t = thresholds or Thresholds()
         day = as_of or date.today()
-        facts = self.package_facts(package, day)
-        rows = {name: self.marked_rows([row for f in facts for row in PACKAGE_REPORTS[name](f, t)])
+        facts = self.ledger.package_facts(package, day)
+        rows = {name: self.reports.marked_rows([row for f in facts for row in PACKAGE_REPORTS[name](f, t)])
                 for name in ("workshare", "invoices", "referrals", "performance")}  # fmt: skip
         # The owner's rounds, opened once for the review findings and the heatmap.
-        rounds = (self.opened_rounds(review_opener, package=package, thresholds=t)
+        rounds = (self.reviews.opened_rounds(review_opener, package=package, thresholds=t)
                   if review_opener is not None else [])  # fmt: skip
-        found = self.marked_rows(self.findings(facts, t, rounds))
+        found = self.reports.marked_rows(self.reports.findings(facts, t, rounds))
         review = self._review_section(package, rounds, review_opener, full_review)
-        with self.projections.session() as session:
+        with self.ledger.projections.session() as session:
             evidence = TimelineProjection.rows_at(
                 session, (n for f in found for n in f["evidence"])
             )
         # each evidence event marked if a compromised key signed it
-        evidence = dict(zip(evidence, self.marked_timeline(list(evidence.values())), strict=True))
-        checked = audit_ledger(self, checkpoints=checkpoints) if audit else None
-        organisations = self.organisations()
+        evidence = dict(zip(evidence, self.reports.marked_timeline(list(evidence.values())), strict=True))
+        checked = self.audit.audit(checkpoints=checkpoints) if audit else None
+        organisations = self.organisations.organisations()
         if package is not None:  # those party to it: its commissioner, bidders, subcontractors
             parties = {handle for f in facts for handle in f.orgs}
             organisations = [o for o in organisations if o.handle in parties]
         return PageData(
-            ledger_id=str(self.ledger_id),
-            ledger_name=self.load(LEDGER_AGGREGATE_ID).name,
+            ledger_id=str(self.ledger.ledger_id),
+            ledger_name=self.ledger.load(LEDGER_AGGREGATE_ID).name,
             as_of=day,
             package=package,
             packages=facts,
             organisations=organisations,
-            tree=self.tree_head(),
+            tree=self.transparency.tree_head(),
             audit=checked,
             findings=found,
             evidence=evidence,
@@ -128,13 +141,13 @@ class Pages:
         )
 
     def _review_section(
-        self: ChainLedger,
+        self,
         package: str | None,
         rounds: list[RoundRatings],
         opener: Opener | None,
         full: bool,
     ) -> ReviewSection:
-        public = self.review_rounds(package)
+        public = self.reviews.review_rounds(package)
         if opener is None:
             return ReviewSection("sealed", public)
         if full:

@@ -20,7 +20,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chainledger.adapters.crypto import Opener, seal_to
-from chainledger.application.contracting import UnitOfWork, text_field
+from chainledger.application.contracting import UnitOfWork, text_field, unit_of_work
+from chainledger.application.organisations import Organisations
 from chainledger.domain import review_analysis
 from chainledger.domain.assessment import Finding, Thresholds, review_evidence
 from chainledger.domain.events import Signer
@@ -48,27 +49,31 @@ from chainledger.projections import reviews as review_view
 from chainledger.projections.supply_chain import subcontractors_of
 
 if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.application.ports import LedgerPort
 
 RATER = "rater"
 OWNER = "owner"
 
 
 class Reviews:
-    """The review use cases; mixed into the application beside ``Contracting``."""
+    """360 review rounds: opened, rated (sealed to the round's owner), revealed, closed."""
+
+    def __init__(self, ledger: LedgerPort, organisations: Organisations) -> None:
+        self.ledger = ledger
+        self.organisations = organisations
 
     # -- who is in a package ----------------------------------------------------------
 
-    def review_parties(self: ChainLedger, package: str) -> Parties:
+    def review_parties(self, package: str) -> Parties:
         """The package's commissioner, prime and subcontractors (named in the winning bid
         or holding a subcontract): the package itself, and one query of the views."""
         try:
-            pkg: Package = self.load(package_id(package))
+            pkg: Package = self.ledger.load(package_id(package))
         except NotFound:
             raise NotFound(f"no package {package!r} in this ledger") from None
         subs: set[str] = set()
         if pkg.prime is not None:
-            with self.views(package) as session:
+            with self.ledger.views(package) as session:
                 subs = subcontractors_of(session, package, pkg.prime)
         return Parties(pkg.commissioner, pkg.prime, frozenset(subs))
 
@@ -91,7 +96,7 @@ class Reviews:
     # -- the commissioner ---------------------------------------------------------------
 
     def open_review(
-        self: ChainLedger,
+        self,
         signer: Signer,
         package: str,
         period: str,
@@ -108,7 +113,7 @@ class Reviews:
         package, period = self._place(package, period)
         chosen = tuple(parse_dimension(d) for d in dimensions) or DEFAULT_DIMENSIONS
         k = check_min_group(min_group)
-        with self.unit_of_work(uow) as unit:
+        with unit_of_work(self.ledger, uow) as unit:
             pkg: Package | None = unit.get(package_id(package))
             if pkg is None:
                 raise NotFound(f"no package {package!r} in this ledger")
@@ -125,7 +130,7 @@ class Reviews:
                 )
             if unit.get(review_round_id(package, period)) is not None:
                 raise Refused(f"package {package} already has a review round for {period}")
-            owner = self._org(unit, signer.org)
+            owner = unit.organisation(signer.org)
             if owner.encryption_key is None:
                 raise Refused(
                     f"{signer.org} has no encryption key for ratings to be sealed to; make one "
@@ -144,7 +149,7 @@ class Reviews:
             return opened
 
     def close_review(
-        self: ChainLedger,
+        self,
         signer: Signer,
         package: str,
         period: str,
@@ -153,11 +158,11 @@ class Reviews:
     ) -> None:
         """The round's owner closes it: no more commitments; raters may now reveal."""
         package, period = self._place(package, period)
-        with self.unit_of_work(uow) as unit:
+        with unit_of_work(self.ledger, uow) as unit:
             self._round(unit, package, period).close(signer)
 
     def finalise_review(
-        self: ChainLedger,
+        self,
         signer: Signer,
         package: str,
         period: str,
@@ -167,13 +172,13 @@ class Reviews:
         """The round's owner ends the reveals: unrevealed ratings never count, and the
         shared view, now fixed, can be given to the rated organisations."""
         package, period = self._place(package, period)
-        with self.unit_of_work(uow) as unit:
+        with unit_of_work(self.ledger, uow) as unit:
             self._round(unit, package, period).finalise(signer)
 
     # -- raters -------------------------------------------------------------------------
 
     def rate(
-        self: ChainLedger,
+        self,
         signer: Signer,
         package: str,
         period: str,
@@ -186,7 +191,7 @@ class Reviews:
         """Commit to a rating while the round is open. Nobody can read it, or change it."""
         package, period = self._place(package, period)
         ratee = check_handle(ratee)
-        with self.unit_of_work(uow) as unit:
+        with unit_of_work(self.ledger, uow) as unit:
             round_ = self._round(unit, package, period)
             round_.require_open(signer)
             self.review_parties(package).check_may_rate(signer.org, ratee, package)
@@ -200,7 +205,7 @@ class Reviews:
                     f"{signer.org} has already committed a rating of {ratee} in this round; "
                     "a sealed rating cannot be changed"
                 )
-            rater = self._org(unit, signer.org)
+            rater = unit.organisation(signer.org)
             if rater.encryption_key is None:
                 raise Refused(
                     f"{signer.org} has no encryption key to keep its rating until it reveals; "
@@ -217,7 +222,7 @@ class Reviews:
             return rating
 
     def reveal(
-        self: ChainLedger,
+        self,
         signer: Signer,
         opener: Opener,
         package: str,
@@ -237,7 +242,7 @@ class Reviews:
         package, period = self._place(package, period)
         if scores is not None and ratee is None:
             raise InvalidValue("give --ratee with --score: scores belong to one rating")
-        with self.unit_of_work(uow) as unit:
+        with unit_of_work(self.ledger, uow) as unit:
             round_ = self._round(unit, package, period)
             round_.require_revealing(signer)
             candidates = [check_handle(ratee)] if ratee else self.review_parties(package).handles
@@ -285,27 +290,27 @@ class Reviews:
     # -- reading ----------------------------------------------------------------------
 
     def review_rounds(
-        self: ChainLedger, package: str | None = None, period: str | None = None
+        self, package: str | None = None, period: str | None = None
     ) -> list[review_view.RoundRow]:
         """Review rounds from the review view (public: who opened, when, whether closed)."""
         if package is not None:
             package = check_reference(package, "package reference")
-            if not self.exists(package_id(package)):
+            if not self.ledger.exists(package_id(package)):
                 raise NotFound(f"no package {package!r} in this ledger")
         if period is not None:
             period = str(Period.parse(period, "review period"))
-        self.ledger_id  # noqa: B018
-        with self.views(package) as session:
+        self.ledger.ledger_id  # noqa: B018
+        with self.ledger.views(package) as session:
             return review_view.rounds(session, package, period)
 
-    def review_status(self: ChainLedger, package: str, period: str) -> dict[str, Any]:
+    def review_status(self, package: str, period: str) -> dict[str, Any]:
         """Who has committed and who has revealed in a round: what anyone may see."""
         package, period = self._place(package, period)
         found = self.review_rounds(package, period)
         if not found:
             raise NotFound(f"no review round for package {package} in {period}")
         round_ = found[0]
-        with self.projections.session() as session:
+        with self.ledger.projections.session() as session:
             rows = review_view.ratings(session, package, period)
         return {
             "package": package,
@@ -326,7 +331,7 @@ class Reviews:
         }
 
     def opened_rounds(
-        self: ChainLedger,
+        self,
         opener: Opener,
         *,
         package: str | None = None,
@@ -346,7 +351,7 @@ class Reviews:
         result = []
         for row in owned:
             parties = self.review_parties(row.package)
-            with self.projections.session() as session:
+            with self.ledger.projections.session() as session:
                 commitments = review_view.ratings(session, row.package, row.period)
             rr = RoundRatings(row.package, row.period, row.owner, row.status, row.dimensions,
                               row.opened_nid, min_group=row.min_group)  # fmt: skip
@@ -356,7 +361,7 @@ class Reviews:
             for c in commitments:
                 self._open_rating(opener, row, parties, c, rr)
             as_of = min(Period.parse(row.period).last_day, date.today())
-            facts = self.package_facts(row.package, as_of)
+            facts = self.ledger.package_facts(row.package, as_of)
             if facts:
                 rr.measures = {
                     ratee: review_evidence(facts[0], ratee, t) for ratee in parties.handles
@@ -365,7 +370,7 @@ class Reviews:
         return result
 
     def _open_rating(
-        self: ChainLedger,
+        self,
         opener: Opener,
         row: review_view.RoundRow,
         parties: Parties,
@@ -383,7 +388,7 @@ class Reviews:
             return unusable("never revealed")
         if row.closed_nid is None or c.revealed_nid < row.closed_nid:
             return unusable("revealed before the round closed")
-        key = RatingKey(self.ledger_id, row.package, row.period, c.rater, c.ratee)
+        key = RatingKey(self.ledger.ledger_id, row.package, row.period, c.rater, c.ratee)
         try:
             content = RatingContent.from_bytes(
                 opener.open(c.sealed_for_owner, key.sealing_context(OWNER))
@@ -402,7 +407,7 @@ class Reviews:
         return None
 
     def review_report(
-        self: ChainLedger,
+        self,
         opener: Opener,
         *,
         package: str | None = None,
@@ -414,14 +419,14 @@ class Reviews:
         (final rounds only, with each round's minimum group)."""
         if for_handle is not None:
             check_handle(for_handle)
-            self.organisation(for_handle)
+            self.organisations.organisation(for_handle)
         rounds = self.opened_rounds(opener, package=package, period=period, thresholds=thresholds)
         if for_handle is not None:
             return review_analysis.shared_report(rounds, for_handle)
         return review_analysis.owner_report(rounds)
 
     def review_findings(
-        self: ChainLedger, opener: Opener, package: str | None, thresholds: Thresholds
+        self, opener: Opener, package: str | None, thresholds: Thresholds
     ) -> list[Finding]:
         """SELF_OTHER_GAP, LOW_RATED and PERCEPTION_GAP in the rounds ``opener`` owns."""
         rounds = self.opened_rounds(opener, package=package, thresholds=thresholds)

@@ -1,6 +1,6 @@
 """Use cases of the tamper-evident log: checkpoints, and proofs anyone can check offline.
 
-Mixed into ``ChainLedger``. The tree itself is kept by ``merkle_store`` as
+The tree itself is kept by ``merkle_store`` as
 events are recorded; these read it, sign tree heads, and package proofs.
 """
 
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from chainledger.adapters import merkle_store
 from chainledger.adapters.crypto import Ed25519Signer, verify
-from chainledger.adapters.event_store import read_notifications
 from chainledger.application.proofs import CONSISTENCY, INCLUSION, b64
 from chainledger.domain.checkpoint import (
     Checkpoint,
@@ -27,40 +26,43 @@ from chainledger.domain.merkle import edge_root, leaf_hash, verify_consistency, 
 from chainledger.errors import InvalidValue, NotFound, ProofFailed, TamperError
 
 if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.application.ports import LedgerPort
 
 
 class Transparency:
-    """Checkpoints and proofs; mixed into the application."""
+    """Checkpoints, and proofs anyone can check offline."""
 
-    def tree_head(self: ChainLedger) -> merkle_store.TreeHead:
+    def __init__(self, ledger: LedgerPort) -> None:
+        self.ledger = ledger
+
+    def tree_head(self) -> merkle_store.TreeHead:
         """The tree of every event this reader has verified, caught up now."""
-        self.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        self.projections.catch_up()
+        self.ledger.ledger_id  # noqa: B018 - refuse a database that holds no ledger
+        self.ledger.projections.catch_up()
         return self.verified_head()
 
-    def verified_head(self: ChainLedger) -> merkle_store.TreeHead:
+    def verified_head(self) -> merkle_store.TreeHead:
         """The tree of every event this reader has verified so far (no catch-up)."""
-        head = self.projections.head()
+        head = self.ledger.projections.head()
         if head is None:
             return merkle_store.TreeHead(0, edge_root([]), 0)
         return merkle_store.TreeHead(head.size, head.root, head.position)
 
     def checkpoint(
-        self: ChainLedger, signer: Ed25519Signer, head: merkle_store.TreeHead | None = None
+        self, signer: Ed25519Signer, head: merkle_store.TreeHead | None = None
     ) -> SignedCheckpoint:
         """The tree head this reader verified (or ``head``), signed by ``signer``'s
         organisation."""
         head = head or self.tree_head()
         return sign_checkpoint(
-            Checkpoint(self.ledger_id, head.size, head.root),
+            Checkpoint(self.ledger.ledger_id, head.size, head.root),
             signer.org,
             signer.public_key,
             signer.sign,
         )
 
     def keep_checkpoint(
-        self: ChainLedger, signer: Ed25519Signer, deliver: Callable[[SignedCheckpoint], None]
+        self, signer: Ed25519Signer, deliver: Callable[[SignedCheckpoint], None]
     ) -> tuple[SignedCheckpoint, str]:
         """A checkpoint of the tree this reader verified, signed by ``signer`` and handed to
         ``deliver`` (which writes it out), and what was verified for it. It counts as the
@@ -71,10 +73,10 @@ class Transparency:
         (proofs come from the stored tree).
         """
         head = self._proven_head()
-        last = self.projections.last_checkpoint(signer.org)
+        last = self.ledger.projections.last_checkpoint(signer.org)
         since, since_position = last or (0, 0)
-        with self.projections.session() as session:
-            rejected = [r for r in self.projections.rejections(session)
+        with self.ledger.projections.session() as session:
+            rejected = [r for r in self.ledger.projections.rejections(session)
                         if r.nid > since_position]  # fmt: skip
         if rejected:
             more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
@@ -84,7 +86,7 @@ class Transparency:
             )
         signed = self.checkpoint(signer, head)
         deliver(signed)
-        self.projections.record_checkpoint(signer.org, head)
+        self.ledger.projections.record_checkpoint(signer.org, head)
         if last is None:
             verified = f"verified all {head.size} events of the ledger"
         else:
@@ -92,11 +94,11 @@ class Transparency:
                         f"checkpoint here ({since} events)")  # fmt: skip
         return signed, verified
 
-    def _stored_event(self: ChainLedger, notification_id: int) -> tuple[int, list[Any]]:
+    def _stored_event(self, notification_id: int) -> tuple[int, list[Any]]:
         """(leaf index, [row]) of event ``notification_id`` as the ledger stores it."""
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.ledger.transaction(commit=False) as session:
             leaf = merkle_store.leaf_of(session, notification_id)
-            rows = read_notifications(self, session, notification_id, 1)
+            rows = self.ledger.notifications(session, notification_id, 1)
         if leaf is None:
             if rows and rows[0].id == notification_id:
                 raise TamperError(f"event #{notification_id} is in the log but the ledger's "
@@ -107,7 +109,7 @@ class Transparency:
             raise TamperError(f"event #{notification_id} is in the Merkle tree but not in the log")
         return leaf[0], rows
 
-    def _proven_head(self: ChainLedger) -> merkle_store.TreeHead:
+    def _proven_head(self) -> merkle_store.TreeHead:
         """The verified tree head, caught up now, once the ledger's stored tree (which
         proofs come from) is found to be that tree: the same size, ending at the same
         event, with the same root. A stored tree ahead of it is caught up with once (an
@@ -115,7 +117,7 @@ class Transparency:
         """
         for attempt in range(2):
             head = self.tree_head()
-            with self.recorder.datastore.transaction(commit=False) as session:
+            with self.ledger.transaction(commit=False) as session:
                 size, position = merkle_store.stored_size(session)
                 try:
                     root = merkle_store.root_at(session, head.size) if size >= head.size else b""
@@ -134,16 +136,16 @@ class Transparency:
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def checkpoint_signer(self: ChainLedger, signed: SignedCheckpoint) -> tuple[str, str]:
+    def checkpoint_signer(self, signed: SignedCheckpoint) -> tuple[str, str]:
         """(handle, key id) of an organisation of this ledger whose key signed ``signed``."""
-        if signed.checkpoint.ledger_id != self.ledger_id:
+        if signed.checkpoint.ledger_id != self.ledger.ledger_id:
             raise ProofFailed(
                 f"the checkpoint is for ledger {signed.checkpoint.ledger_id}, "
-                f"not this one ({self.ledger_id})"
+                f"not this one ({self.ledger.ledger_id})"
             )
         for signature in signed.signatures:
             try:
-                organisation = self._organisation(signature.name)
+                organisation = self.ledger.organisation_record(signature.name)
             except (NotFound, InvalidValue):
                 continue
             for key in organisation.keys.values():
@@ -154,7 +156,7 @@ class Transparency:
             f"the checkpoint's signature ({names}) is not by a key of an organisation in this ledger"
         )
 
-    def _signer_entry(self: ChainLedger, signer: Ed25519Signer) -> dict[str, str]:
+    def _signer_entry(self, signer: Ed25519Signer) -> dict[str, str]:
         return {
             "org": signer.org,
             "key": signer.key_id,
@@ -162,7 +164,7 @@ class Transparency:
         }
 
     def inclusion_bundle(
-        self: ChainLedger, notification_id: int, signer: Ed25519Signer
+        self, notification_id: int, signer: Ed25519Signer
     ) -> dict[str, Any]:
         """An event, its signer's key, its audit path and a checkpoint signed by ``signer``."""
         try:
@@ -171,12 +173,12 @@ class Transparency:
             self._stored_event(notification_id)  # a more precise refusal, if there is one
             raise
         index, rows = self._stored_event(notification_id)
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.ledger.transaction(commit=False) as session:
             if index >= head.size:
                 raise NotFound(f"event #{notification_id} is newer than what you verified")
             path = merkle_store.prove_inclusion(session, index, head.size)
         row = rows[0]
-        self.projections.checked(rows)
+        self.ledger.projections.checked(rows)
         if not verify_inclusion(index, head.size, leaf_hash(row.state), path, head.root):
             raise TamperError(
                 f"the ledger's stored Merkle tree does not prove event #{notification_id} in the "
@@ -186,7 +188,7 @@ class Transparency:
         signature, content = split_state(state)
         bundle: dict[str, Any] = {
             "format": INCLUSION,
-            "ledger": str(self.ledger_id),
+            "ledger": str(self.ledger.ledger_id),
             "event": {
                 "notification_id": notification_id,
                 "aggregate": str(row.originator_id),
@@ -200,7 +202,7 @@ class Transparency:
         }
         if signature != UNSIGNED:
             envelope = json.loads(content)
-            organisation = self.load(organisation_id(envelope["org"]))
+            organisation = self.ledger.load(organisation_id(envelope["org"]))
             key = organisation.keys.get(envelope["key"])
             if key is None:
                 raise TamperError(f"event #{notification_id} names a key its signer never had")
@@ -209,23 +211,23 @@ class Transparency:
                 "key": key_fingerprint(key.public_key),
                 "public_key": b64(key.public_key),
             }
-            if self.has_registrar():
+            if self.ledger.registry.has_registrar():
                 bundle["vouched"] = self._vouching(envelope["org"], head)
         return bundle
 
-    def _vouching(self: ChainLedger, org: str, head: merkle_store.TreeHead) -> list[dict[str, Any]]:
+    def _vouching(self, org: str, head: merkle_store.TreeHead) -> list[dict[str, Any]]:
         """Who vouched for ``org``, as events proven in the same tree: the genesis (naming the
         first registrar), then each endorsement (and appointment) up from ``org`` to it."""
         wanted: list[int] = []
         seen: set[str] = set()
         todo = [org]
-        root = self.genesis().registrar
+        root = self.ledger.registry.genesis().registrar
         while todo:
             handle = todo.pop()
             if handle in seen:
                 continue
             seen.add(handle)
-            organisation = self._organisation(handle)
+            organisation = self.ledger.organisation_record(handle)
             endorsement = organisation.endorsement
             if endorsement is None or endorsement.position is None:
                 raise NotFound(f"{handle} is not endorsed: nobody vouched for its key")
@@ -242,12 +244,12 @@ class Transparency:
             if endorsement.registrar != handle:
                 todo.append(endorsement.registrar)
         entries: list[dict[str, Any]] = []
-        with self.recorder.datastore.transaction(commit=False) as session:
-            genesis_rows = read_notifications(self, session, 1, 1)
+        with self.ledger.transaction(commit=False) as session:
+            genesis_rows = self.ledger.notifications(session, 1, 1)
             rows = [*genesis_rows[:1], *(row for nid in sorted(set(wanted))
-                                         for row in read_notifications(self, session, nid, 1)
+                                         for row in self.ledger.notifications(session, nid, 1)
                                          if row.id == nid)]  # fmt: skip
-            self.projections.checked(rows)
+            self.ledger.projections.checked(rows)
             indexes = merkle_store.leaf_indexes(session, [row.id for row in rows])
             for row in rows:
                 index = indexes[row.id]
@@ -257,13 +259,13 @@ class Transparency:
                 signature, content = split_state(row.state)
                 if signature != UNSIGNED:
                     envelope = json.loads(content)
-                    signer = self._organisation(envelope["org"]).keys[envelope["key"]]
+                    signer = self.ledger.organisation_record(envelope["org"]).keys[envelope["key"]]
                     entry["public_key"] = b64(signer.public_key)
                 entries.append(entry)
         return entries
 
     def consistency_bundle(
-        self: ChainLedger,
+        self,
         old_size: int,
         signer: Ed25519Signer,
         *,
@@ -281,7 +283,7 @@ class Transparency:
         sees who vouched for the old tree head too.
         """
         head = self.tree_head()
-        with self.recorder.datastore.transaction(commit=False) as session:
+        with self.ledger.transaction(commit=False) as session:
             size = head.size if new_size is None else new_size
             if not 0 < old_size <= size <= head.size:
                 raise InvalidValue(
@@ -314,7 +316,7 @@ class Transparency:
         old: dict[str, Any] = {"size": old_size, "root": b64(old_root)}
         if old_checkpoint is not None:
             handle, key_id = self.checkpoint_signer(old_checkpoint)
-            public_key = self._organisation(handle).keys[key_id].public_key
+            public_key = self.ledger.organisation_record(handle).keys[key_id].public_key
             old["checkpoint"] = old_checkpoint.text()
             old["checkpoint_signer"] = {
                 "org": handle,
@@ -323,7 +325,7 @@ class Transparency:
             }
         return {
             "format": CONSISTENCY,
-            "ledger": str(self.ledger_id),
+            "ledger": str(self.ledger.ledger_id),
             "old": old,
             "proof": [b64(p) for p in proof],
             "checkpoint": self.checkpoint(signer, new_head).text(),

@@ -43,7 +43,7 @@ def verify(
 
     Exit status 0 when the ledger is clean, 1 when anything fails.
     """
-    from chainledger.application.audit import Failure, audit_ledger
+    from chainledger.application.audit import Failure
 
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger
@@ -51,11 +51,9 @@ def verify(
     total = app.recorder.max_notification_id() or 0
     if sys.stderr.isatty() and fmt == "text":
         with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
-            report = audit_ledger(
-                app, workers=workers, progress=bar.update, checkpoints=checkpoints
-            )
+            report = app.audit(workers=workers, progress=bar.update, checkpoints=checkpoints)
     else:
-        report = audit_ledger(app, workers=workers, checkpoints=checkpoints)
+        report = app.audit(workers=workers, checkpoints=checkpoints)
     for message in unsigned:
         report.add(Failure(0, "", 0, "", message))
     if fmt == "json":

@@ -64,7 +64,7 @@ def import_(
     app = runtime.app()
     signer = runtime.signer(handle)
     lines = itertools.chain(first.splitlines(keepends=True), file)
-    count = import_steps(app, signer, read_lines(lines))  # type: ignore[arg-type]
+    count = import_steps(app.contracting, signer, read_lines(lines))  # type: ignore[arg-type]
     click.echo(f"Imported {count} events signed by {handle}.")
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from chainledger.application.ledger import ChainLedger
+    from chainledger.bootstrap import ChainLedger
 
 DEFAULT_LEDGER = "chainledger.db"
 PASSPHRASE_ENV = "CHAINLEDGER_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
@@ -69,7 +69,7 @@ class Runtime:
         signer = self.signer(handle)
 
         def attempt() -> tuple[Any, list[Any]]:
-            unit = UnitOfWork(app)
+            unit = UnitOfWork(app.core)
             result = action(app, signer, unit)
             return result, unit.commit()
 

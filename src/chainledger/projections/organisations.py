@@ -19,8 +19,8 @@ from chainledger.domain.organisation import (
     SigningKeyRevoked,
     SigningKeyRotated,
 )
-from chainledger.projections.engine import Writer
-from chainledger.projections.engine import metadata as shared_metadata
+from chainledger.projections.base import Writer
+from chainledger.projections.base import metadata as shared_metadata
 
 metadata: MetaData = shared_metadata
 

@@ -18,7 +18,7 @@ from chainledger.domain import review
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.keys import decode_key
 from chainledger.domain.review import Dimension
-from chainledger.projections.engine import Writer, metadata
+from chainledger.projections.base import Writer, metadata
 from chainledger.projections.supply_chain import NID
 
 rounds_table = Table(

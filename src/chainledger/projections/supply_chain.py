@@ -22,7 +22,7 @@ from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
 from chainledger.domain.terms import TERM_FIELDS, Terms
-from chainledger.projections.engine import Writer, metadata
+from chainledger.projections.base import Writer, metadata
 
 NID = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
 from chainledger.domain.package import PackageCreated
-from chainledger.projections.engine import Writer, metadata
+from chainledger.projections.base import Writer, metadata
 from chainledger.projections.supply_chain import PackageParts, package_parts
 
 aggregates_table = Table(

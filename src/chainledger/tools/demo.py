@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 
 from chainledger.adapters import merkle_store
 from chainledger.adapters.event_store import EVENTS_TABLE
-from chainledger.application.audit import AuditReport, audit_ledger
+from chainledger.application.audit import AuditReport
 from chainledger.application.contracting import UnitOfWork
 from chainledger.application.proofs import verify_bundle
 from chainledger.bootstrap import open_ledger
@@ -156,7 +156,7 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     for q, quarter in enumerate(QUARTERS):
         end = Period.parse(quarter).last_day
         # What a back office sends in bulk: one unit of work, one transaction, per quarter.
-        unit = UnitOfWork(app)
+        unit = UnitOfWork(app.core)
         for handle, sent, actual, value in FLOWS:
             reference = f"{handle[:4].upper()}-{quarter}"
             app.send_referrals(at("northgate", end), PACKAGE, handle, quarter, sent, uow=unit)
@@ -200,14 +200,14 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
         more = " …" if len(finding["evidence"]) > 6 else ""
         say(f"  [{finding['severity']}] {finding['rule']}: {finding['finding']} ({evidence}{more})")
 
-    clean = audit_ledger(app)
+    clean = app.audit()
     say("\n" + _summary("Audit of the ledger as recorded", clean))
     tampered_path = directory / "tampered.db"
     _copy_database(ledger_path, tampered_path)
     target = _edit_a_payment_date(tampered_path)
     say(f"Someone with database access back-dates a late payment in a copy: {target}")
     edited = open_ledger(str(tampered_path), directory / "keys", state=_state(directory))
-    caught = audit_ledger(edited)
+    caught = edited.audit()
     say(_summary("Audit of the edited copy", caught))
     _say_failures(caught, say)
     try:
@@ -309,9 +309,9 @@ def _checkpoint_and_rollback(
     _roll_back(rolled, 3)
     say("Someone with database access rolls a copy back by 3 events (the review's last steps)")
     say("and rebuilds its Merkle tree to match: every signature left is still valid.")
-    plain = audit_ledger(rolled)
+    plain = rolled.audit()
     say(_summary("Audit of the rolled-back copy", plain))
-    checked = audit_ledger(rolled, checkpoints=[(checkpoint_path.name, head)])
+    checked = rolled.audit(checkpoints=[(checkpoint_path.name, head)])
     say(_summary("The same copy against the council's checkpoint", checked))
     _say_failures(checked, say)
     return plain, checked

@@ -24,7 +24,7 @@ from typing import Any
 
 from chainledger.adapters.keystore import Keystore
 from chainledger.application.contracting import UnitOfWork
-from chainledger.application.ledger import ChainLedger
+from chainledger.bootstrap import ChainLedger
 from chainledger.domain.assessment import add_months
 from chainledger.domain.ids import package_id
 from chainledger.domain.values import Role, Sector, Size
@@ -163,7 +163,7 @@ def _package(
             dated[(handle, day)] = signers[handle].dated(min(day, date.today()))
         return dated[(handle, day)]
 
-    unit = UnitOfWork(app)
+    unit = UnitOfWork(app.core)
     tender = start - timedelta(days=120)
     app.create_package(at(council, tender), reference, f"Programme {number}", rng.choice(AREAS),
                        str(value), start.isoformat(), end.isoformat(), "Support into work",

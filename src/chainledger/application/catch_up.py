@@ -24,14 +24,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chainledger.adapters import merkle_store
-from chainledger.adapters.event_store import param_marker, read_notifications
 from chainledger.adapters.local_store import (
     LocalStore,
     authority_table,
@@ -50,69 +49,9 @@ from chainledger.domain.identity import Authority
 from chainledger.domain.ledger import LedgerCreated
 from chainledger.domain.merkle import HASH_SIZE, append_leaf, edge_root, leaf_hash
 from chainledger.errors import NotFound, TamperError
+from chainledger.projections.base import Projection, Writer
 
-__all__ = ["Projection", "ProjectionEngine", "VerifiedHead", "Writer", "metadata"]
-
-
-class Writer:
-    """Collects a batch's inserts for executemany, keeping them in order with other statements.
-
-    Rows go to the DB-API's ``executemany`` with a statement compiled once per
-    table: SQLAlchemy's per-row parameter processing would otherwise cost more
-    than everything else in a catch-up.
-    """
-
-    _statements: ClassVar[dict[tuple[str, str, tuple[str, ...]], str]] = {}
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._pending: dict[Table, list[dict[str, Any]]] = {}
-
-    def insert(self, table: Table, row: dict[str, Any]) -> None:
-        self._pending.setdefault(table, []).append(row)
-
-    def execute(self, statement: Any) -> Any:
-        """Run an update or a read after everything inserted so far."""
-        self.flush()
-        return self.session.execute(statement)
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        connection = self.session.connection()
-        for table, rows in self._pending.items():
-            groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-            for row in rows:
-                groups.setdefault(tuple(row), []).append(tuple(row.values()))
-            for keys, values in groups.items():
-                connection.exec_driver_sql(self._statement(connection.dialect, table, keys), values)
-        self._pending = {}
-
-    @classmethod
-    def _statement(cls, dialect: Any, table: Table, keys: tuple[str, ...]) -> str:
-        cache_key = (dialect.name, table.name, keys)
-        if cache_key not in cls._statements:
-            quote = dialect.identifier_preparer.quote
-            marker = param_marker(dialect)
-            cls._statements[cache_key] = (
-                f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
-                f"({', '.join(quote(k) for k in keys)}) VALUES ({', '.join([marker] * len(keys))})"
-            )
-        return cls._statements[cache_key]
-
-
-class Projection(Protocol):
-    """A read model: its tables, the event types it reads, and how it applies them."""
-
-    name: str
-    tables: Sequence[Table]
-    topics: Sequence[str]  # empty: every event
-
-    def apply(self, event: LedgerEvent, writer: Writer) -> None: ...
-
-    def reset(self) -> None:
-        """Forget anything cached in memory (the tables are being emptied)."""
-
+__all__ = ["ProjectionEngine", "VerifiedHead"]
 
 
 @dataclass(frozen=True)
@@ -387,10 +326,10 @@ class ProjectionEngine:
             start = max(position, tail.cursor) + 1
             if start > MAX_ID:
                 return 0
-            with self.app.recorder.datastore.transaction(commit=False) as ledger:
+            with self.app.transaction(commit=False) as ledger:
                 if check_tip and head is not None and head.position:
                     self._check_tip(ledger, head)
-                rows = read_notifications(self.app, ledger, start, self.batch_size)
+                rows = self.app.notifications(ledger, start, self.batch_size)
             if not rows:
                 return 0
             tail.cursor = rows[-1].id
@@ -462,7 +401,7 @@ class ProjectionEngine:
 
     def _check_tip(self, ledger: Any, head: VerifiedHead) -> None:
         """The last row verified must still be there, as it was."""
-        found = read_notifications(self.app, ledger, head.position, 1)
+        found = self.app.notifications(ledger, head.position, 1)
         if not found or found[0].id != head.position or leaf_hash(found[0].state) != head.last_leaf:
             raise TamperError(
                 f"event #{head.position}, the last of the {head.size} you verified in this "
@@ -479,7 +418,7 @@ class ProjectionEngine:
             return []
         with (
             self.store.reading() as session,
-            self.app.recorder.datastore.transaction(commit=False) as ledger,
+            self.app.transaction(commit=False) as ledger,
         ):
             stored_size, stored_position = merkle_store.stored_size(ledger)
             if stored_size > head.size and stored_position <= head.position:
@@ -528,7 +467,7 @@ class ProjectionEngine:
             return []
         # Only rows that verify are hidden events; junk named by an edited tree is not a
         # reason to refuse everyone (it is noted, like any edit of the tree).
-        rows = [row for nid in unseen for row in read_notifications(self.app, ledger, nid, 1)
+        rows = [row for nid in unseen for row in self.app.notifications(ledger, nid, 1)
                 if row.id == nid]  # fmt: skip
         if not rows:
             return []

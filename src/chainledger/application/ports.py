@@ -1,0 +1,117 @@
+"""The ledger port: what every use case needs from a ledger, and nothing else.
+
+Use cases are written against this protocol, not against a database. The first
+implementation is ``application.ledger.LedgerCore`` on the SQL event store
+(SQLite or PostgreSQL, through eventsourcing); a ledger reached over the network
+implements the same protocol, so that no use case changes with the way the ledger
+is reached.
+
+What it promises:
+
+- ``load`` returns a record rebuilt only from events whose signatures, keys,
+  signers' standing and hash chain verify (``TamperError`` otherwise), and that
+  still hold what this reader verified before;
+- ``save_aggregates`` writes every pending event of the records in one atomic
+  step, after refusing any its signer may not make (``Refused``), or nothing
+  (``Conflict`` when another writer won the race; ``with_retries`` runs a whole
+  use case again then);
+- ``views`` opens the reader's verified read models, caught up first, refusing
+  a package whose rows do not verify;
+- ``notifications``, ``rows_at`` and ``rows_of`` read stored rows in the ledger's order, for
+  checking (nothing read this way is trusted before it is verified).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from chainledger.adapters.crypto import Ed25519Signer, Opener
+    from chainledger.adapters.event_store import StoredRow
+    from chainledger.application.catch_up import ProjectionEngine
+    from chainledger.domain.aggregate import LedgerAggregate
+    from chainledger.domain.events import LedgerEvent
+    from chainledger.domain.facts import PackageFacts
+    from chainledger.domain.ledger import Ledger
+    from chainledger.domain.organisation import Organisation
+
+T = TypeVar("T")
+
+
+class RegistryPort(Protocol):
+    """Who may sign what on the ledger (``application.authorisation.Registry``)."""
+
+    def forget(self) -> None: ...
+
+    def genesis(self) -> Ledger: ...
+
+    def has_registrar(self) -> bool: ...
+
+    def is_registrar(self, handle: str, position: int | None, at: datetime | None = None) -> bool: ...
+
+    def require_endorsed(self, handle: str) -> None: ...
+
+    def identifier_holder(self, identifier: str, before: int | None = None) -> str | None: ...
+
+
+class LedgerPort(Protocol):
+    """One ledger, as the use cases see it."""
+
+    notes: list[str]  # what the command noticed but did not refuse, for the person
+
+    @property
+    def ledger_id(self) -> UUID: ...
+
+    @property
+    def registry(self) -> RegistryPort: ...
+
+    @property
+    def projections(self) -> ProjectionEngine: ...
+
+    # -- records -------------------------------------------------------------------
+
+    def is_initialised(self) -> bool: ...
+
+    def exists(self, aggregate_id: UUID) -> bool: ...
+
+    def load(self, aggregate_id: UUID, *, before: int | None = None) -> Any: ...
+
+    def organisation_record(self, handle: str) -> Organisation: ...
+
+    def organisation_at(self, handle: str, position: int | None) -> Organisation: ...
+
+    def save_aggregates(self, *aggregates: LedgerAggregate) -> list[LedgerEvent]: ...
+
+    def with_retries(self, attempt: Callable[[], T], *, attempts: int = 8) -> T: ...
+
+    # -- keys held on this machine ---------------------------------------------------
+
+    def signer(self, handle: str, passphrase: str) -> Ed25519Signer: ...
+
+    def opener(self, handle: str, passphrase: str) -> Opener: ...
+
+    # -- the reader's verified views -------------------------------------------------
+
+    def views(
+        self, package: str | None = None, *, whole: bool = False
+    ) -> AbstractContextManager[Any]: ...
+
+    def references(self, session: Any, package: str | None) -> list[str]: ...
+
+    def package_facts(self, package: str | None, as_of: date) -> list[PackageFacts]: ...
+
+    def all_events(self) -> Iterator[LedgerEvent]: ...
+
+    # -- stored rows, to be verified -------------------------------------------------
+
+    def transaction(self, *, commit: bool = False) -> AbstractContextManager[Any]: ...
+
+    def notifications(self, session: Any, start: int, limit: int) -> list[StoredRow]: ...
+
+    def rows_at(self, session: Any, ids: Iterable[int]) -> list[StoredRow]: ...
+
+    def rows_of(self, session: Any, aggregate_ids: Iterable[UUID]) -> list[StoredRow]: ...

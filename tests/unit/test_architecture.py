@@ -1,0 +1,158 @@
+"""The layers, checked from the source: every import in ``src/`` (at the top of a module,
+inside a function, or only for type checking) goes down the layers, never round in a
+cycle; the domain is pure; no class is built from more than two bases."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGE = SRC / "chainledger"
+
+# Each layer may import the layers before it (and itself), never one after it.
+LAYERS = (
+    ("errors", "__init__"),
+    ("domain",),
+    ("adapters",),
+    ("projections",),
+    ("application",),
+    ("bootstrap", "report_html"),
+    ("tools",),
+    ("cli",),
+    ("__main__",),
+)
+# What the pure domain may import besides itself: the standard library, canonical JSON
+# (RFC 8785) and the one error hierarchy.
+DOMAIN_MAY_IMPORT = {"rfc8785", "chainledger.errors"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def imports(path: Path, known: dict[str, Path]) -> Iterator[str]:
+    """Every module ``path`` imports, wherever the import statement stands."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            for alias in node.names:  # ``from package import module`` imports the module
+                full = f"{target}.{alias.name}"
+                yield full if full in known else target
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: {dep for dep in imports(path, known) if dep in known and dep != name}
+            for name, path in known.items()}  # fmt: skip
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(edges.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def layer_of(module: str) -> int:
+    part = module.split(".")[1] if "." in module else "__init__"
+    for rank, names in enumerate(LAYERS):
+        if part in names:
+            return rank
+    raise AssertionError(f"{module} is in no layer: add its folder to LAYERS")
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    """(So that the next test cannot pass by finding nothing.)"""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_anywhere_in_src() -> None:
+    edges = graph()
+    assert len(edges) > 50  # every module was read
+    assert cycles(edges) == []
+
+
+def test_every_import_goes_down_the_layers() -> None:
+    upward = [f"{module} imports {dep}" for module, deps in graph().items() for dep in deps
+              if layer_of(dep) > layer_of(module)]  # fmt: skip
+    assert upward == []
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself() -> None:
+    known = modules()
+    stdlib = set(sys.stdlib_module_names)
+    impure = [
+        f"{name} imports {dep}"
+        for name, path in known.items()
+        if name.startswith("chainledger.domain")
+        for dep in imports(path, known)
+        if dep.split(".")[0] not in stdlib | {"__future__"}
+        and not dep.startswith("chainledger.domain")
+        and dep not in DOMAIN_MAY_IMPORT
+    ]
+    assert impure == []
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=module_name)
+def test_no_class_has_more_than_two_bases(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    wide = [node.name for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef) and len(node.bases) > 2]  # fmt: skip
+    assert wide == []
+
+
+def test_each_use_case_belongs_to_one_service() -> None:
+    """The façade answers each name from the one service that defines it."""
+    from chainledger.bootstrap import SERVICES, ChainLedger
+
+    for attribute, service in SERVICES.items():
+        for name in vars(service):
+            if not name.startswith("__"):
+                assert ChainLedger.ROUTES[name] == attribute
