@@ -9,6 +9,7 @@ from typing import Any
 
 from chainledger.adapters.event_store import database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
+from chainledger.adapters.sql_store import SqlEventStore
 from chainledger.application.auditing import Audit
 from chainledger.application.contracting import Contracting
 from chainledger.application.exchange import Exchange
@@ -53,12 +54,12 @@ class ChainLedger:
 
     A thin façade: ``app.submit_bid(…)`` is ``app.contracting.submit_bid(…)``, each name
     answered by the one service that defines it (``ROUTES``), anything else by the core
-    (``app.core``: loading, saving, the verified views)."""
+    (``app.core``: loading, saving, the verified views) or its event store."""
 
     ROUTES = _routes()
 
     def __init__(self, url: str, keystore: Keystore, state_dir: Path | None = None) -> None:
-        self.core = LedgerCore(url, keystore, state_dir)
+        self.core = LedgerCore(SqlEventStore(url), keystore, state_dir)
         self.orgs = Organisations(self.core, keystore)
         self.contracting = Contracting(self.core)
         self.reviews = Reviews(self.core, self.orgs)
@@ -74,7 +75,11 @@ class ChainLedger:
         service = self.ROUTES.get(name)
         if service is not None:
             return getattr(self.__dict__[service], name)
-        return getattr(self.__dict__["core"], name)
+        core = self.__dict__["core"]
+        try:
+            return getattr(core, name)
+        except AttributeError:  # the event store's own (``recorder``, for tools and tests)
+            return getattr(core.store, name)
 
 
 def open_ledger(

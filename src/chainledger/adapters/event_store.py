@@ -22,7 +22,7 @@ from sqlalchemy.schema import sort_tables
 
 from chainledger.adapters import imported_store, merkle_store
 from chainledger.domain.events import LedgerEvent, decode_event, located, stored_state
-from chainledger.errors import InvalidValue
+from chainledger.errors import InvalidValue, LedgerUnavailable, TamperError
 
 DEFAULT_LEDGER = "chainledger.db"
 APPLICATION_NAME = "ChainLedger"
@@ -232,9 +232,14 @@ class EventRows:
 
     def aggregate(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
         """(notification id, version, topic, state) of each of a record's events."""
-        with self.engine.connect() as connection:
-            result = connection.exec_driver_sql(self._events, (self._bind(aggregate_id),))
-            return [(r[0], r[1], r[2], bytes(r[3])) for r in result]
+        try:
+            with self.engine.connect() as connection:
+                result = connection.exec_driver_sql(self._events, (self._bind(aggregate_id),))
+                return [(r[0], r[1], r[2], bytes(r[3])) for r in result]
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            if edited_into_text(exc):
+                raise TamperError(EDITED_INTO_TEXT, aggregate_id=aggregate_id) from None
+            raise LedgerUnavailable(f"cannot read the ledger: {failure_reason(exc)}") from None
 
     def exists(self, aggregate_id: UUID) -> bool:
         with self.engine.connect() as connection:

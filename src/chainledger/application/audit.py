@@ -579,13 +579,14 @@ def audit_ledger(
 
     The Merkle tree is recomputed from the events themselves and compared with
     the stored one and with each ``(label, checkpoint)`` given. ``app`` is the ledger on
-    its SQL database (``LedgerCore``: the audit's workers read it by URL); ``imported``
+    its SQL database (``LedgerCore`` over ``SqlEventStore``: the audit's workers read it
+    by URL); ``imported``
     checks the events imported from other ledgers again (``Exchange.audit_imported``;
     None: none are checked).
     """
     started = time.perf_counter()
-    url = app.url
-    table = app.recorder.events_table_name
+    url = app.store.url
+    table = app.store.recorder.events_table_name
     # Cut by the ids that exist, not by their values: one row with id 2**63-1 must not
     # make the audit walk 2**63 ids.
     ranges, total = EventRows.at(url, table).ranges(RANGE)
@@ -595,7 +596,7 @@ def audit_ledger(
     # SQLite hands out notification ids without gaps, so a gap means a deleted
     # row. PostgreSQL sequences skip ids on rolled-back inserts, so there a gap
     # proves nothing; Merkle checkpoints cover deletion on every engine.
-    gaps_are_deletions = app.recorder.datastore.engine.dialect.name == "sqlite"
+    gaps_are_deletions = app.store.recorder.datastore.engine.dialect.name == "sqlite"
 
     ledger_id, spans, organisations, authority = key_spans(EventRows.at(url, table).of_types(KEY_TYPES))
     report.ledger_id, report.organisations = ledger_id, organisations
@@ -637,7 +638,7 @@ def audit_ledger(
 def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
     """The stored tree (which proofs and checkpoints are made from) must be the events' tree."""
     try:
-        with app.recorder.datastore.transaction(commit=False) as session:
+        with app.store.transaction(commit=False) as session:
             head = merkle_store.read_head(session)
     except ChainledgerError as error:
         report.add(Failure(0, "", 0, "", f"the stored Merkle tree cannot be read: {error}"))
@@ -679,7 +680,7 @@ def _stored_level_digests(app: Any) -> dict[int, bytes]:
     tree (read in key order, streamed)."""
     leaves, nodes = merkle_store.leaves_table, merkle_store.nodes_table
     digests: dict[int, Any] = {}
-    with app.recorder.datastore.transaction(commit=False) as session:
+    with app.store.transaction(commit=False) as session:
         connection = session.connection().execution_options(stream_results=True,
                                                              yield_per=10_000)  # fmt: skip
         queries = (

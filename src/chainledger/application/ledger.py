@@ -1,4 +1,4 @@
-"""The application layer: chainledger's use cases on an eventsourcing Application.
+"""The ledger core: the ledger port over an event store.
 
 Each public method is one use case: it loads (and verifies) aggregates, asks
 them to act, and saves every resulting event in one atomic call. Reading an
@@ -17,27 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-import sqlalchemy.exc
-from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
-from eventsourcing.utils import Environment
-
 from chainledger.adapters.crypto import (
     Ed25519Signer,
     Opener,
     VerifiedSignatures,
 )
 from chainledger.adapters.event_store import (
-    APPLICATION_NAME,
-    EDITED_INTO_TEXT,
-    EVENTS_TABLE,
-    BulkApplicationRecorder,
-    EventRows,
-    SignedEventMapper,
     StoredRow,
-    describe,
-    edited_into_text,
-    failure_reason,
 )
 from chainledger.adapters.keystore import Keystore
 from chainledger.adapters.local_store import (
@@ -48,6 +34,7 @@ from chainledger.adapters.local_store import (
 )
 from chainledger.application.authorisation import Registry
 from chainledger.application.catch_up import ProjectionEngine
+from chainledger.application.ports import EventStore
 from chainledger.domain import (
     model,  # noqa: F401 - registers every event type
 )
@@ -72,7 +59,6 @@ from chainledger.errors import (
     ChainledgerError,
     Conflict,
     KeyProblem,
-    LedgerUnavailable,
     NotFound,
     Refused,
     TamperError,
@@ -86,16 +72,14 @@ from chainledger.projections.timeline import TimelineProjection
 T = TypeVar("T")
 
 
-class LedgerCore(Application):
-    """The ledger port on an SQL database (SQLite or PostgreSQL), through eventsourcing:
-    records loaded only from events whose signatures, keys, standing and hash chains all
-    verify; changes saved in one transaction once their signers may make them; the
-    reader's verified views."""
+class LedgerCore:
+    """The ledger port over an event store (``store``): records loaded only from events
+    whose signatures, keys, standing and hash chains all verify; changes saved in one
+    step once their signers may make them; the reader's verified views, kept in its
+    own store outside the ledger's database."""
 
-    name = APPLICATION_NAME
-
-    def __init__(self, url: str, keystore: Keystore, state_dir: Path | None = None) -> None:
-        self.url = url
+    def __init__(self, store: EventStore, keystore: Keystore, state_dir: Path | None = None) -> None:
+        self.store = store
         self.keystore = keystore
         self.state_dir = state_dir or default_state_dir()
         self._projections: ProjectionEngine | None = None
@@ -105,62 +89,31 @@ class LedgerCore(Application):
         self._verified = VerifiedSignatures()
         self._orgs_loaded_at: dict[str, int] = {}
         self.registry = Registry(self)
-        try:
-            super().__init__(
-                {
-                    "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
-                    "SQLALCHEMY_URL": url,
-                    "CREATE_TABLE": "y",
-                }
-            )
-            self.rows = EventRows(self.recorder.datastore.engine,
-                                  self.recorder.events_record_cls.__table__)
-        except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
-            raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
-
-    def construct_env(self, name: str, env: Any = None) -> Environment:
-        # Only what chainledger passes: the user's unrelated environment variables
-        # must not reconfigure persistence behind the --ledger option's back.
-        return Environment(name, dict(env or {}))
-
-    def construct_mapper(self) -> SignedEventMapper:
-        return SignedEventMapper()
-
-    def construct_recorder(self) -> BulkApplicationRecorder:
-        recorder = BulkApplicationRecorder(
-            datastore=self.factory.datastore,  # type: ignore[attr-defined]
-            events_table_name=EVENTS_TABLE,
-        )
-        recorder.create_table()
-        return recorder
 
     def close(self) -> None:
-        """Close the database connections this application holds."""
+        """Close the verified store and the event store's connections."""
         if self._projections is not None:
             self._projections.store.close()
             self._projections = None
-        super().close()
-        engine = getattr(getattr(self.recorder, "datastore", None), "engine", None)
-        if engine is not None:
-            engine.dispose()
+        self.store.close()
 
     # -- stored rows ---------------------------------------------------------
 
     def transaction(self, *, commit: bool = False) -> Any:
         """A transaction on the ledger's own database (the events and the tree beside them)."""
-        return self.recorder.datastore.transaction(commit=commit)
+        return self.store.transaction(commit=commit)
 
     def notifications(self, session: Any, start: int, limit: int) -> list[StoredRow]:
         """Stored rows from notification id ``start`` on, in order (to be verified)."""
-        return self.rows.notifications(session, start, limit)
+        return self.store.rows.notifications(session, start, limit)
 
     def rows_at(self, session: Any, ids: Iterable[int]) -> list[StoredRow]:
         """The stored rows at these notification ids that exist, in order (to be verified)."""
-        return self.rows.rows_at(session, ids)
+        return self.store.rows.rows_at(session, ids)
 
     def rows_of(self, session: Any, aggregate_ids: Iterable[UUID]) -> list[StoredRow]:
         """Every stored row of these records, in order (to be verified)."""
-        return self.rows.rows_of(session, aggregate_ids)
+        return self.store.rows.rows_of(session, aggregate_ids)
 
     # -- the reader's verified views ----------------------------------------
 
@@ -170,7 +123,7 @@ class LedgerCore(Application):
         if self._projections is None:
             ledger_id = str(self.ledger_id)
             prepare_state_dir(self.state_dir)
-            path = store_path(self.state_dir, describe(self.url), ledger_id)
+            path = store_path(self.state_dir, self.store.location, ledger_id)
             projections = [OrganisationsProjection(), TimelineProjection(),
                            SupplyChainProjection(), ReviewsProjection()]  # fmt: skip
             tables = [table for p in projections for table in p.tables]
@@ -231,7 +184,7 @@ class LedgerCore(Application):
                 ledger = self.load(LEDGER_AGGREGATE_ID)
             except NotFound:
                 raise NotFound(
-                    f"{describe(self.url)} holds no ledger yet; create one with: chainledger init"
+                    f"{self.store.location} holds no ledger yet; create one with: chainledger init"
                 ) from None
             self._ledger_id = ledger.ledger_id
         return self._ledger_id
@@ -245,13 +198,13 @@ class LedgerCore(Application):
 
     def exists(self, aggregate_id: UUID) -> bool:
         """Whether anything is recorded under ``aggregate_id`` (nothing is verified)."""
-        return self.rows.exists(aggregate_id)
+        return self.store.rows.exists(aggregate_id)
 
     def init_ledger(self, name: str) -> UUID:
         """Create the ledger's genesis event with a fresh ledger id."""
         name = check_text(name, "ledger name")
         if self.is_initialised():
-            raise Refused(f"{describe(self.url)} already holds ledger {self.ledger_id}")
+            raise Refused(f"{self.store.location} already holds ledger {self.ledger_id}")
         ledger = Ledger.create(uuid4(), name)
         self.save_aggregates(ledger)
         self._ledger_id = ledger.ledger_id
@@ -288,7 +241,7 @@ class LedgerCore(Application):
     def organisation_record(self, handle: str) -> Organisation:
         check_handle(handle)
         self.ledger_id  # noqa: B018
-        loaded_at = self.recorder.max_notification_id() or 0
+        loaded_at = self.store.max_position()
         try:
             organisation = self.load(organisation_id(handle))
         except NotFound:
@@ -304,8 +257,8 @@ class LedgerCore(Application):
         self.projections.catch_up()
         last = 0
         while True:
-            with self.recorder.datastore.transaction(commit=False) as session:
-                rows = self.rows.notifications(session, last + 1, 1000)
+            with self.store.transaction(commit=False) as session:
+                rows = self.store.rows.notifications(session, last + 1, 1000)
             checked = self.projections.checked(rows, whole=True)
             for row in checked:
                 yield row.event()
@@ -361,10 +314,6 @@ class LedgerCore(Application):
                 )
         except TamperError as error:
             raise error.located(self._notification_id(error.aggregate_id, error.version)) from None
-        except (PersistenceError, sqlalchemy.exc.SQLAlchemyError) as exc:
-            if edited_into_text(exc):
-                raise TamperError(EDITED_INTO_TEXT, aggregate_id=aggregate_id) from None
-            raise LedgerUnavailable(f"cannot read the ledger: {failure_reason(exc)}") from None
         if aggregate is None:
             raise NotFound(f"nothing recorded under {aggregate_id}")
         return aggregate
@@ -376,7 +325,7 @@ class LedgerCore(Application):
         keys are judged by position in the global order, so this reads the
         same table with it.
         """
-        for notification_id, version, topic, state in self.rows.aggregate(aggregate_id):
+        for notification_id, version, topic, state in self.store.rows.aggregate(aggregate_id):
             event = decode_event(
                 state, originator_id=aggregate_id, originator_version=version, topic=topic
             )
@@ -485,7 +434,7 @@ class LedgerCore(Application):
     def _notification_id(self, aggregate_id: object, version: int | None) -> int | None:
         if not isinstance(aggregate_id, UUID) or version is None:
             return None
-        return self.rows.notification_id(aggregate_id, version)
+        return self.store.rows.notification_id(aggregate_id, version)
 
     def with_retries(self, attempt: Callable[[], T], *, attempts: int = 8) -> T:
         """Run ``attempt`` — one whole use case: read, check the rules, write — again when it
@@ -537,19 +486,7 @@ class LedgerCore(Application):
         """
         self._authorise(aggregates)
         events = sorted((e for a in aggregates for e in a.collect_events()), key=_made_at)
-        try:
-            for recording in self.save(*events):
-                located(recording.domain_event, recording.notification.id)
-        except IntegrityError:
-            raise Conflict(
-                "someone else recorded into the same record at the same moment; "
-                "nothing was written — run the command again"
-            ) from None
-        except PersistenceError as exc:
-            raise LedgerUnavailable(
-                f"the ledger's database failed while recording ({failure_reason(exc)}); "
-                "nothing was saved"
-            ) from None
+        self.store.append(events)
         return events
 
 

@@ -23,7 +23,7 @@ What it promises:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -40,6 +40,21 @@ if TYPE_CHECKING:
     from chainledger.domain.organisation import Organisation
 
 T = TypeVar("T")
+
+
+class EventStore(Protocol):
+    """Where the ledger's signed events are kept (``adapters.sql_store.SqlEventStore``)."""
+
+    location: str  # where it is, to name in messages (no password)
+    rows: Any  # its reader (``adapters.event_store.EventRows``)
+
+    def append(self, events: Sequence[LedgerEvent]) -> None: ...
+
+    def transaction(self, *, commit: bool = False) -> AbstractContextManager[Any]: ...
+
+    def max_position(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class RegistryPort(Protocol):

@@ -48,7 +48,7 @@ def verify(
     app = runtime.app()
     app.ledger_id  # noqa: B018 - refuse a database that holds no ledger
     checkpoints, unsigned = load_checkpoints(app, checkpoint_files)
-    total = app.recorder.max_notification_id() or 0
+    total = app.store.max_position()
     if sys.stderr.isatty() and fmt == "text":
         with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
             report = app.audit(workers=workers, progress=bar.update, checkpoints=checkpoints)

@@ -74,7 +74,7 @@ def generate(
     """
     started = time.perf_counter()
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
-    before = app.recorder.max_notification_id() or 0
+    before = app.store.max_position()
     if signers is None:
         signers = prepare(app, seed=seed, primes=primes, subcontractors=subcontractors,
                           commissioners=commissioners)  # fmt: skip
@@ -97,7 +97,7 @@ def generate(
         _package(app, rng, signers, number, rng.choice(councils), prime_pool, subs)
         number += 1
         packages += 1
-        written = (app.recorder.max_notification_id() or 0) - before
+        written = (app.store.max_position()) - before
         if progress is not None:
             progress(written)
     return Generated(packages, len(signers), written, time.perf_counter() - started)

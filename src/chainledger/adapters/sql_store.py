@@ -1,0 +1,100 @@
+"""The ledger's events in an SQL database (SQLite or PostgreSQL), through eventsourcing.
+
+The first implementation of the event store the ledger core reads and appends to
+(``application.ports.EventStore``): eventsourcing's application machinery with
+chainledger's mapper (the stored bytes are the signed bytes) and recorder (a save's
+rows in one statement, the Merkle tree grown in the same transaction), and
+``EventRows`` for every read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy.exc
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.utils import Environment
+
+from chainledger.adapters.event_store import (
+    APPLICATION_NAME,
+    EVENTS_TABLE,
+    BulkApplicationRecorder,
+    EventRows,
+    SignedEventMapper,
+    describe,
+    failure_reason,
+)
+from chainledger.domain.events import LedgerEvent, located
+from chainledger.errors import Conflict, LedgerUnavailable
+
+
+class SqlEventStore(Application):
+    """Events in a database given by its SQLAlchemy URL."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.location = describe(url)
+        try:
+            super().__init__(
+                {
+                    "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+                    "SQLALCHEMY_URL": url,
+                    "CREATE_TABLE": "y",
+                }
+            )
+            self.rows = EventRows(self.recorder.datastore.engine,
+                                  self.recorder.events_record_cls.__table__)  # fmt: skip
+        except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
+            raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        # Only what chainledger passes: the user's unrelated environment variables
+        # must not reconfigure persistence behind the --ledger option's back.
+        return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> SignedEventMapper:
+        return SignedEventMapper()
+
+    def construct_recorder(self) -> BulkApplicationRecorder:
+        recorder = BulkApplicationRecorder(
+            datastore=self.factory.datastore,  # type: ignore[attr-defined]
+            events_table_name=EVENTS_TABLE,
+        )
+        recorder.create_table()
+        return recorder
+
+    def append(self, events: Sequence[LedgerEvent]) -> None:
+        """Write ``events`` in one transaction, in this order, each told its position; or
+        nothing (``Conflict`` when another writer recorded into one of their records)."""
+        try:
+            for recording in self.save(*events):
+                located(recording.domain_event, recording.notification.id)
+        except IntegrityError:
+            raise Conflict(
+                "someone else recorded into the same record at the same moment; "
+                "nothing was written — run the command again"
+            ) from None
+        except PersistenceError as exc:
+            raise LedgerUnavailable(
+                f"the ledger's database failed while recording ({failure_reason(exc)}); "
+                "nothing was saved"
+            ) from None
+
+    def transaction(self, *, commit: bool = False) -> Any:
+        """A transaction on the database (the events and the tree beside them)."""
+        return self.recorder.datastore.transaction(commit=commit)
+
+    def max_position(self) -> int:
+        """The highest notification id stored (0: none)."""
+        return self.recorder.max_notification_id() or 0
+
+    def close(self) -> None:
+        """Close the database connections this store holds."""
+        super().close()
+        engine = getattr(getattr(self.recorder, "datastore", None), "engine", None)
+        if engine is not None:
+            engine.dispose()
