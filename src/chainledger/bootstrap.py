@@ -9,6 +9,8 @@ from typing import Any
 
 from chainledger.adapters.event_store import database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
+from chainledger.adapters.local_store import default_state_dir
+from chainledger.adapters.remote_store import RemoteEventStore, is_remote
 from chainledger.adapters.sql_store import SqlEventStore
 from chainledger.application.auditing import Audit
 from chainledger.application.contracting import Contracting
@@ -17,10 +19,11 @@ from chainledger.application.ledger import LedgerCore
 from chainledger.application.open_data import OpenData
 from chainledger.application.organisations import Organisations
 from chainledger.application.pages import Pages
+from chainledger.application.ports import EventStore
 from chainledger.application.reports import Reports
 from chainledger.application.reviews import Reviews
 from chainledger.application.transparency import Transparency
-from chainledger.errors import NotFound
+from chainledger.errors import NotFound, Refused
 
 # The services, by the attribute the façade keeps each under.
 SERVICES: dict[str, type] = {
@@ -58,8 +61,8 @@ class ChainLedger:
 
     ROUTES = _routes()
 
-    def __init__(self, url: str, keystore: Keystore, state_dir: Path | None = None) -> None:
-        self.core = LedgerCore(SqlEventStore(url), keystore, state_dir)
+    def __init__(self, store: EventStore, keystore: Keystore, state_dir: Path | None = None) -> None:
+        self.core = LedgerCore(store, keystore, state_dir)
         self.orgs = Organisations(self.core, keystore)
         self.contracting = Contracting(self.core)
         self.reviews = Reviews(self.core, self.orgs)
@@ -70,6 +73,16 @@ class ChainLedger:
         self.auditing = Audit(self.core, self.exchange)
         self.pages = Pages(self.core, self.reports, self.orgs, self.reviews, self.transparency,
                            self.auditing)  # fmt: skip
+
+    @property
+    def keystore(self) -> Keystore:
+        """The key directory of this machine (the core unlocks keys from it, and
+        ``orgs`` makes new ones in it)."""
+        return self.core.keystore
+
+    @keystore.setter
+    def keystore(self, keystore: Keystore) -> None:
+        self.core.keystore = self.orgs.keystore = keystore
 
     def __getattr__(self, name: str) -> Any:
         service = self.ROUTES.get(name)
@@ -85,12 +98,19 @@ class ChainLedger:
 def open_ledger(
     ledger: str, keys: Path, *, create: bool = False, state: Path | None = None
 ) -> ChainLedger:
-    """The application for the ledger at ``ledger`` (a path or an SQLAlchemy URL), reading
-    through the verified store in ``state`` (default: the user's state directory).
+    """The application for the ledger at ``ledger`` (a path, an SQLAlchemy URL, or the
+    http(s) address of a chainledger service), reading through the verified store in
+    ``state`` (default: the user's state directory).
 
     An SQLite file that does not exist is created only when ``create`` is set,
     so a mistyped path is an error instead of a new empty ledger.
     """
+    if is_remote(ledger):
+        if create:
+            raise Refused("a ledger is created on the service's own machine (chainledger init "
+                          "there, then chainledger serve); here, point --ledger at it")  # fmt: skip
+        state_dir = state or default_state_dir()
+        return ChainLedger(RemoteEventStore(ledger, state_dir), Keystore(keys), state_dir)
     url = database_url(ledger)
     path = sqlite_path(url)
     if path is not None:
@@ -101,4 +121,4 @@ def open_ledger(
                 f"no ledger at {path}; create one with: chainledger init "
                 "(or point --ledger / CHAINLEDGER_LEDGER at an existing one)"
             )
-    return ChainLedger(url, Keystore(keys), state)
+    return ChainLedger(SqlEventStore(url), Keystore(keys), state)

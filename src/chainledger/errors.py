@@ -71,5 +71,16 @@ class TamperError(ChainledgerError):
         )
 
 
+class SecurityError(ChainledgerError):
+    """A ledger service answered with a history that contradicts what this client verified
+    before (rolled back, forked) or with data its own signed checkpoint does not cover.
+    ``evidence`` names the file that keeps both signed checkpoints."""
+
+    def __init__(self, message: str, evidence: object = None) -> None:
+        self.evidence = evidence
+        saved = f"; the evidence (both signed checkpoints) is in {evidence}" if evidence else ""
+        super().__init__(f"SECURITY: {message}{saved}")
+
+
 class ProofFailed(ChainledgerError):
     """A proof, checkpoint or bundle does not prove what it claims."""

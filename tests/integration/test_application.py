@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainledger.adapters.crypto import Ed25519Signer
+from chainledger.adapters.keystore import Keystore
 from chainledger.bootstrap import ChainLedger
 from chainledger.domain.values import Role
 from chainledger.errors import NotFound, Refused, TamperError
-from tests.conftest import PASSPHRASE
+from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
 from tests.ledgers import RawEvents
 from tests.support import Thing
 
@@ -32,6 +34,19 @@ def test_ledger_id_is_fixed_at_init_and_read_back(make_app: Callable[..., ChainL
 def test_an_uninitialised_database_says_how_to_start(make_app: Callable[..., ChainLedger]) -> None:
     with pytest.raises(NotFound, match="chainledger init"):
         make_app().organisations()
+
+
+def test_a_key_directory_given_to_the_application_is_the_one_every_service_uses(
+    make_app: Callable[..., ChainLedger], tmp_path: Path
+) -> None:
+    """New keys are made, and keys unlocked, in the directory last given to the façade."""
+    app = make_app()
+    app.init_ledger("keys")
+    app.keystore = Keystore(tmp_path / "elsewhere", scrypt_n=FAST_SCRYPT_N)
+    handle = register(app, "Hope Trust")
+    key_id = app.organisation(handle).key_id
+    assert (tmp_path / "elsewhere" / f"{key_id}.key").exists()
+    assert app.signer(handle, PASSPHRASE).key_id == key_id
 
 
 def test_events_signed_after_rotation_with_the_old_key_are_refused(app: ChainLedger) -> None:

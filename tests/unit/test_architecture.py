@@ -22,6 +22,7 @@ LAYERS = (
     ("projections",),
     ("application",),
     ("bootstrap", "report_html"),
+    ("service",),
     ("tools",),
     ("cli",),
     ("__main__",),

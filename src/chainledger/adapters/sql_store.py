@@ -34,6 +34,7 @@ class SqlEventStore(Application):
     """Events in a database given by its SQLAlchemy URL."""
 
     name = APPLICATION_NAME
+    keeps_tree = True  # the Merkle tree beside the events, in the same database
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -91,6 +92,9 @@ class SqlEventStore(Application):
     def max_position(self) -> int:
         """The highest notification id stored (0: none)."""
         return self.recorder.max_notification_id() or 0
+
+    def confirm(self, head: Any) -> None:
+        """(Nothing to confirm: the catch-up compares the tree stored beside the events.)"""
 
     def close(self) -> None:
         """Close the database connections this store holds."""

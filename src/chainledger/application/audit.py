@@ -73,7 +73,7 @@ from chainledger.domain.organisation import (
     SigningKeyRevoked,
     SigningKeyRotated,
 )
-from chainledger.errors import ChainledgerError, TamperError
+from chainledger.errors import ChainledgerError, Refused, TamperError
 
 RANGE = 10_000  # stored rows per task
 PARALLEL_THRESHOLD = 20_000
@@ -585,6 +585,12 @@ def audit_ledger(
     None: none are checked).
     """
     started = time.perf_counter()
+    if not app.store.keeps_tree:  # a ledger service's: only the service holds the database
+        raise Refused(
+            f"audit verify reads the ledger's database itself, which only the service at "
+            f"{app.store.location} holds: run it on the service's machine (through a service, "
+            "every command verifies each row it reads)"
+        )
     url = app.store.url
     table = app.store.recorder.events_table_name
     # Cut by the ids that exist, not by their values: one row with id 2**63-1 must not

@@ -307,7 +307,7 @@ class ProjectionEngine:
             if count == 0:
                 break
             read += count
-        self.notes = self._check_stored_tree()
+        self.notes = self._check_stored_tree() if self.app.store.keeps_tree else []
         return read
 
     def _catch_up_batch(self, *, check_tip: bool, strict: bool, tail: Tail) -> int:

@@ -141,6 +141,7 @@ class LedgerCore:
         only adds a note for a single package's output.
         """
         self.projections.catch_up()
+        self.store.confirm(self.projections.head())
         self.notes += [n for n in self.projections.notes if n not in self.notes]
         with self.projections.session() as session:
             self._refuse_tampered(session, package, whole=whole)
@@ -255,6 +256,7 @@ class LedgerCore:
     def all_events(self) -> Iterator[LedgerEvent]:
         """Every event in ledger order, each as this reader verified it (read in batches)."""
         self.projections.catch_up()
+        self.store.confirm(self.projections.head())
         last = 0
         while True:
             with self.store.transaction(commit=False) as session:

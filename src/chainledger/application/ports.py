@@ -47,12 +47,19 @@ class EventStore(Protocol):
 
     location: str  # where it is, to name in messages (no password)
     rows: Any  # its reader (``adapters.event_store.EventRows``)
+    # Whether the Merkle tree is kept beside the events, for the catch-up to compare with
+    # the tree it computes (a service's tree is checked through its signed checkpoints)
+    keeps_tree: bool
 
     def append(self, events: Sequence[LedgerEvent]) -> None: ...
 
     def transaction(self, *, commit: bool = False) -> AbstractContextManager[Any]: ...
 
     def max_position(self) -> int: ...
+
+    def confirm(self, head: Any) -> None:
+        """The reader verified the rows up to ``head`` (a ``VerifiedHead``): raise
+        ``SecurityError`` if that contradicts what the store signed."""
 
     def close(self) -> None: ...
 

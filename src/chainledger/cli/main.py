@@ -113,6 +113,7 @@ def _register_commands() -> None:
         org,
         reports,
         review,
+        service,
         transparency,
     )
 
@@ -133,6 +134,7 @@ def _register_commands() -> None:
     cli.add_command(transparency.prove)
     cli.add_command(transparency.verify_proof)
     cli.add_command(demo.demo)
+    cli.add_command(service.serve)
 
 
 _register_commands()

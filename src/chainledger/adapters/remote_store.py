@@ -1,0 +1,321 @@
+"""A ledger reached over HTTP (``--ledger https://…``): the event store of a client that
+trusts no server.
+
+Every answer comes with a checkpoint signed by the service's log key. The client
+pins that key (and the ledger's id) on first contact, in the user's state directory,
+and keeps there the newest checkpoint it verified. Each answer's checkpoint must be
+signed by the pinned key for the pinned ledger, must not be smaller than the one kept
+(a rollback) nor of the same size with another root (a fork); and once the reader
+has verified the rows up to a checkpoint's last event, the tree it computed from them
+must be that checkpoint's tree (``confirm``): a service cannot serve an altered,
+dropped or inserted row without signing a tree that contradicts it. Any of these stops
+the command with ``SecurityError`` and writes both signed checkpoints to an evidence
+file.
+
+Only the standard library is used here (``urllib``), so that a client does not load
+the service's database stack.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from chainledger.adapters.crypto import verify
+from chainledger.adapters.event_store import StoredRow
+from chainledger.domain.checkpoint import (
+    ORIGIN_PREFIX,
+    SignedCheckpoint,
+    parse_checkpoint,
+    parse_verifier_key,
+)
+from chainledger.errors import InvalidValue, LedgerUnavailable, Refused, SecurityError
+
+TIMEOUT = 30  # seconds for one request
+MAX_ANSWER = 64 * 1024 * 1024  # bytes: a batch of rows, with room to spare
+
+
+def is_remote(ledger: str) -> bool:
+    return ledger.startswith(("http://", "https://"))
+
+
+@dataclass
+class Claim:
+    """What the service last signed: a checkpoint, and the notification id of its last event."""
+
+    checkpoint: SignedCheckpoint
+    position: int
+
+
+class Witness:
+    """What this client holds about one service: the ledger and log key it pinned on first
+    contact, and the newest checkpoint it verified (a 0600 file in the state directory)."""
+
+    def __init__(self, state_dir: Path, url: str) -> None:
+        self.directory = state_dir / "services"
+        name = hashlib.sha256(url.encode()).hexdigest()[:24]
+        self.path = self.directory / f"{name}.json"
+        self.url = url
+        self.data: dict[str, Any] = {}
+        if self.path.exists():
+            try:
+                self.data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise SecurityError(f"the record of what you verified from {url} ({self.path}) "
+                                    "cannot be read: it was damaged or edited") from None  # fmt: skip
+
+    @property
+    def pinned(self) -> bool:
+        return "log_key" in self.data
+
+    def pin(self, ledger_id: str, log_key: str) -> None:
+        self.data = {"url": self.url, "ledger": ledger_id, "log_key": log_key}
+        self._save()
+
+    def keep(self, checkpoint: SignedCheckpoint) -> None:
+        self.data["checkpoint"] = checkpoint.text()
+        self._save()
+
+    def kept(self) -> SignedCheckpoint | None:
+        text = self.data.get("checkpoint")
+        return parse_checkpoint(text) if text else None
+
+    def evidence(self, what: str, *checkpoints: str) -> Path:
+        """Write the checkpoints that contradict each other to a file; return its path."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = self.directory / f"evidence-{stamp}.txt"
+        parts = [f"# chainledger: evidence against the ledger service at {self.url}\n"
+                 f"# {what}\n# its log key: {self.data.get('log_key')}\n"]  # fmt: skip
+        parts += [f"\n{text}" for text in checkpoints]
+        self._write(path, "".join(parts))
+        return path
+
+    def _save(self) -> None:
+        self._write(self.path, json.dumps(self.data, indent=2, sort_keys=True))
+
+    def _write(self, path: Path, text: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+
+
+class RemoteEventStore:
+    """The event store behind a chainledger service (see the module's notes)."""
+
+    keeps_tree = False  # the service's tree is checked through its signed checkpoints
+
+    def __init__(self, url: str, state_dir: Path) -> None:
+        self.url = url.rstrip("/")
+        self.location = self.url
+        self.rows = RemoteRows(self)
+        self.witness = Witness(state_dir, self.url)
+        self.claim: Claim | None = None
+        self._log: tuple[str, bytes] | None = None
+
+    # -- talking to the service -----------------------------------------------------------
+
+    def get(self, path: str, **query: Any) -> dict[str, Any]:
+        target = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310 - is_remote: http(s) only
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - http(s) only
+                body = answer.read(MAX_ANSWER + 1)
+        except urllib.error.HTTPError as error:
+            raise LedgerUnavailable(f"the ledger service at {self.url} refused: "
+                                    f"{_reason(error)}") from None  # fmt: skip
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise LedgerUnavailable(f"cannot reach the ledger service at {self.url}: "
+                                    f"{reason}") from None  # fmt: skip
+        if len(body) > MAX_ANSWER:
+            raise LedgerUnavailable(f"the ledger service at {self.url} answered too much")
+        try:
+            value = json.loads(body)
+        except ValueError:
+            raise LedgerUnavailable(f"the ledger service at {self.url} did not answer in "
+                                    "JSON: is it a chainledger service?") from None  # fmt: skip
+        if not isinstance(value, dict):
+            raise LedgerUnavailable(f"the ledger service at {self.url} answered nonsense")
+        return value
+
+    def log_key(self) -> tuple[str, bytes]:
+        """The pinned (name, public key) of the service's log, pinned on first contact."""
+        if self._log is None:
+            if not self.witness.pinned:
+                described = self.get("/v1/log")
+                try:
+                    UUID(str(described["ledger"]))
+                    parse_verifier_key(str(described["log_key"]))
+                except (KeyError, ValueError, InvalidValue):
+                    raise LedgerUnavailable(f"the ledger service at {self.url} does not say "
+                                            "which ledger and log key it serves") from None  # fmt: skip
+                self.witness.pin(str(described["ledger"]), str(described["log_key"]))
+            self._log = parse_verifier_key(self.witness.data["log_key"])
+        return self._log
+
+    def signed(self, answer: dict[str, Any]) -> tuple[SignedCheckpoint, list[StoredRow]]:
+        """An answer's checkpoint, checked against what this client verified before, and its
+        rows (not yet verified: the reader does that)."""
+        name, public_key = self.log_key()
+        try:
+            checkpoint = parse_checkpoint(str(answer["checkpoint"]))
+            rows = [StoredRow(int(r["id"]), UUID(r["aggregate"]), int(r["version"]),
+                              str(r["topic"]), base64.b64decode(r["state"], validate=True))
+                    for r in answer["rows"]]  # fmt: skip
+        except (KeyError, TypeError, ValueError, InvalidValue) as error:
+            raise LedgerUnavailable(f"the ledger service at {self.url} answered with data "
+                                    f"that cannot be read ({error})") from None  # fmt: skip
+        ledger = self.witness.data["ledger"]
+        if checkpoint.checkpoint.origin != f"{ORIGIN_PREFIX}{ledger}" or not \
+                checkpoint.verified_by(name, public_key, verify):  # fmt: skip
+            raise SecurityError(
+                f"the ledger service at {self.url} answered with a checkpoint its log key did "
+                f"not sign for ledger {ledger}",
+                self.witness.evidence("a checkpoint not signed by the pinned log key",
+                                      checkpoint.text()),
+            )
+        self._against_kept(checkpoint)
+        return checkpoint, rows
+
+    def _against_kept(self, checkpoint: SignedCheckpoint) -> None:
+        kept = self.witness.kept()
+        if kept is None:
+            return
+        new, old = checkpoint.checkpoint, kept.checkpoint
+        if new.size < old.size:
+            raise SecurityError(
+                f"the ledger service at {self.url} now signs a log of {new.size} events, but "
+                f"you verified {old.size} before: it was rolled back",
+                self.witness.evidence("rolled back: a smaller tree signed after a larger one",
+                                      kept.text(), checkpoint.text()),
+            )
+        if new.size == old.size and new.root != old.root:
+            raise SecurityError(
+                f"the ledger service at {self.url} signs two different logs of {new.size} "
+                "events: it forked its history",
+                self.witness.evidence("forked: two roots signed for one size",
+                                      kept.text(), checkpoint.text()),
+            )
+
+    # -- the event store --------------------------------------------------------------------
+
+    def append(self, events: Any) -> None:
+        raise Refused(
+            f"recording through a ledger service ({self.url}) is not available yet: record "
+            "on the service's machine, or carry a bundle there (chainledger export --package)"
+        )
+
+    def transaction(self, *, commit: bool = False) -> Any:
+        """No database here: what needs one (the stored tree, imported events, the audit's
+        own reading) is refused plainly, not attempted."""
+        return nullcontext(NoDatabase(self.url))
+
+    def max_position(self) -> int:
+        return int(self.get("/health").get("position", 0))
+
+    def confirm(self, head: Any) -> None:
+        """The reader verified the rows up to ``head``: if that is where the service's last
+        signed checkpoint ends, the two trees must be one; then it is kept."""
+        claim, self.claim = self.claim, None
+        if claim is None or head is None or head.position != claim.position:
+            return
+        signed = claim.checkpoint.checkpoint
+        if (head.size, head.root) != (signed.size, signed.root):
+            raise SecurityError(
+                f"the ledger service at {self.url} signed a tree of {signed.size} events that "
+                f"is not the tree of the {head.size} events it served you (up to event "
+                f"#{head.position}): it served altered, dropped or added events",
+                self.witness.evidence(
+                    f"served events whose tree is {head.root.hex()} at size {head.size}",
+                    claim.checkpoint.text()),
+            )
+        kept = self.witness.kept()
+        if kept is None or signed.size >= kept.checkpoint.size:
+            self.witness.keep(claim.checkpoint)
+
+    def close(self) -> None:
+        """(Nothing to release: each request has its own connection.)"""
+
+
+class NoDatabase:
+    """Stands where a database session would be, for a command that needs one."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def __getattr__(self, name: str) -> Any:
+        raise Refused(
+            f"this command reads the ledger's database itself, which only the service at "
+            f"{self._url} holds: run it on the service's machine (through a service it is "
+            "not available yet)"
+        )
+
+
+class RemoteRows:
+    """The reads the ledger core makes, as requests to the service."""
+
+    def __init__(self, store: RemoteEventStore) -> None:
+        self.store = store
+
+    def _record(self, aggregate_id: UUID) -> list[StoredRow]:
+        _, rows = self.store.signed(self.store.get(f"/v1/records/{aggregate_id}"))
+        return [row for row in rows if row.originator_id == aggregate_id]
+
+    def aggregate(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
+        rows = sorted(self._record(aggregate_id), key=lambda row: row.originator_version)
+        return [(row.id, row.originator_version, row.topic, row.state) for row in rows]
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self._record(aggregate_id))
+
+    def notification_id(self, aggregate_id: UUID, version: int) -> int | None:
+        for row in self._record(aggregate_id):
+            if row.originator_version == version:
+                return row.id
+        return None
+
+    def notifications(self, session: Any, start: int, limit: int) -> list[StoredRow]:
+        answer = self.store.get("/v1/rows", start=start, limit=limit)
+        checkpoint, rows = self.store.signed(answer)
+        try:
+            position = int(answer["position"])
+        except (KeyError, TypeError, ValueError):
+            raise LedgerUnavailable("the ledger service did not say where its checkpoint "
+                                    "ends") from None  # fmt: skip
+        if rows and rows[-1].id != position:
+            raise SecurityError(f"the ledger service at {self.store.url} signed a checkpoint "
+                                "that does not end with the rows it gave")  # fmt: skip
+        self.store.claim = Claim(checkpoint, position)
+        return rows
+
+    def rows_at(self, session: Any, ids: Any) -> list[StoredRow]:
+        found = []
+        for nid in sorted(set(ids)):
+            _, rows = self.store.signed(self.store.get("/v1/rows", start=nid, limit=1))
+            found += [row for row in rows if row.id == nid]
+        return found
+
+    def rows_of(self, session: Any, aggregate_ids: Any) -> list[StoredRow]:
+        found = [row for a in set(aggregate_ids) for row in self._record(a)]
+        return sorted(found, key=lambda row: row.id)
+
+
+def _reason(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(error.read(64 * 1024))["error"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"HTTP {error.code}"

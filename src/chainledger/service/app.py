@@ -1,0 +1,114 @@
+"""The service's HTTP interface (an ASGI app on Starlette).
+
+Reading the log (version 1):
+
+- ``GET /health``: the service is up; the ledger's id and how many events it holds.
+- ``GET /v1/log``: the ledger's id, the checkpoints' origin and the log's verifier key.
+- ``GET /v1/rows?start=N&limit=M``: the stored rows from notification id ``N`` on (at
+  most ``M``, at most ``MAX_ROWS``), each ``{id, aggregate, version, topic, state}``
+  (``state`` in base64: the signature and the signed content, exactly as stored), with
+  ``checkpoint``: the log-signed tree head whose last event is the last row given (the
+  current head when no row is given).
+- ``GET /v1/records/{aggregate id}``: every row of one record, with the current head.
+
+A client trusts none of it: it verifies every row, computes the tree itself and compares
+it with the signed checkpoint (``adapters.remote_store``).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+from uuid import UUID
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from chainledger.adapters import merkle_store
+from chainledger.adapters.event_store import StoredRow
+from chainledger.adapters.sql_store import SqlEventStore
+from chainledger.domain.checkpoint import ORIGIN_PREFIX
+from chainledger.errors import ChainledgerError
+from chainledger.service.log import LogKey
+
+MAX_ROWS = 5000
+access_log = logging.getLogger("chainledger.service")
+
+
+def row_json(row: StoredRow) -> dict[str, Any]:
+    return {"id": row.id, "aggregate": str(row.originator_id), "version": row.originator_version,
+            "topic": row.topic, "state": base64.b64encode(row.state).decode("ascii")}  # fmt: skip
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _integer(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        raise ValueError(f"{name} must be a whole number")
+    value = int(text)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low} to {high}")
+    return value
+
+
+def create_app(store: SqlEventStore, log: LogKey) -> Starlette:
+    """The service over ``store``, signing its checkpoints with ``log``."""
+    ledger_id = str(log.ledger_id)
+
+    def health(request: Request) -> JSONResponse:
+        with store.transaction() as session:
+            head = merkle_store.read_head(session)
+        return JSONResponse({"status": "ok", "ledger": ledger_id, "events": head.size,
+                             "position": head.position})  # fmt: skip
+
+    def describe_log(request: Request) -> JSONResponse:
+        return JSONResponse({"ledger": ledger_id, "origin": f"{ORIGIN_PREFIX}{ledger_id}",
+                             "log_key": log.verifier_key})  # fmt: skip
+
+    def rows(request: Request) -> JSONResponse:
+        try:
+            start = _integer(request, "start", 1, 1, 2**63 - 1)
+            limit = _integer(request, "limit", 1000, 1, MAX_ROWS)
+        except ValueError as error:
+            return _error(400, str(error))
+        with store.transaction() as session:
+            found = store.rows.notifications(session, start, limit)
+            head = (merkle_store.head_at(session, found[-1].id) if found
+                    else merkle_store.read_head(session))  # fmt: skip
+        return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
+                             "rows": [row_json(r) for r in found]})  # fmt: skip
+
+    def record(request: Request) -> JSONResponse:
+        try:
+            aggregate = UUID(request.path_params["aggregate"])
+        except ValueError:
+            return _error(400, "a record id is a UUID")
+        with store.transaction() as session:
+            head = merkle_store.read_head(session)
+            found = store.rows.rows_of(session, [aggregate])
+        return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
+                             "rows": [row_json(r) for r in found if r.id <= head.position]})  # fmt: skip
+
+    async def failures(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, ChainledgerError):
+            return _error(503, str(error))
+        access_log.exception("unexpected failure on %s", request.url.path)
+        return _error(500, "the service failed; its log says why")
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/v1/log", describe_log),
+            Route("/v1/rows", rows),
+            Route("/v1/records/{aggregate}", record),
+        ],
+        exception_handlers={Exception: failures},
+    )

@@ -1,0 +1,340 @@
+"""``chainledger serve`` under uvicorn on a free loopback port (over SQLite and PostgreSQL),
+and clients reading through it with ``--ledger http://…``: the same answers as reading the
+database, and a service that lies is caught.
+
+The liars are a proxy in front of the real service, run by someone who holds the service's
+log key (as its operator would): it rolls the log back, forks it, alters, drops or adds a
+row, serves a checkpoint older than its rows, or signs with another key. Each is stopped
+with one line ``Error: SECURITY: …``, exit 1, and an evidence file holding the signed
+checkpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from chainledger.adapters.merkle_store import TreeHead
+from chainledger.domain.checkpoint import parse_checkpoint
+from chainledger.service.log import LogKey
+from tests.conftest import PASSPHRASE, CliLedger
+from tests.ledgers import LedgerStore, event_rows
+
+COUNCIL, PRIME, CHARITY = "barnet-council", "northgate", "hope-trust"
+
+
+def package(reference: str) -> tuple[str, ...]:
+    return ("package", "create", reference, "--as", COUNCIL, "--title", "Employment support",
+            "--area", "Barnet", "--value", "100000", "--start", "2025-01-01", "--end",
+            "2025-12-31", "--description", "Support into work", "--payment-model", "fixed")  # fmt: skip
+
+
+@dataclass
+class Service:
+    """A running ``chainledger serve`` and what it serves."""
+
+    ledger: CliLedger
+    url: str
+    log_keys: Path
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    def log_key(self, ledger_id: Any) -> LogKey:
+        return LogKey(ledger_id, self.log_keys, PASSPHRASE)
+
+
+def start_service(ledger: CliLedger, log_keys: Path) -> Service:
+    env = {**os.environ, **ledger.env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chainledger", "serve", "--port", "0", "--log-keys", str(log_keys)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        found = re.search(r"at (http://127\.0\.0\.1:\d+)", line)
+        if found:
+            service = Service(ledger, found.group(1), log_keys, process, lines)
+            threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
+            return service
+    raise AssertionError("the service did not start: " + "".join(lines))
+
+
+@pytest.fixture
+def served(ledgers: LedgerStore, tmp_path: Path) -> Iterator[Service]:
+    """A ledger with a package, served."""
+    ledger = CliLedger(ledgers.url("served"), tmp_path / "keys", CliRunner())
+    ledger.ok("init", "--name", "Served")
+    for name, handle in (("Barnet Council", COUNCIL), ("Northgate", PRIME),
+                         ("Hope Trust", CHARITY)):  # fmt: skip
+        ledger.ok("org", "create", name, "--handle", handle)
+    ledger.ok(*package("BAR-1"))
+    ledger.ok("bid", "submit", "BAR-1", "--as", PRIME, "--price", "90000", "--self-share", "60",
+              "--promise", f"{CHARITY}:service=mentoring,share=30,value=30000,referrals=20,"
+              "model=fixed,terms=30,fee=5")  # fmt: skip
+    ledger.ok("bid", "acknowledge", "BAR-1", "--as", CHARITY, "--prime", PRIME)
+    service = start_service(ledger, tmp_path / "log-keys")
+    try:
+        yield service
+    finally:
+        service.process.terminate()
+        service.process.wait(timeout=30)
+
+
+def client(url: str, tmp_path: Path, name: str = "client") -> CliLedger:
+    """A client of the service at ``url``, with its own keys and verified state."""
+    made = CliLedger(url, tmp_path / f"{name}-keys", CliRunner())
+    state = tmp_path / f"{name}-state"
+    original = made.run
+
+    def run(*args: str, env: dict[str, str | None] | None = None) -> Any:
+        return original("--state", str(state), *args, env=env)
+
+    made.run = run  # type: ignore[method-assign]
+    return made
+
+
+def get(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the test's own service
+        return dict(json.loads(answer.read()))
+
+
+# -- reading through the service -------------------------------------------------------------
+
+
+def test_the_service_says_what_it_serves(served: Service) -> None:
+    health = get(f"{served.url}/health")
+    assert health["status"] == "ok"
+    assert health["events"] == len(event_rows(served.ledger.url))
+    described = get(f"{served.url}/v1/log")
+    assert described["ledger"] == health["ledger"]
+    assert described["log_key"].startswith(f"log-{health['ledger']}+")
+    assert "Made the log key in" in "".join(served.output)
+    log_file = next((served.log_keys).glob("*.key"))
+    assert oct(log_file.stat().st_mode & 0o777) == "0o600"
+    assert b"PRIVATE KEY" in log_file.read_bytes()  # an encrypted PEM, not a raw key
+    assert b"ENCRYPTED" in log_file.read_bytes()
+
+
+def test_reading_through_the_service_answers_as_the_database_does(
+    served: Service, tmp_path: Path
+) -> None:
+    remote = client(served.url, tmp_path)
+    local = client(served.ledger.url, tmp_path, "local")
+    for command in (("history", "BAR-1", "--format", "json"),
+                    ("report", "workshare", "--format", "json"),
+                    ("report", "findings", "--format", "json"),
+                    ("org", "list", "--format", "json"),
+                    ("org", "show", PRIME)):  # fmt: skip
+        assert remote.ok(*command).stdout == local.ok(*command).stdout, command
+    # What is recorded later is read on the next command, and checked against a newer
+    # checkpoint that extends the one kept.
+    served.ledger.ok(*package("BAR-2"))
+    history = remote.ok("history", "BAR-2", "--format", "json").stdout
+    assert history == local.ok("history", "BAR-2", "--format", "json").stdout
+
+
+def test_recording_through_the_service_is_refused_plainly_for_now(
+    served: Service, tmp_path: Path
+) -> None:
+    remote = client(served.url, tmp_path)
+    remote.keys.parent.mkdir(exist_ok=True)
+    # The council's own key, on the client's machine.
+    import shutil
+
+    shutil.copytree(served.ledger.keys, remote.keys)
+    before = event_rows(served.ledger.url)
+    result = remote.run(*package("BAR-9"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: recording through a ledger service")
+    assert result.stderr.count("\n") == 1
+    assert event_rows(served.ledger.url) == before
+
+
+def test_an_unreachable_service_is_one_line(tmp_path: Path) -> None:
+    result = client("http://127.0.0.1:9", tmp_path).run("history", "BAR-1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot reach the ledger service at http://127.0.0.1:9")
+    assert result.stderr.count("\n") == 1
+
+
+# -- a service that lies ----------------------------------------------------------------------
+
+
+Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class Liar:
+    """A proxy in front of the real service that rewrites its JSON answers."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.rewrite: Rewrite = lambda path, answer: answer
+        liar = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with urllib.request.urlopen(liar.upstream + self.path, timeout=10) as answer:  # noqa: S310
+                    body = json.loads(answer.read())
+                data = json.dumps(liar.rewrite(self.path, body)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def liar(served: Service) -> Iterator[Liar]:
+    proxy = Liar(served.url)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def security_error(result: Any) -> Path:
+    """The run stopped with one SECURITY line; returns the evidence file it names."""
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: SECURITY: "), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    found = re.search(r"the evidence \(both signed checkpoints\) is in (\S+)\n", result.stderr)
+    assert found, result.stderr
+    evidence = Path(found.group(1))
+    assert oct(evidence.stat().st_mode & 0o777) == "0o600"
+    return evidence
+
+
+def checkpoints_in(evidence: Path) -> list[Any]:
+    blocks = evidence.read_text().split("\n\nchainledger/")
+    return [parse_checkpoint("chainledger/" + b.split("\n\n# ")[0].rstrip("\n") + "\n")
+            for b in blocks[1:]]  # fmt: skip
+
+
+def test_a_rolled_back_service_is_caught(served: Service, liar: Liar, tmp_path: Path) -> None:
+    reader = client(liar.url, tmp_path)
+    # An honest checkpoint of the first three events, kept by the liar for later.
+    early = get(f"{served.url}/v1/rows?start=1&limit=3")["checkpoint"]
+    reader.ok("history", "BAR-1")  # verified the whole log, kept its checkpoint
+    served.ledger.ok(*package("BAR-2"))
+    liar.rewrite = lambda path, answer: {**answer, "checkpoint": early}
+    evidence = security_error(reader.run("history", "BAR-2"))
+    assert "# rolled back: a smaller tree signed after a larger one" in evidence.read_text()
+    sizes = [c.checkpoint.size for c in checkpoints_in(evidence)]
+    assert sizes[1] == 3
+    assert sizes[0] > 3
+
+
+def test_a_forked_service_is_caught(served: Service, liar: Liar, tmp_path: Path) -> None:
+    reader = client(liar.url, tmp_path)
+    reader.ok("history", "BAR-1")
+    kept = get(f"{served.url}/v1/rows?start=999999")["checkpoint"]
+    head = parse_checkpoint(kept).checkpoint
+    log = served.log_key(head.ledger_id)
+    other = log.sign(TreeHead(head.size, bytes(32), 0))  # same size, another history
+    liar.rewrite = lambda path, answer: {**answer, "checkpoint": other}
+    evidence = security_error(reader.run("history", "BAR-1"))
+    roots = {c.checkpoint.root for c in checkpoints_in(evidence)}
+    assert roots == {head.root, bytes(32)}
+
+
+def _edit_rows(edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> Rewrite:
+    def rewrite(path: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if path.startswith("/v1/rows") and answer.get("rows"):
+            return {**answer, "rows": edit(list(answer["rows"]))}
+        return answer
+
+    return rewrite
+
+
+def _altered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    state = bytearray(base64.b64decode(rows[1]["state"]))
+    state[-3] ^= 1
+    return [rows[0], {**rows[1], "state": base64.b64encode(bytes(state)).decode()}, *rows[2:]]
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param(_altered, id="an altered row"),
+    pytest.param(lambda rows: [rows[0], *rows[2:]], id="a dropped row"),
+    pytest.param(lambda rows: [rows[0], {**rows[1], "id": rows[1]["id"]}, *rows[1:]],
+                 id="a row served twice"),
+])  # fmt: skip
+def test_rows_the_signed_tree_does_not_hold_are_caught(
+    served: Service, liar: Liar, tmp_path: Path, edit: Callable[..., Any]
+) -> None:
+    liar.rewrite = _edit_rows(edit)
+    evidence = security_error(client(liar.url, tmp_path).run("history", "BAR-1"))
+    assert "served events whose tree is" in evidence.read_text()
+
+
+def test_a_checkpoint_older_than_the_rows_is_caught(
+    served: Service, liar: Liar, tmp_path: Path
+) -> None:
+    early = get(f"{served.url}/v1/rows?start=1&limit=3")
+    liar.rewrite = lambda path, answer: ({**answer, "checkpoint": early["checkpoint"]}
+                                         if path.startswith("/v1/rows") else answer)  # fmt: skip
+    result = client(liar.url, tmp_path).run("history", "BAR-1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: SECURITY: "), result.stderr
+
+
+def test_a_checkpoint_signed_by_another_key_is_caught(
+    served: Service, liar: Liar, tmp_path: Path
+) -> None:
+    reader = client(liar.url, tmp_path)
+    reader.ok("history", "BAR-1")  # the real log key is pinned
+    head = parse_checkpoint(get(f"{served.url}/v1/rows?start=999999")["checkpoint"]).checkpoint
+    impostor = LogKey(head.ledger_id, tmp_path / "impostor-log", PASSPHRASE)
+    forged = impostor.sign(TreeHead(head.size, head.root, 0))
+    liar.rewrite = lambda path, answer: {**answer, "checkpoint": forged}
+    evidence = security_error(reader.run("history", "BAR-1"))
+    assert "not signed by the pinned log key" in evidence.read_text()
+
+
+@pytest.mark.parametrize("command", [
+    ("audit", "verify"),
+    ("checkpoint", "--as", COUNCIL),
+    ("prove", "2", "--as", COUNCIL),
+    ("export", "--package", "BAR-1", "--as", COUNCIL),
+    ("report", "html", "--output", "{tmp}/page.html"),
+])  # fmt: skip
+def test_what_needs_the_database_itself_is_refused_plainly_for_now(
+    served: Service, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    import shutil
+
+    remote = client(served.url, tmp_path)
+    shutil.copytree(served.ledger.keys, remote.keys)
+    result = remote.run(*(part.format(tmp=tmp_path) for part in command))
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: "), result.stderr
+    assert "the service's machine" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
