@@ -16,9 +16,12 @@ import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -149,20 +152,138 @@ def test_reading_through_the_service_answers_as_the_database_does(
     assert history == local.ok("history", "BAR-2", "--format", "json").stdout
 
 
-def test_recording_through_the_service_is_refused_plainly_for_now(
+def with_keys(service: Service, tmp_path: Path, name: str = "client") -> CliLedger:
+    """A client holding the organisations' keys (each organisation's own machine, in one)."""
+    remote = client(service.url, tmp_path, name)
+    shutil.copytree(service.ledger.keys, remote.keys)
+    return remote
+
+
+def test_the_supply_chain_is_recorded_through_the_service(served: Service, tmp_path: Path) -> None:
+    """Each step signed on the client, run again by the service, recorded; the reports read
+    through the service equal those read from the database."""
+    remote = with_keys(served, tmp_path)
+    remote.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME, "--on", "2025-01-20")
+    remote.ok("subcontract", "issue", "BAR-1", "--as", PRIME, "--sub", CHARITY, "--service",
+              "mentoring", "--share", "30", "--value", "30000", "--referrals", "20", "--model",
+              "fixed", "--terms", "30", "--on", "2025-02-03")  # fmt: skip
+    remote.ok("subcontract", "accept", "BAR-1", "--as", CHARITY, "--on", "2025-02-04")
+    recorded = remote.ok("invoice", "submit", "BAR-1", "--as", CHARITY, "--ref", "HT-1",
+                         "--amount", "2500", "--date", "2025-03-31", "--period", "2025-Q1",
+                         "--on", "2025-03-31")  # fmt: skip
+    assert recorded.stdout.startswith("Recorded #")
+    remote.ok("payment", "record", "BAR-1", "--as", PRIME, "--sub", CHARITY, "--invoice", "HT-1",
+              "--amount", "2500", "--date", "2025-05-20", "--on", "2025-05-20")  # fmt: skip
+    local = client(served.ledger.url, tmp_path, "local")
+    for command in (("history", "BAR-1", "--format", "json"),
+                    ("report", "payments", "--format", "json"),
+                    ("report", "findings", "--format", "json")):  # fmt: skip
+        assert remote.ok(*command).stdout == local.ok(*command).stdout, command
+    assert "OK: every signature and chain link verifies." in local.ok("audit", "verify").stdout
+    # A bulk import is steps too: one submission, one transaction.
+    lines = tmp_path / "steps.jsonl"
+    lines.write_text("".join(json.dumps({"step": "referral.send", "package": "BAR-1",
+                                         "subcontractor": CHARITY, "period": period,
+                                         "count": 5, "on": "2025-07-01"}) + "\n"
+                             for period in ("2025-Q1", "2025-Q2")))  # fmt: skip
+    before = len(event_rows(served.ledger.url))
+    assert "Imported 2 events" in remote.ok("import", str(lines), "--as", PRIME).stdout
+    assert len(event_rows(served.ledger.url)) == before + 2
+
+
+def test_a_client_cannot_get_a_rule_breaking_event_recorded_by_signing_it(
+    served: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified client with the rules taken out signs an award by the prime: the service
+    runs the step with the rules and refuses it, writing nothing."""
+    from chainledger.application.contracting import Contracting
+
+    remote = with_keys(served, tmp_path)
+    monkeypatch.setattr(Contracting, "_commissioner_only", staticmethod(lambda *_: None))
+    before = event_rows(served.ledger.url)
+    result = remote.run("package", "award", "BAR-1", "--as", PRIME, "--bid", PRIME)
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr == f"Error: only {COUNCIL}, the commissioner of BAR-1, can award it\n"
+    assert event_rows(served.ledger.url) == before
+    # It was the service that refused: the client sent the step, signed.
+    time.sleep(0.2)
+    assert any('"POST /v1/steps HTTP/1.1" 403' in line for line in served.output), served.output
+
+
+def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(  # noqa: S310 - the test's own service
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the test's own
+            return answer.status, dict(json.loads(answer.read()))
+    except urllib.error.HTTPError as error:
+        return error.code, dict(json.loads(error.read()))
+
+
+def test_events_that_are_not_what_their_step_makes_are_refused(
+    served: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client signs a payment of 2,500 but sends the step for 25,000 (and the reverse,
+    and a step with no events): nothing is written."""
+    from chainledger.adapters import remote_store
+
+    remote = with_keys(served, tmp_path)
+    remote.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+    sent: list[dict[str, Any]] = []
+    real_post = remote_store.RemoteEventStore.post
+
+    def keep(self: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        sent.append(body)
+        raise Refused("kept, not sent")
+
+    from chainledger.errors import Refused
+
+    monkeypatch.setattr(remote_store.RemoteEventStore, "post", keep)
+    remote.run("package", "vary", "BAR-1", "--as", COUNCIL, "--value", "95000", "--reason", "r")
+    monkeypatch.setattr(remote_store.RemoteEventStore, "post", real_post)
+    (body,) = sent
+    before = event_rows(served.ledger.url)
+    step = body["steps"][0]
+    other = {**step, "kwargs": {**step["kwargs"], "new_value": "96000"}} if step["kwargs"] else \
+        {**step, "args": [a if a != "95000" else "96000" for a in step["args"]]}  # fmt: skip
+    assert other != step
+    for tampered in ({**body, "steps": [other]}, {**body, "events": []},
+                     {**body, "events": body["events"] * 2}):  # fmt: skip
+        status, answer = post(f"{served.url}/v1/steps", tampered)
+        assert status in (400, 403, 409), answer
+        assert event_rows(served.ledger.url) == before
+    status, _ = post(f"{served.url}/v1/steps", body)  # as signed: recorded
+    assert status == 200
+    assert len(event_rows(served.ledger.url)) == len(before) + 1
+
+
+def test_what_is_not_a_supply_chain_step_is_refused_through_the_service(
     served: Service, tmp_path: Path
 ) -> None:
-    remote = client(served.url, tmp_path)
-    remote.keys.parent.mkdir(exist_ok=True)
-    # The council's own key, on the client's machine.
-    import shutil
-
-    shutil.copytree(served.ledger.keys, remote.keys)
+    remote = with_keys(served, tmp_path)
     before = event_rows(served.ledger.url)
-    result = remote.run(*package("BAR-9"))
+    result = remote.run("org", "create", "Mind in Barnet", "--handle", "mind")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: recording through a ledger service")
+    assert result.stderr.startswith("Error: only the supply chain's steps"), result.stderr
     assert result.stderr.count("\n") == 1
+    assert event_rows(served.ledger.url) == before
+
+
+def test_a_client_whose_clock_is_off_is_refused(
+    served: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    remote = with_keys(served, tmp_path)
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    monkeypatch.setattr("chainledger.domain.events.now", lambda: ahead)
+    before = event_rows(served.ledger.url)
+    result = remote.run("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: your clock is 60"), result.stderr
+    assert "ahead of the service's" in result.stderr
     assert event_rows(served.ledger.url) == before
 
 
@@ -328,10 +449,7 @@ def test_a_checkpoint_signed_by_another_key_is_caught(
 def test_what_needs_the_database_itself_is_refused_plainly_for_now(
     served: Service, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    import shutil
-
-    remote = client(served.url, tmp_path)
-    shutil.copytree(served.ledger.keys, remote.keys)
+    remote = with_keys(served, tmp_path)
     result = remote.run(*(part.format(tmp=tmp_path) for part in command))
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert result.stderr.startswith("Error: "), result.stderr

@@ -27,7 +27,9 @@ import urllib.parse
 import urllib.request
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,7 +42,8 @@ from chainledger.domain.checkpoint import (
     parse_checkpoint,
     parse_verifier_key,
 )
-from chainledger.errors import InvalidValue, LedgerUnavailable, Refused, SecurityError
+from chainledger.domain.events import located, stored_state
+from chainledger.errors import Conflict, InvalidValue, LedgerUnavailable, Refused, SecurityError
 
 TIMEOUT = 30  # seconds for one request
 MAX_ANSWER = 64 * 1024 * 1024  # bytes: a batch of rows, with room to spare
@@ -125,18 +128,33 @@ class RemoteEventStore:
         self.witness = Witness(state_dir, self.url)
         self.claim: Claim | None = None
         self._log: tuple[str, bytes] | None = None
+        self.steps: list[dict[str, Any]] = []  # run here since the last append
 
     # -- talking to the service -----------------------------------------------------------
 
     def get(self, path: str, **query: Any) -> dict[str, Any]:
         target = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310 - is_remote: http(s) only
+        return self._ask(request)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 - is_remote: http(s) only
+            f"{self.url}{path}", data=json.dumps(body).encode(), method="POST",
+            headers={"Accept": "application/json", "Content-Type": "application/json"},
+        )  # fmt: skip
+        return self._ask(request)
+
+    def _ask(self, request: urllib.request.Request) -> dict[str, Any]:
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - http(s) only
                 body = answer.read(MAX_ANSWER + 1)
         except urllib.error.HTTPError as error:
-            raise LedgerUnavailable(f"the ledger service at {self.url} refused: "
-                                    f"{_reason(error)}") from None  # fmt: skip
+            reason = _reason(error)
+            if error.code == 409:
+                raise Conflict(reason) from None
+            if error.code in (400, 403, 404):
+                raise Refused(reason) from None  # the service's own one-line refusal
+            raise LedgerUnavailable(f"the ledger service at {self.url} failed: {reason}") from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise LedgerUnavailable(f"cannot reach the ledger service at {self.url}: "
@@ -214,10 +232,29 @@ class RemoteEventStore:
     # -- the event store --------------------------------------------------------------------
 
     def append(self, events: Any) -> None:
-        raise Refused(
-            f"recording through a ledger service ({self.url}) is not available yet: record "
-            "on the service's machine, or carry a bundle there (chainledger export --package)"
-        )
+        """Send the steps run since the last append, with the events they made and signed
+        here; the service runs them again and records exactly these events, or nothing."""
+        steps, self.steps = self.steps, []
+        if not steps:
+            raise Refused(
+                f"only the supply chain's steps (packages, bids, subcontracts, referrals, "
+                f"invoices, payments, performance, concerns) can be recorded through a ledger "
+                f"service yet ({self.url}): do this on the service's machine"
+            )
+        body = {"steps": steps,
+                "events": [base64.b64encode(stored_state(e)).decode("ascii") for e in events]}  # fmt: skip
+        answer = self.post("/v1/steps", body)
+        try:
+            positions = [int(p) for p in answer["positions"]]
+        except (KeyError, TypeError, ValueError):
+            raise LedgerUnavailable(f"the ledger service at {self.url} did not say where it "
+                                    "recorded the events") from None  # fmt: skip
+        if len(positions) != len(events):
+            raise LedgerUnavailable(f"the ledger service at {self.url} recorded {len(positions)} "
+                                    f"of {len(events)} events")  # fmt: skip
+        self.signed({**answer, "rows": []})
+        for event, position in zip(events, positions, strict=True):
+            located(event, position)
 
     def transaction(self, *, commit: bool = False) -> Any:
         """No database here: what needs one (the stored tree, imported events, the audit's
@@ -312,6 +349,23 @@ class RemoteRows:
     def rows_of(self, session: Any, aggregate_ids: Any) -> list[StoredRow]:
         found = [row for a in set(aggregate_ids) for row in self._record(a)]
         return sorted(found, key=lambda row: row.id)
+
+
+def wire(value: Any) -> Any:
+    """A use case's input as JSON carries it (numbers and dates as the text they came as)."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return wire(value.value)
+    if isinstance(value, list | tuple):
+        return [wire(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): wire(v) for k, v in value.items()}
+    raise InvalidValue(f"a {type(value).__name__} cannot be sent to a ledger service")
 
 
 def _reason(error: urllib.error.HTTPError) -> str:

@@ -34,18 +34,19 @@ def serve(runtime: Runtime, host: str, port: int, log_keys: Path | None) -> None
     """
     import uvicorn
 
-    from chainledger.adapters.event_store import database_url
-    from chainledger.adapters.sql_store import SqlEventStore
+    from chainledger.adapters.remote_store import is_remote
     from chainledger.service.app import create_app
     from chainledger.service.log import LogKey
 
+    if is_remote(runtime.ledger):
+        raise click.UsageError("serve a database (an SQLite file or a PostgreSQL URL), not "
+                               "another service")  # fmt: skip
     app = runtime.app()
     ledger_id = app.ledger_id  # refuses a database that holds no ledger
     directory = log_keys or runtime.keys / "log"
     log = LogKey(ledger_id, directory, runtime.passphrase("the service's log key"))
     if log.created:
         click.echo(f"Made the log key in {directory}")
-    store = SqlEventStore(database_url(runtime.ledger))
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -56,9 +57,6 @@ def serve(runtime: Runtime, host: str, port: int, log_keys: Path | None) -> None
     bound = listener.getsockname()[1]
     click.echo(f"Serving ledger {ledger_id} at http://{host}:{bound}")
     click.echo(f"Log key: {log.verifier_key}", nl=True)
-    config = uvicorn.Config(create_app(store, log), log_level="info", access_log=True,
+    config = uvicorn.Config(create_app(app, log), log_level="info", access_log=True,
                             timeout_graceful_shutdown=10)  # fmt: skip
-    try:
-        uvicorn.Server(config).run(sockets=[listener])
-    finally:
-        store.close()
+    uvicorn.Server(config).run(sockets=[listener])

@@ -287,8 +287,12 @@ def seal(
     """
     if signer is not None and signer.ledger_id != ledger_id:
         raise ValueError("signer belongs to another ledger")
-    # A clock behind the previous signer's must not make time run backwards.
-    timestamp = max(now(), not_before) if not_before else now()
+    # A clock behind the previous signer's must not make time run backwards. A signer may
+    # keep its own clock (a ledger service replaying what a client signed uses the
+    # client's times, so that the same step gives the same bytes).
+    clock = getattr(signer, "clock", None)
+    current = clock() if clock is not None else now()
+    timestamp = max(current, not_before) if not_before else current
     on = (signer.on if signer else None) or timestamp.date()
     if on > timestamp.date():
         raise Refused(f"the date {on} is in the future: facts are recorded once they happen")

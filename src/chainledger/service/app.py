@@ -11,6 +11,15 @@ Reading the log (version 1):
   current head when no row is given).
 - ``GET /v1/records/{aggregate id}``: every row of one record, with the current head.
 
+Recording (version 1):
+
+- ``POST /v1/steps`` with ``{"steps": [...], "events": [...]}``: use-case steps a client
+  ran and signed on its own machine, with the events it made (base64, as stored). The
+  service runs the steps again on its own records and records the events only if they
+  are exactly what the steps make here (``application.submissions``). It answers with
+  each event's position and the new checkpoint; 409 when the ledger changed meanwhile
+  (the client reads afresh and signs again), 4xx with the refusal otherwise.
+
 A client trusts none of it: it verifies every row, computes the tree itself and compares
 it with the signed checkpoint (``adapters.remote_store``).
 """
@@ -18,23 +27,38 @@ it with the signed checkpoint (``adapters.remote_store``).
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import threading
 from typing import Any
 from uuid import UUID
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from chainledger.adapters import merkle_store
 from chainledger.adapters.event_store import StoredRow
-from chainledger.adapters.sql_store import SqlEventStore
+from chainledger.application.submissions import Step, Submissions
+from chainledger.bootstrap import ChainLedger
 from chainledger.domain.checkpoint import ORIGIN_PREFIX
-from chainledger.errors import ChainledgerError
+from chainledger.errors import (
+    ChainledgerError,
+    Conflict,
+    InvalidValue,
+    KeyProblem,
+    NotFound,
+    Refused,
+    TamperError,
+)
 from chainledger.service.log import LogKey
 
 MAX_ROWS = 5000
+MAX_BODY = 16 * 1024 * 1024  # bytes of one submission
+STATUS = {Conflict: 409, InvalidValue: 400, NotFound: 404, Refused: 403, KeyProblem: 403,
+          TamperError: 409}  # fmt: skip
 access_log = logging.getLogger("chainledger.service")
 
 
@@ -59,9 +83,12 @@ def _integer(request: Request, name: str, default: int, low: int, high: int) -> 
     return value
 
 
-def create_app(store: SqlEventStore, log: LogKey) -> Starlette:
-    """The service over ``store``, signing its checkpoints with ``log``."""
+def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
+    """The service over ``ledger`` (on its database), signing checkpoints with ``log``."""
     ledger_id = str(log.ledger_id)
+    store = ledger.core.store
+    submissions = Submissions(ledger.core, ledger.contracting)
+    writing = threading.Lock()  # one submission at a time: the application is not shared
 
     def health(request: Request) -> JSONResponse:
         with store.transaction() as session:
@@ -86,7 +113,7 @@ def create_app(store: SqlEventStore, log: LogKey) -> Starlette:
         return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
                              "rows": [row_json(r) for r in found]})  # fmt: skip
 
-    def record(request: Request) -> JSONResponse:
+    def one_record(request: Request) -> JSONResponse:
         try:
             aggregate = UUID(request.path_params["aggregate"])
         except ValueError:
@@ -96,6 +123,34 @@ def create_app(store: SqlEventStore, log: LogKey) -> Starlette:
             found = store.rows.rows_of(session, [aggregate])
         return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
                              "rows": [row_json(r) for r in found if r.id <= head.position]})  # fmt: skip
+
+    async def steps(request: Request) -> JSONResponse:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, f"a submission holds at most {MAX_BODY // 2**20} MiB")
+        try:
+            value = json.loads(body)
+            parsed = [Step.parse(step) for step in value["steps"]]
+            stored = [base64.b64decode(state, validate=True) for state in value["events"]]
+        except (ValueError, KeyError, TypeError) as error:
+            return _error(400, f"a submission is steps and events in JSON ({error})")
+        except InvalidValue as error:
+            return _error(400, str(error))
+        return await run_in_threadpool(record, parsed, stored)
+
+    def record(parsed: list[Step], stored: list[bytes]) -> JSONResponse:
+        try:
+            with writing:
+                written = submissions.submit(parsed, stored)
+        except ChainledgerError as error:
+            status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 503)
+            return _error(status, str(error))
+        with store.transaction() as session:
+            head = merkle_store.head_at(session, written[-1].notification_id or 0)
+        access_log.info("recorded %d event(s) of %s", len(written),
+                        ", ".join(sorted({s.org for s in parsed})))  # fmt: skip
+        return JSONResponse({"positions": [e.notification_id for e in written],
+                             "checkpoint": log.sign(head), "position": head.position})  # fmt: skip
 
     async def failures(request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, ChainledgerError):
@@ -108,7 +163,8 @@ def create_app(store: SqlEventStore, log: LogKey) -> Starlette:
             Route("/health", health),
             Route("/v1/log", describe_log),
             Route("/v1/rows", rows),
-            Route("/v1/records/{aggregate}", record),
+            Route("/v1/records/{aggregate}", one_record),
+            Route("/v1/steps", steps, methods=["POST"]),
         ],
         exception_handlers={Exception: failures},
     )
