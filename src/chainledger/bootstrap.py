@@ -10,7 +10,7 @@ from typing import Any
 from chainledger.adapters.event_store import database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
 from chainledger.adapters.local_store import default_state_dir
-from chainledger.adapters.remote_store import RemoteEventStore, is_remote, wire
+from chainledger.adapters.remote_store import RemoteEventStore, is_remote
 from chainledger.adapters.sql_store import SqlEventStore
 from chainledger.application.auditing import Audit
 from chainledger.application.contracting import Contracting
@@ -22,7 +22,6 @@ from chainledger.application.pages import Pages
 from chainledger.application.ports import EventStore
 from chainledger.application.reports import Reports
 from chainledger.application.reviews import Reviews
-from chainledger.application.submissions import STEPS as SIGNED_STEPS
 from chainledger.application.transparency import Transparency
 from chainledger.errors import NotFound, Refused
 
@@ -38,34 +37,6 @@ SERVICES: dict[str, type] = {
     "auditing": Audit,
     "pages": Pages,
 }
-
-
-class Recorded:
-    """A service whose signing steps are also written down (``store.steps``), for a ledger
-    service to run them again when the events they make are sent to it."""
-
-    def __init__(self, service: Any, store: RemoteEventStore) -> None:
-        self._service = service
-        self._store = store
-
-    def __getattr__(self, name: str) -> Any:
-        member = getattr(self._service, name)
-        if name not in SIGNED_STEPS:
-            return member
-
-        def step(signer: Any, *args: Any, uow: Any = None, **kwargs: Any) -> Any:
-            written = {"method": name, "org": signer.org,
-                       "on": signer.on.isoformat() if signer.on else None,
-                       "args": wire(list(args)), "kwargs": wire(kwargs)}  # fmt: skip
-            self._store.steps.append(written)
-            try:
-                return member(signer, *args, uow=uow, **kwargs)
-            except BaseException:
-                if written in self._store.steps:  # refused here: nothing to send
-                    self._store.steps.remove(written)
-                raise
-
-        return step
 
 
 def _routes() -> dict[str, str]:
@@ -94,8 +65,6 @@ class ChainLedger:
         self.core = LedgerCore(store, keystore, state_dir)
         self.orgs = Organisations(self.core, keystore)
         self.contracting = Contracting(self.core)
-        if isinstance(store, RemoteEventStore):  # its steps are sent, to be run again there
-            self.contracting = Recorded(self.contracting, store)  # type: ignore[assignment]
         self.reviews = Reviews(self.core, self.orgs)
         self.reports = Reports(self.core, self.orgs, self.reviews)
         self.transparency = Transparency(self.core)

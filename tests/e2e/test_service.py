@@ -259,16 +259,58 @@ def test_events_that_are_not_what_their_step_makes_are_refused(
     assert len(event_rows(served.ledger.url)) == len(before) + 1
 
 
-def test_what_is_not_a_supply_chain_step_is_refused_through_the_service(
-    served: Service, tmp_path: Path
-) -> None:
+def test_what_cannot_be_sent_yet_is_refused_plainly(served: Service, tmp_path: Path) -> None:
+    """360 review steps seal what they sign afresh each time, so a service cannot make the
+    same bytes again: they are refused, one line, nothing written."""
     remote = with_keys(served, tmp_path)
+    remote.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
     before = event_rows(served.ledger.url)
-    result = remote.run("org", "create", "Mind in Barnet", "--handle", "mind")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: only the supply chain's steps"), result.stderr
+    result = remote.run("review", "open", "BAR-1", "--as", COUNCIL, "--period", "2025-Q1")
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.startswith("Error: this cannot be recorded through a ledger service "
+                                    "yet"), result.stderr  # fmt: skip
     assert result.stderr.count("\n") == 1
     assert event_rows(served.ledger.url) == before
+
+
+@pytest.fixture
+def programme(ledgers: LedgerStore, tmp_path: Path) -> Iterator[Service]:
+    """A ledger made with its registrar on the council's server, served."""
+    ledger = CliLedger(ledgers.url("programme"), tmp_path / "council-server-keys", CliRunner())
+    ledger.ok("init", "--name", "Barnet programme", "--registrar", "Barnet Council",
+              "--identifier", "GB-GOR-E09000003")  # fmt: skip
+    service = start_service(ledger, tmp_path / "log-keys")
+    try:
+        yield service
+    finally:
+        service.process.terminate()
+        service.process.wait(timeout=30)
+
+
+def test_a_charity_joins_a_programme_through_the_service(programme: Service, tmp_path: Path) -> None:
+    """The README's story: the charity, on its own machine, creates its organisation
+    through the service and reads its fingerprint to the council, which endorses it from
+    its own machine; the charity then signs on a package. Its key never leaves it."""
+    council = with_keys(programme, tmp_path, "council")
+    charity = client(programme.url, tmp_path, "charity")
+    created = charity.ok("org", "create", "Hope Trust", "--sector", "vcs", "--size", "small",
+                         "--identifier", "GB-CHC-1089464")  # fmt: skip
+    assert "hope-trust" in created.stdout
+    (shown,) = json.loads(charity.ok("org", "show", CHARITY, "--format", "json").stdout)
+    assert (charity.keys / f"{shown['fingerprint']}.key").exists()
+    assert not list(council.keys.glob(f"{shown['fingerprint']}*"))
+    refused = charity.run("interest", "express", "BAR-1", "--as", CHARITY, "--prime", PRIME,
+                          "--offer", "mentoring")  # fmt: skip
+    assert refused.exit_code == 1
+    council.ok("org", "endorse", CHARITY, "--as", COUNCIL, "--fingerprint", shown["fingerprint"])
+    council.ok(*package("BAR-1"))
+    charity.ok("org", "rotate-key", CHARITY)
+    listed = {o["handle"]: o for o in json.loads(charity.ok("org", "list", "--format",
+                                                            "json").stdout)}  # fmt: skip
+    assert listed[CHARITY]["endorsed_by"] == COUNCIL
+    local = client(programme.ledger.url, tmp_path, "local")
+    assert "OK: every signature and chain link verifies." in local.ok("audit", "verify").stdout
+    assert local.ok("org", "show", CHARITY).stdout == charity.ok("org", "show", CHARITY).stdout
 
 
 def test_a_client_whose_clock_is_off_is_refused(

@@ -27,9 +27,7 @@ import urllib.parse
 import urllib.request
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from enum import Enum
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -237,9 +235,8 @@ class RemoteEventStore:
         steps, self.steps = self.steps, []
         if not steps:
             raise Refused(
-                f"only the supply chain's steps (packages, bids, subcontracts, referrals, "
-                f"invoices, payments, performance, concerns) can be recorded through a ledger "
-                f"service yet ({self.url}): do this on the service's machine"
+                f"this cannot be recorded through a ledger service yet ({self.url}): do it on "
+                "the service's machine"
             )
         body = {"steps": steps,
                 "events": [base64.b64encode(stored_state(e)).decode("ascii") for e in events]}  # fmt: skip
@@ -260,6 +257,13 @@ class RemoteEventStore:
         """No database here: what needs one (the stored tree, imported events, the audit's
         own reading) is refused plainly, not attempted."""
         return nullcontext(NoDatabase(self.url))
+
+    def note_step(self, step: dict[str, Any]) -> None:
+        self.steps.append(step)
+
+    def drop_step(self, step: dict[str, Any]) -> None:
+        if step in self.steps:
+            self.steps.remove(step)
 
     def max_position(self) -> int:
         return int(self.get("/health").get("position", 0))
@@ -349,23 +353,6 @@ class RemoteRows:
     def rows_of(self, session: Any, aggregate_ids: Any) -> list[StoredRow]:
         found = [row for a in set(aggregate_ids) for row in self._record(a)]
         return sorted(found, key=lambda row: row.id)
-
-
-def wire(value: Any) -> Any:
-    """A use case's input as JSON carries it (numbers and dates as the text they came as)."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return wire(value.value)
-    if isinstance(value, list | tuple):
-        return [wire(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): wire(v) for k, v in value.items()}
-    raise InvalidValue(f"a {type(value).__name__} cannot be sent to a ledger service")
 
 
 def _reason(error: urllib.error.HTTPError) -> str:

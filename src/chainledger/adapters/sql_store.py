@@ -96,6 +96,12 @@ class SqlEventStore(Application):
     def confirm(self, head: Any) -> None:
         """(Nothing to confirm: the catch-up compares the tree stored beside the events.)"""
 
+    def note_step(self, step: dict[str, Any]) -> None:
+        """(Nothing to send: the events are written here.)"""
+
+    def drop_step(self, step: dict[str, Any]) -> None:
+        """(Nothing was kept.)"""
+
     def close(self) -> None:
         """Close the database connections this store holds."""
         super().close()

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from chainledger.application.steps import signed_step
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.bid import Bid, BidStatus, DisputeReason
 from chainledger.domain.concern import Concern, ExpressionOfInterest
@@ -218,6 +219,7 @@ class Contracting:
 
     # -- commissioner ---------------------------------------------------------------
 
+    @signed_step
     def create_package(
         self,
         signer: Signer,
@@ -254,6 +256,7 @@ class Contracting:
             unit.add(package)
         return reference
 
+    @signed_step
     def define_kpi(
         self,
         signer: Signer,
@@ -283,6 +286,7 @@ class Contracting:
             )
             contract.define_kpi(signer, kpi)
 
+    @signed_step
     def award_package(
         self, signer: Signer, package: str, prime: str, *, uow: UnitOfWork | None = None
     ) -> None:
@@ -295,6 +299,7 @@ class Contracting:
                 raise Refused(f"{prime}'s bid for {contract.reference} was withdrawn")
             contract.award(signer, prime=bid.prime, bid_hash=bid.head, price=bid.price)
 
+    @signed_step
     def vary_contract_value(
         self,
         signer: Signer,
@@ -314,6 +319,7 @@ class Contracting:
                 reason=text_field(reason, "reason"),
             )
 
+    @signed_step
     def close_package(
         self,
         signer: Signer,
@@ -328,6 +334,7 @@ class Contracting:
             self._commissioner_only(contract, signer, "close it")
             contract.close(signer, reason=text_field(reason, "reason"))
 
+    @signed_step
     def respond_to_concern(
         self,
         signer: Signer,
@@ -355,6 +362,7 @@ class Contracting:
 
     # -- prime ----------------------------------------------------------------------
 
+    @signed_step
     def submit_bid(
         self,
         signer: Signer,
@@ -400,6 +408,7 @@ class Contracting:
             )
             work.add(bid)
 
+    @signed_step
     def withdraw_bid(
         self, signer: Signer, package: str, reason: str, *, uow: UnitOfWork | None = None
     ) -> None:
@@ -411,6 +420,7 @@ class Contracting:
                 raise Refused(f"{signer.org}'s bid has been awarded: it cannot be withdrawn")
             bid.withdraw(signer, reason=text_field(reason, "reason"))
 
+    @signed_step
     def issue_subcontract(
         self,
         signer: Signer,
@@ -443,6 +453,7 @@ class Contracting:
                 )
             )
 
+    @signed_step
     def propose_variation(
         self,
         signer: Signer,
@@ -470,6 +481,7 @@ class Contracting:
                 reason=text_field(reason, "reason"),
             )
 
+    @signed_step
     def send_referrals(
         self,
         signer: Signer,
@@ -488,6 +500,7 @@ class Contracting:
                 signer, period=Period.parse(period), count=parse_count(count, "referrals")
             )
 
+    @signed_step
     def record_payment(
         self,
         signer: Signer,
@@ -519,6 +532,7 @@ class Contracting:
                 paid_on=parse_date(paid_on, "payment date"),
             )
 
+    @signed_step
     def attest_performance(
         self,
         signer: Signer,
@@ -537,6 +551,7 @@ class Contracting:
                 signer, kpi=text_field(kpi, "KPI"), period=Period.parse(period)
             )
 
+    @signed_step
     def start_failing_provider_process(
         self,
         signer: Signer,
@@ -554,6 +569,7 @@ class Contracting:
                 signer, reason=text_field(reason, "reason")
             )
 
+    @signed_step
     def explain_shortfall(
         self,
         signer: Signer,
@@ -575,6 +591,7 @@ class Contracting:
 
     # -- subcontractor --------------------------------------------------------------
 
+    @signed_step
     def express_interest(
         self,
         signer: Signer,
@@ -611,6 +628,7 @@ class Contracting:
                 )
             )
 
+    @signed_step
     def acknowledge_promise(
         self,
         signer: Signer,
@@ -626,6 +644,7 @@ class Contracting:
             bid = self._bid(work, contract, prime)
             return bid.acknowledge(signer, expected_hash=promise_hash or None)
 
+    @signed_step
     def dispute_promise(
         self,
         signer: Signer,
@@ -646,6 +665,7 @@ class Contracting:
                 note=text_field(note, "note", required=False),
             )
 
+    @signed_step
     def accept_subcontract(
         self, signer: Signer, package: str, *, uow: UnitOfWork | None = None
     ) -> None:
@@ -654,6 +674,7 @@ class Contracting:
             contract = self._package(work, package)
             self._own_subcontract(work, contract, signer).accept(signer)
 
+    @signed_step
     def answer_variation(
         self,
         signer: Signer,
@@ -677,6 +698,7 @@ class Contracting:
                 reason=text_field(reason, "reason", required=not accept),
             )
 
+    @signed_step
     def confirm_referrals(
         self,
         signer: Signer,
@@ -693,6 +715,7 @@ class Contracting:
                 signer, period=Period.parse(period), count=parse_count(count, "referrals")
             )
 
+    @signed_step
     def submit_invoice(
         self,
         signer: Signer,
@@ -723,6 +746,7 @@ class Contracting:
                 )
             )
 
+    @signed_step
     def confirm_payment(
         self,
         signer: Signer,
@@ -742,6 +766,7 @@ class Contracting:
                 signer, received_on=parse_date(received_on, "date received")
             )
 
+    @signed_step
     def report_performance(
         self,
         signer: Signer,
@@ -766,6 +791,7 @@ class Contracting:
                 actual=parse_decimal(actual, "actual"),
             )
 
+    @signed_step
     def raise_concern(
         self,
         signer: Signer,

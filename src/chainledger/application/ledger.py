@@ -99,6 +99,13 @@ class LedgerCore:
 
     # -- stored rows ---------------------------------------------------------
 
+    def note_step(self, step: dict[str, Any]) -> None:
+        """A signed step is running (see ``EventStore.note_step``)."""
+        self.store.note_step(step)
+
+    def drop_step(self, step: dict[str, Any]) -> None:
+        self.store.drop_step(step)
+
     def transaction(self, *, commit: bool = False) -> Any:
         """A transaction on the ledger's own database (the events and the tree beside them)."""
         return self.store.transaction(commit=commit)

@@ -4,13 +4,16 @@ and the registrars' endorsements, rejections, appointments and recoveries."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chainledger.adapters.crypto import Ed25519Signer, raw_public_key, raw_x25519_public_key
-from chainledger.domain.events import now
+from chainledger.application.contracting import UnitOfWork, unit_of_work
+from chainledger.application.steps import signed_step
+from chainledger.domain.events import Signer, now
 from chainledger.domain.identity import (
     IdentifierClaim,
     KeyRecoveryRequested,
@@ -24,7 +27,7 @@ from chainledger.domain.identity import (
     recovery_request_id,
 )
 from chainledger.domain.ids import organisation_id
-from chainledger.domain.keys import encode_key, key_fingerprint, possession_statement
+from chainledger.domain.keys import decode_key, encode_key, key_fingerprint, possession_statement
 from chainledger.domain.ledger import Ledger
 from chainledger.domain.organisation import Organisation
 from chainledger.domain.values import (
@@ -88,7 +91,8 @@ class Organisations:
         size: Size | None = None,
         identifier: str | None = None,
     ) -> OrganisationDetails:
-        """Generate key pairs and register the organisation, signed by the new signing key.
+        """Generate key pairs on this machine and register the organisation, signed by the
+        new signing key.
 
         The organisation also gets an encryption key pair (for content sealed to
         it, such as the ratings of a review round it owns). ``role`` is only the part
@@ -99,35 +103,71 @@ class Organisations:
         if identifier is not None:
             identifier = check_identifier(identifier)
         ledger_id = self.ledger.ledger_id
+        self._new_handle(handle)
+        private_key = self.keystore.create(passphrase)
+        encryption_key = self.keystore.create_encryption_key(passphrase)
+        signer = Ed25519Signer(ledger_id, handle, private_key)
+        self.register(signer, name, role, public_key=encode_key(raw_public_key(private_key)),
+                      encryption_key=encode_key(raw_x25519_public_key(encryption_key)),
+                      sector=sector, size=size, identifier=identifier)  # fmt: skip
+        return self.organisation(handle)
+
+    @signed_step
+    def register(
+        self,
+        signer: Signer,
+        name: str,
+        role: Any = None,
+        *,
+        public_key: str,
+        encryption_key: str,
+        sector: Any = None,
+        size: Any = None,
+        identifier: str | None = None,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """The organisation ``signer`` names registers itself, signed by its new key
+        (``public_key``, base64; ``encryption_key`` the X25519 key sealed content goes to)."""
+        handle = check_handle(signer.org)
+        self._new_handle(handle)
+        try:
+            organisation = Organisation.register(
+                signer=signer, public_key=decode_key(public_key),
+                name=check_text(name, "organisation name"),
+                role=Role(role) if role else None, sector=Sector(sector) if sector else None,
+                size=Size(size) if size else None,
+                identifier=check_identifier(identifier) if identifier else None,
+                encryption_key=base64.b64decode(encryption_key, validate=True),
+            )  # fmt: skip
+        except ValueError as error:
+            raise InvalidValue(f"a registration's keys or kind cannot be read ({error})") from None
+        with unit_of_work(self.ledger, uow) as unit:
+            unit.add(organisation)
+
+    def _new_handle(self, handle: str) -> None:
         if self.ledger.exists(organisation_id(handle)):
             raise Refused(
                 f"an organisation with handle {handle!r} already exists; "
                 "choose another with --handle"
             )
-        private_key = self.keystore.create(passphrase)
-        encryption_key = self.keystore.create_encryption_key(passphrase)
-        signer = Ed25519Signer(ledger_id, handle, private_key)
-        organisation = Organisation.register(
-            signer=signer,
-            public_key=raw_public_key(private_key),
-            name=name,
-            role=role,
-            sector=sector,
-            size=size,
-            identifier=identifier,
-            encryption_key=raw_x25519_public_key(encryption_key),
-        )
-        self.ledger.save_aggregates(organisation)
-        return self.organisation(handle)
 
     def new_encryption_key(self, handle: str, passphrase: str) -> str:
         """Give ``handle`` a new encryption key (the old ones still open what they sealed)."""
         signer = self.ledger.signer(handle, passphrase)
-        organisation = self.ledger.organisation_record(handle)
         private_key = self.keystore.create_encryption_key(passphrase)
-        organisation.register_encryption_key(signer, raw_x25519_public_key(private_key))
-        self.ledger.save_aggregates(organisation)
-        return organisation.current_encryption_key_id
+        self.add_encryption_key(signer, encode_key(raw_x25519_public_key(private_key)))
+        return self.ledger.organisation_record(handle).current_encryption_key_id
+
+    @signed_step
+    def add_encryption_key(self, signer: Signer, public_key: str, *,
+                           uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """``signer``'s organisation registers another encryption key (base64)."""
+        try:
+            raw = base64.b64decode(public_key, validate=True)
+        except ValueError:
+            raise InvalidValue("an encryption key is base64") from None
+        with unit_of_work(self.ledger, uow) as unit:
+            unit.organisation(signer.org).register_encryption_key(signer, raw)
 
     def rotate_key(self, handle: str, passphrase: str, new_passphrase: str | None = None) -> str:
         """Replace ``handle``'s key; the change is signed by the outgoing key."""
@@ -145,16 +185,29 @@ class Organisations:
         self, handle: str, passphrase: str, new_passphrase: str | None, reason: str | None
     ) -> str:
         signer = self.ledger.signer(handle, passphrase)
-        organisation = self.ledger.organisation_record(handle)
         new_key = self.keystore.create(new_passphrase or passphrase)
         new_signer = Ed25519Signer(self.ledger.ledger_id, handle, new_key)
         proof = new_signer.sign(possession_statement(self.ledger.ledger_id, handle, new_signer.key_id))
-        if reason is None:
-            organisation.rotate_key(signer, new_signer.public_key, proof)
-        else:
-            organisation.revoke_key(signer, new_signer.public_key, proof, reason)
-        self.ledger.save_aggregates(organisation)
+        self.replace_key(signer, encode_key(new_signer.public_key),
+                         base64.b64encode(proof).decode("ascii"), reason)  # fmt: skip
         return new_signer.key_id
+
+    @signed_step
+    def replace_key(self, signer: Signer, new_public_key: str, proof: str,
+                    reason: str | None = None, *, uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """``signer``'s organisation replaces its key (rotated; revoked, with ``reason``),
+        signed by the outgoing key, with the new key's proof of possession (base64)."""
+        try:
+            new_key, signed = decode_key(new_public_key), base64.b64decode(proof, validate=True)
+        except ValueError:
+            raise InvalidValue("a new key and its proof are base64") from None
+        with unit_of_work(self.ledger, uow) as unit:
+            organisation = unit.organisation(signer.org)
+            if reason is None:
+                organisation.rotate_key(signer, new_key, signed)
+            else:
+                organisation.revoke_key(signer, new_key, signed,
+                                        check_text(reason, "reason", max_length=500))  # fmt: skip
 
     def organisation(self, handle: str) -> OrganisationDetails:
         """One organisation, read from its verified events."""
@@ -251,23 +304,27 @@ class Organisations:
         fingerprint = parse_fingerprint(fingerprint)
         self._require_registry()
         signer = self._registrar_signer(registrar, passphrase)
+        self.ledger.with_retries(
+            lambda: self.endorse(signer, handle, fingerprint, identifier=identifier)
+        )
 
-        def attempt() -> None:
-            organisation = self.ledger.organisation_record(handle)
+    @signed_step
+    def endorse(self, signer: Signer, handle: str, fingerprint: str, *,
+                identifier: str | None = None, uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """The registrar ``signer`` vouches that ``fingerprint`` is ``handle``'s key."""
+        fingerprint = parse_fingerprint(fingerprint)
+        with unit_of_work(self.ledger, uow) as unit:
+            organisation = unit.organisation(handle)
             claimed = identifier if identifier is not None else organisation.identifier
             claimed = check_identifier(claimed) if claimed else None
-            records: list[LedgerAggregate] = [organisation]
             if claimed is not None:
                 holder = self.ledger.registry.identifier_holder(claimed)
                 if holder is not None:
                     raise Refused(f"identifier {claimed} is already endorsed as {holder}'s: two "
                                   "organisations cannot share one")  # fmt: skip
-                records.append(IdentifierClaim.claim(signer, claimed, organisation.handle))
+                unit.add(IdentifierClaim.claim(signer, claimed, organisation.handle))
             endorse(organisation, signer, name=organisation.name, identifier=claimed,
                     fingerprint=fingerprint)  # fmt: skip
-            self.ledger.save_aggregates(*records)
-
-        self.ledger.with_retries(attempt)
 
     def reject_registration(
         self, registrar: str, passphrase: str, handle: str, reason: str
@@ -275,25 +332,36 @@ class Organisations:
         """``registrar`` refuses ``handle``'s registration request, saying why."""
         reason = check_text(reason, "reason", max_length=500)
         self._require_registry()
-        signer = self._registrar_signer(registrar, passphrase)
-        organisation = self.ledger.organisation_record(handle)
-        if organisation.endorsement is not None:
-            raise Refused(f"{handle} is endorsed (by {organisation.endorsement.registrar}); "
-                          "a registrar recovers or replaces an endorsed key, not rejects it")  # fmt: skip
-        organisation._trigger(RegistrationRejected, signer, reason=reason)
-        self.ledger.save_aggregates(organisation)
+        self.reject(self._registrar_signer(registrar, passphrase), handle, reason)
+
+    @signed_step
+    def reject(self, signer: Signer, handle: str, reason: str, *,
+               uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """The registrar ``signer`` refuses ``handle``'s registration, saying why."""
+        reason = check_text(reason, "reason", max_length=500)
+        with unit_of_work(self.ledger, uow) as unit:
+            organisation = unit.organisation(handle)
+            if organisation.endorsement is not None:
+                raise Refused(f"{handle} is endorsed (by {organisation.endorsement.registrar}); "
+                              "a registrar recovers or replaces an endorsed key, not rejects it")  # fmt: skip
+            organisation._trigger(RegistrationRejected, signer, reason=reason)
 
     def appoint_registrar(self, registrar: str, passphrase: str, handle: str) -> None:
         """``registrar`` makes ``handle`` (endorsed) a registrar too."""
         self._require_registry()
-        signer = self._registrar_signer(registrar, passphrase)
-        organisation = self.ledger.organisation_record(handle)
-        if organisation.endorsement is None:
-            raise Refused(f"{handle} is not endorsed: endorse it before appointing it registrar")
-        if organisation.registrar_since is not None:
-            raise Refused(f"{handle} is already a registrar")
-        organisation._trigger(RegistrarAppointed, signer)
-        self.ledger.save_aggregates(organisation)
+        self.appoint(self._registrar_signer(registrar, passphrase), handle)
+
+    @signed_step
+    def appoint(self, signer: Signer, handle: str, *, uow: UnitOfWork | None = None) -> None:
+        """The registrar ``signer`` makes ``handle`` (endorsed) a registrar too."""
+        with unit_of_work(self.ledger, uow) as unit:
+            organisation = unit.organisation(handle)
+            if organisation.endorsement is None:
+                raise Refused(f"{handle} is not endorsed: endorse it before appointing it "
+                              "registrar")  # fmt: skip
+            if organisation.registrar_since is not None:
+                raise Refused(f"{handle} is already a registrar")
+            organisation._trigger(RegistrarAppointed, signer)
 
     def withdraw_registrar(
         self, registrar: str, passphrase: str, handle: str, reason: str
@@ -301,15 +369,21 @@ class Organisations:
         """``registrar`` ends ``handle``'s power to endorse (the first registrar stays)."""
         reason = check_text(reason, "reason", max_length=500)
         self._require_registry()
-        signer = self._registrar_signer(registrar, passphrase)
+        self.withdraw(self._registrar_signer(registrar, passphrase), handle, reason)
+
+    @signed_step
+    def withdraw(self, signer: Signer, handle: str, reason: str, *,
+                 uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """The registrar ``signer`` ends ``handle``'s power to endorse."""
+        reason = check_text(reason, "reason", max_length=500)
         if handle == self.ledger.registry.genesis().registrar:
             raise Refused(f"{handle} is this ledger's first registrar, named in its genesis: "
                           "it cannot be withdrawn")  # fmt: skip
-        organisation = self.ledger.organisation_record(handle)
-        if organisation.registrar_since is None:
-            raise Refused(f"{handle} is not a registrar")
-        organisation._trigger(RegistrarWithdrawn, signer, reason=reason)
-        self.ledger.save_aggregates(organisation)
+        with unit_of_work(self.ledger, uow) as unit:
+            organisation = unit.organisation(handle)
+            if organisation.registrar_since is None:
+                raise Refused(f"{handle} is not a registrar")
+            organisation._trigger(RegistrarWithdrawn, signer, reason=reason)
 
     # -- recovering a lost or stolen key ------------------------------------------------
 
@@ -320,13 +394,21 @@ class Organisations:
         organisation = self.ledger.organisation_record(handle)
         private_key = self.keystore.create(passphrase)
         signer = Ed25519Signer(self.ledger.ledger_id, organisation.handle, private_key)
-        request = RecoveryRequest._create(
-            KeyRecoveryRequested, id=recovery_request_id(organisation.handle, signer.key_id),
-            ledger_id=self.ledger.ledger_id, signer=signer, handle=organisation.handle,
-            public_key=encode_key(signer.public_key),
-        )  # fmt: skip
-        self.ledger.save_aggregates(request)
+        self.offer_key(signer, encode_key(signer.public_key))
         return signer.key_id
+
+    @signed_step
+    def offer_key(self, signer: Signer, public_key: str, *,
+                  uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """``signer``'s organisation offers a new key (``public_key``, base64, the key that
+        signs this) for a registrar to install in place of a lost or stolen one."""
+        with unit_of_work(self.ledger, uow) as unit:
+            unit.organisation(signer.org)
+            unit.add(RecoveryRequest._create(
+                KeyRecoveryRequested, id=recovery_request_id(signer.org, signer.key_id),
+                ledger_id=self.ledger.ledger_id, signer=signer, handle=signer.org,
+                public_key=public_key,
+            ))  # fmt: skip
 
     def recover_organisation(
         self,
@@ -343,7 +425,25 @@ class Organisations:
         fingerprint = parse_fingerprint(fingerprint)
         self._require_registry()
         signer = self._registrar_signer(registrar, passphrase)
-        organisation = self.ledger.organisation_record(handle)
+        self.recover(signer, handle, fingerprint, compromised_since=compromised_since)
+
+    @signed_step
+    def recover(self, signer: Signer, handle: str, fingerprint: str, *,
+                compromised_since: Any = None, uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """The registrar ``signer`` installs the key ``handle`` offered (see
+        ``recover_organisation``)."""
+        fingerprint = parse_fingerprint(fingerprint)
+        if isinstance(compromised_since, str):
+            try:
+                compromised_since = datetime.fromisoformat(compromised_since)
+            except ValueError:
+                raise InvalidValue("--compromised-since is an ISO time") from None
+        with unit_of_work(self.ledger, uow) as unit:
+            self._recover(unit, signer, handle, fingerprint, compromised_since)
+
+    def _recover(self, unit: UnitOfWork, signer: Signer, handle: str, fingerprint: str,
+                 compromised_since: datetime | None) -> None:  # fmt: skip
+        organisation = unit.organisation(handle)
         if compromised_since is not None and compromised_since > now():
             raise InvalidValue("--compromised-since is in the future")
         try:
@@ -360,7 +460,6 @@ class Organisations:
                   if compromised_since else "lost")  # fmt: skip
         organisation._trigger(OrganisationRecovered, signer, new_public_key=request.public_key,
                               compromised_since=compromised_since, reason=reason)  # fmt: skip
-        self.ledger.save_aggregates(organisation)
 
     # -- who may sign what --------------------------------------------------------------
 

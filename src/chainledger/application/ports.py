@@ -61,6 +61,13 @@ class EventStore(Protocol):
         """The reader verified the rows up to ``head`` (a ``VerifiedHead``): raise
         ``SecurityError`` if that contradicts what the store signed."""
 
+    def note_step(self, step: dict[str, Any]) -> None:
+        """A signed step is running (``application.steps``): a store that sends events to
+        a service sends the steps that made them with them."""
+
+    def drop_step(self, step: dict[str, Any]) -> None:
+        """The step was refused before it wrote anything: forget it."""
+
     def close(self) -> None: ...
 
 
@@ -109,6 +116,10 @@ class LedgerPort(Protocol):
     def save_aggregates(self, *aggregates: LedgerAggregate) -> list[LedgerEvent]: ...
 
     def with_retries(self, attempt: Callable[[], T], *, attempts: int = 8) -> T: ...
+
+    def note_step(self, step: dict[str, Any]) -> None: ...
+
+    def drop_step(self, step: dict[str, Any]) -> None: ...
 
     # -- keys held on this machine ---------------------------------------------------
 

@@ -27,8 +27,11 @@ from uuid import UUID
 
 from chainledger.adapters.crypto import verify
 from chainledger.application.contracting import Contracting, UnitOfWork
+from chainledger.application.organisations import Organisations
 from chainledger.application.ports import LedgerPort
+from chainledger.application.steps import steps_of
 from chainledger.domain.events import LedgerEvent, decode_event, now, split_state
+from chainledger.domain.keys import decode_key, key_fingerprint
 from chainledger.domain.values import check_handle
 from chainledger.errors import Conflict, InvalidValue, Refused
 
@@ -36,6 +39,14 @@ from chainledger.errors import Conflict, InvalidValue, Refused
 # back by ten minutes; a step is refused well before that).
 CLOCK_TOLERANCE = timedelta(minutes=5)
 MAX_STEPS = 10_000
+
+
+# The services whose signed steps a client may send, by the name a step gives.
+SERVICES: dict[str, type] = {"Contracting": Contracting, "Organisations": Organisations}
+STEPS = {(service, name) for service, cls in SERVICES.items() for name in steps_of(cls)}
+# Steps signed by the key they carry, which is nobody's yet: a registration, a key offered
+# for recovery. Each is sent on its own.
+SELF_SIGNED = {("Organisations", "register"), ("Organisations", "offer_key")}
 
 
 def signer_steps(service: type) -> frozenset[str]:
@@ -50,14 +61,12 @@ def signer_steps(service: type) -> frozenset[str]:
     return frozenset(names)
 
 
-STEPS = signer_steps(Contracting)
-
-
 @dataclass
 class Step:
     """One use case to run: its name, who signs it (and the date it took effect), and its
     inputs (text, numbers and lists, as JSON carries them)."""
 
+    service: str
     method: str
     org: str
     on: date | None
@@ -68,9 +77,9 @@ class Step:
     def parse(cls, value: Any) -> Step:
         if not isinstance(value, dict):
             raise InvalidValue("a step is a JSON object")
-        method = value.get("method")
-        if method not in STEPS:
-            raise InvalidValue(f"unknown step {method!r}")
+        service, method = value.get("service"), value.get("method")
+        if (service, method) not in STEPS:
+            raise InvalidValue(f"unknown step {service}.{method}")
         args, kwargs = value.get("args", []), value.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict) or "uow" in kwargs:
             raise InvalidValue("a step's inputs are a list and an object")
@@ -79,10 +88,11 @@ class Step:
             day = date.fromisoformat(on) if on is not None else None
         except (TypeError, ValueError):
             raise InvalidValue("a step's date is YYYY-MM-DD") from None
-        return cls(method, check_handle(str(value.get("org", ""))), day, args, kwargs)
+        return cls(str(service), str(method), check_handle(str(value.get("org", ""))), day, args,
+                   kwargs)  # fmt: skip
 
     def json(self) -> dict[str, Any]:
-        return {"method": self.method, "org": self.org,
+        return {"service": self.service, "method": self.method, "org": self.org,
                 "on": self.on.isoformat() if self.on else None,
                 "args": self.args, "kwargs": self.kwargs}  # fmt: skip
 
@@ -129,10 +139,10 @@ _CHANGED = ("the ledger changed since you read it (someone else recorded first);
 class Submissions:
     """Steps signed by clients, checked by running them again here, and recorded."""
 
-    def __init__(self, ledger: LedgerPort, contracting: Contracting,
+    def __init__(self, ledger: LedgerPort, services: dict[str, Any],
                  clock: Callable[[], datetime] = now) -> None:  # fmt: skip
         self.ledger = ledger
-        self.contracting = contracting
+        self.services = services
         self.clock = clock
 
     def submit(self, steps: Sequence[Step], stored: Sequence[bytes]) -> list[LedgerEvent]:
@@ -148,31 +158,48 @@ class Submissions:
                     f"your clock is {_minutes(event.timestamp - here)} the service's: set it "
                     "right and run the command again"
                 )
+        if len(steps) > 1 and any((s.service, s.method) in SELF_SIGNED for s in steps):
+            raise InvalidValue("a registration or a key offered is sent on its own")
         signers: dict[str, ReplaySigner] = {}
         unit = UnitOfWork(self.ledger)
         for step in steps:
-            signer = signers.get(step.org) or self._signer(step.org, events)
-            signers[step.org] = signer
-            method = getattr(self.contracting, step.method)
-            method(signer.dated(step.on), *step.args, **step.kwargs, uow=unit)
-        # Every event sent was made here, in order, with its signature (nothing else can be
-        # signed: each signature was asked of the replaying signers); none is left over.
+            method = getattr(self.services[step.service], step.method)
+            if step.org not in signers:
+                signers[step.org] = self._signer(step, method, events)
+            method(signers[step.org].dated(step.on), *step.args, **step.kwargs, uow=unit)
+        self._check_all_used(signers, events)
+        return unit.commit()
+
+    @staticmethod
+    def _check_all_used(signers: dict[str, ReplaySigner], events: Sequence[LedgerEvent]) -> None:
+        """Every event sent was made here, in order, with its signature (nothing else can be
+        signed: each signature was asked of the replaying signers); none is left over."""
         if set(signers) != {e.org for e in events} or any(
             signer.used[0] != sum(1 for e in events if e.org == org)
             for org, signer in signers.items()
         ):
             raise Conflict(_CHANGED)
-        return unit.commit()
 
-    def _signer(self, org: str, events: Sequence[LedgerEvent]) -> ReplaySigner:
-        mine = [e for e in events if e.org == org]
+    def _signer(self, step: Step, method: Any, events: Sequence[LedgerEvent]) -> ReplaySigner:
+        mine = [e for e in events if e.org == step.org]
         if not mine:
-            raise InvalidValue(f"no event signed by {org} came with its step")
-        organisation = self.ledger.organisation_record(org)
-        key = organisation.keys.get(mine[0].key_id or "")
-        if key is None or mine[0].key_id != organisation.current_key_id:
-            raise Refused(f"{org}'s events are not signed with its current key")
-        return ReplaySigner(self.ledger.ledger_id, org, key.key_id, key.public_key, mine)
+            raise InvalidValue(f"no event signed by {step.org} came with its step")
+        if (step.service, step.method) in SELF_SIGNED:
+            try:
+                carried = inspect.signature(method).bind(None, *step.args, **step.kwargs)
+                public_key = decode_key(str(carried.arguments["public_key"]))
+            except (TypeError, ValueError, KeyError):
+                raise InvalidValue("the step does not carry the key that signs it") from None
+            key_id = key_fingerprint(public_key)
+        else:
+            organisation = self.ledger.organisation_record(step.org)
+            key = organisation.keys.get(organisation.current_key_id)
+            if key is None:
+                raise Refused(f"{step.org} has no key to sign with")
+            key_id, public_key = key.key_id, key.public_key
+        if any(e.key_id != key_id for e in mine):
+            raise Refused(f"{step.org}'s events are not signed with its current key")
+        return ReplaySigner(self.ledger.ledger_id, step.org, key_id, public_key, mine)
 
 
 def _decode(state: bytes) -> LedgerEvent:

@@ -87,7 +87,8 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
     """The service over ``ledger`` (on its database), signing checkpoints with ``log``."""
     ledger_id = str(log.ledger_id)
     store = ledger.core.store
-    submissions = Submissions(ledger.core, ledger.contracting)
+    submissions = Submissions(ledger.core, {"Contracting": ledger.contracting,
+                                            "Organisations": ledger.orgs})
     writing = threading.Lock()  # one submission at a time: the application is not shared
 
     def health(request: Request) -> JSONResponse:
