@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,16 @@ def start_service(ledger: CliLedger, log_keys: Path) -> Service:
     raise AssertionError("the service did not start: " + "".join(lines))
 
 
+@contextmanager
+def running(ledger: CliLedger, log_keys: Path) -> Iterator[Service]:
+    service = start_service(ledger, log_keys)
+    try:
+        yield service
+    finally:
+        service.process.terminate()
+        service.process.wait(timeout=30)
+
+
 @pytest.fixture
 def served(ledgers: LedgerStore, tmp_path: Path) -> Iterator[Service]:
     """A ledger with a package, served."""
@@ -91,12 +102,8 @@ def served(ledgers: LedgerStore, tmp_path: Path) -> Iterator[Service]:
               "--promise", f"{CHARITY}:service=mentoring,share=30,value=30000,referrals=20,"
               "model=fixed,terms=30,fee=5")  # fmt: skip
     ledger.ok("bid", "acknowledge", "BAR-1", "--as", CHARITY, "--prime", PRIME)
-    service = start_service(ledger, tmp_path / "log-keys")
-    try:
+    with running(ledger, tmp_path / "log-keys") as service:
         yield service
-    finally:
-        service.process.terminate()
-        service.process.wait(timeout=30)
 
 
 def client(url: str, tmp_path: Path, name: str = "client") -> CliLedger:
@@ -279,12 +286,8 @@ def programme(ledgers: LedgerStore, tmp_path: Path) -> Iterator[Service]:
     ledger = CliLedger(ledgers.url("programme"), tmp_path / "council-server-keys", CliRunner())
     ledger.ok("init", "--name", "Barnet programme", "--registrar", "Barnet Council",
               "--identifier", "GB-GOR-E09000003")  # fmt: skip
-    service = start_service(ledger, tmp_path / "log-keys")
-    try:
+    with running(ledger, tmp_path / "log-keys") as service:
         yield service
-    finally:
-        service.process.terminate()
-        service.process.wait(timeout=30)
 
 
 def test_a_charity_joins_a_programme_through_the_service(programme: Service, tmp_path: Path) -> None:
@@ -348,18 +351,35 @@ class Liar:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.rewrite: Rewrite = lambda path, answer: answer
+        self.received: list[bytes] = []  # every request's path and body, as sent
         liar = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                with urllib.request.urlopen(liar.upstream + self.path, timeout=10) as answer:  # noqa: S310
-                    body = json.loads(answer.read())
-                data = json.dumps(liar.rewrite(self.path, body)).encode()
-                self.send_response(200)
+                self._forward(None)
+
+            def do_POST(self) -> None:
+                self._forward(self.rfile.read(int(self.headers["Content-Length"])))
+
+            def _forward(self, data: bytes | None) -> None:
+                liar.received.append(self.path.encode() + b"\n" + (data or b""))
+                request = urllib.request.Request(  # noqa: S310 - the test's own service
+                    liar.upstream + self.path, data=data,
+                    headers={"Content-Type": "application/json"},
+                )  # fmt: skip
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                        status, body = answer.status, json.loads(answer.read())
+                except urllib.error.HTTPError as error:
+                    status, body = error.code, json.loads(error.read())
+                if status == 200:
+                    body = liar.rewrite(self.path, body)
+                out = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(out)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -373,13 +393,57 @@ class Liar:
         self.server.server_close()
 
 
-@pytest.fixture
-def liar(served: Service) -> Iterator[Liar]:
-    proxy = Liar(served.url)
+@contextmanager
+def lying(upstream: str) -> Iterator[Liar]:
+    proxy = Liar(upstream)
     try:
         yield proxy
     finally:
         proxy.close()
+
+
+@pytest.fixture
+def liar(served: Service) -> Iterator[Liar]:
+    with lying(served.url) as proxy:
+        yield proxy
+
+
+def test_the_service_never_receives_a_private_key_or_passphrase(
+    programme: Service, tmp_path: Path
+) -> None:
+    """Everything the charity and the council send while joining, endorsing, rotating a key
+    and recording, read byte for byte: no passphrase, no key file, no private key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from chainledger.adapters.keystore import Keystore
+
+    with lying(programme.url) as watcher:
+        council = with_keys(programme, tmp_path, "council")
+        council.url = watcher.url
+        charity = client(watcher.url, tmp_path, "charity")
+        charity.ok("org", "create", "Hope Trust", "--identifier", "GB-CHC-1089464")
+        (shown,) = json.loads(charity.ok("org", "show", CHARITY, "--format", "json").stdout)
+        council.ok("org", "endorse", CHARITY, "--as", COUNCIL, "--fingerprint",
+                   shown["fingerprint"])  # fmt: skip
+        council.ok(*package("BAR-1"))
+        charity.ok("bid", "submit", "BAR-1", "--as", CHARITY, "--price", "90000",
+                   "--self-share", "100")  # fmt: skip
+        charity.ok("org", "rotate-key", CHARITY)
+        sent = b"\n".join(watcher.received)
+    assert b"/v1/steps" in sent  # it did carry the steps
+    secrets = [PASSPHRASE.encode(), b"PRIVATE KEY", b"chainledger private key"]
+    for keys in (charity.keys, council.keys):
+        for path in keys.glob("*.key"):
+            secrets.append(path.read_bytes()[-64:])
+            key_id = path.stem
+            try:
+                private = Keystore(keys).load(key_id, PASSPHRASE)
+            except Exception:
+                private = Keystore(keys).load_encryption_key(key_id, PASSPHRASE)  # type: ignore[assignment]
+            raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                        serialization.NoEncryption())  # fmt: skip
+            secrets += [raw, base64.b64encode(raw), raw.hex().encode()]
+    assert [s for s in secrets if s in sent] == []
 
 
 def security_error(result: Any) -> Path:
@@ -498,3 +562,43 @@ def test_what_needs_the_database_itself_is_refused_plainly_for_now(
     assert "the service's machine" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+
+
+WRITERS, EACH = 4, 12  # the benchmark (benchmarks/service.py) runs 8 x 100
+DRIVER = """
+import sys
+from chainledger.cli.main import cli
+for i in range(int(sys.argv[2])):
+    cli(["invoice", "submit", "BAR-1", "--as", "hope-trust", "--ref", f"W{sys.argv[1]}-{i}",
+         "--amount", "10", "--date", "2025-03-31", "--period", "2025-Q1", "--on", "2025-03-31"],
+        standalone_mode=False)
+"""
+
+
+def test_concurrent_clients_record_every_step_exactly_once(served: Service, tmp_path: Path) -> None:
+    """Several client processes record invoices into one subcontract at once: the losers of
+    each race read afresh and sign again; every invoice is recorded once, the audit is clean."""
+    remote = with_keys(served, tmp_path)
+    remote.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+    remote.ok("subcontract", "issue", "BAR-1", "--as", PRIME, "--sub", CHARITY, "--service",
+              "mentoring", "--share", "30", "--value", "30000", "--referrals", "20", "--model",
+              "fixed", "--terms", "30", "--on", "2025-02-03")  # fmt: skip
+    remote.ok("subcontract", "accept", "BAR-1", "--as", CHARITY, "--on", "2025-02-04")
+    before = len(event_rows(served.ledger.url))
+    env = {**os.environ, "CHAINLEDGER_LEDGER": served.url, "CHAINLEDGER_KEYS": str(remote.keys),
+           "CHAINLEDGER_PASSPHRASE": PASSPHRASE}  # fmt: skip
+    writers = [
+        subprocess.Popen([sys.executable, "-c", DRIVER, str(w), str(EACH)],
+                         env={**env, "CHAINLEDGER_STATE": str(tmp_path / f"writer-{w}")},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in range(WRITERS)
+    ]  # fmt: skip
+    for writer in writers:
+        _, stderr = writer.communicate(timeout=600)
+        assert writer.returncode == 0, stderr
+    rows = event_rows(served.ledger.url)
+    assert len(rows) == before + WRITERS * EACH
+    local = client(served.ledger.url, tmp_path, "local")
+    assert "OK: every signature and chain link verifies." in local.ok("audit", "verify").stdout
+    invoices = json.loads(local.ok("report", "payments", "--format", "json").stdout)
+    assert invoices[0]["invoices"] == WRITERS * EACH
