@@ -61,10 +61,11 @@ class Service:
         return LogKey(ledger_id, self.log_keys, PASSPHRASE)
 
 
-def start_service(ledger: CliLedger, log_keys: Path) -> Service:
+def start_service(ledger: CliLedger, log_keys: Path, *options: str) -> Service:
     env = {**os.environ, **ledger.env}
+    options = options or ("--port", "0")
     process = subprocess.Popen(
-        [sys.executable, "-m", "chainledger", "serve", "--port", "0", "--log-keys", str(log_keys)],
+        [sys.executable, "-m", "chainledger", "serve", *options, "--log-keys", str(log_keys)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -80,8 +81,8 @@ def start_service(ledger: CliLedger, log_keys: Path) -> Service:
 
 
 @contextmanager
-def running(ledger: CliLedger, log_keys: Path) -> Iterator[Service]:
-    service = start_service(ledger, log_keys)
+def running(ledger: CliLedger, log_keys: Path, *options: str) -> Iterator[Service]:
+    service = start_service(ledger, log_keys, *options)
     try:
         yield service
     finally:
@@ -214,7 +215,9 @@ def test_a_client_cannot_get_a_rule_breaking_event_recorded_by_signing_it(
     assert event_rows(served.ledger.url) == before
     # It was the service that refused: the client sent the step, signed.
     time.sleep(0.2)
-    assert any('"POST /v1/steps HTTP/1.1" 403' in line for line in served.output), served.output
+    logged = [json.loads(line) for line in served.output if line.startswith("{")]
+    assert {"method": "POST", "path": "/v1/steps", "status": 403}.items() <= next(
+        entry for entry in logged if entry.get("path") == "/v1/steps").items()
 
 
 def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -602,3 +605,70 @@ def test_concurrent_clients_record_every_step_exactly_once(served: Service, tmp_
     assert "OK: every signature and chain link verifies." in local.ok("audit", "verify").stdout
     invoices = json.loads(local.ok("report", "payments", "--format", "json").stdout)
     assert invoices[0]["invoices"] == WRITERS * EACH
+
+
+def test_the_service_describes_itself_and_logs_json(served: Service) -> None:
+    described = get(f"{served.url}/openapi.json")
+    assert described["openapi"].startswith("3.")
+    assert {"/health", "/v1/log", "/v1/rows", "/v1/records/{aggregate}", "/v1/steps"} <= set(
+        described["paths"])
+    get(f"{served.url}/health")
+    time.sleep(0.2)
+    entries = [json.loads(line) for line in served.output if line.startswith("{")]
+    assert any(e.get("path") == "/health" and e.get("status") == 200 for e in entries), entries
+
+
+def test_a_table_locked_by_someone_else_fails_a_write_instead_of_hanging_it(
+    served: Service, tmp_path: Path
+) -> None:
+    """Whoever else can reach the database locks the events table and goes to lunch: a
+    write through the service gives up after the lock timeout with one line, and the next
+    write, once the lock is gone, is recorded."""
+    if not served.ledger.url.startswith("postgresql"):
+        pytest.skip("SQLite has no lock to wait on across a server; its writers take turns")
+    import psycopg
+
+    remote = with_keys(served, tmp_path)
+    url = served.ledger.url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as holder:
+        holder.execute("LOCK TABLE chainledger_events IN EXCLUSIVE MODE")
+        started = time.monotonic()
+        result = remote.run("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+        waited = time.monotonic() - started
+        holder.rollback()
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.startswith("Error: the ledger service at"), result.stderr
+    assert "lock timeout" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert waited < 20
+    remote.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+
+
+def test_several_workers_serve_one_postgresql_ledger(served: Service, tmp_path: Path) -> None:
+    if not served.ledger.url.startswith("postgresql"):
+        pytest.skip("--workers is for PostgreSQL (SQLite has one writer)")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with running(served.ledger, served.log_keys, "--port", str(port), "--workers", "2") as many:
+        for _ in range(50):  # the workers start after the line is printed
+            try:
+                get(f"{many.url}/health")
+                break
+            except OSError:
+                time.sleep(0.2)
+        remote = with_keys(many, tmp_path)
+        remote.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+        history = json.loads(remote.ok("history", "BAR-1", "--format", "json").stdout)
+        assert [row["event_type"] for row in history].count("PackageAwarded") == 1
+
+
+def test_workers_need_postgresql(served: Service, tmp_path: Path) -> None:
+    if served.ledger.url.startswith("postgresql"):
+        pytest.skip("the refusal is for SQLite")
+    result = served.ledger.run("serve", "--port", "8089", "--workers", "2", "--log-keys",
+                               str(served.log_keys))  # fmt: skip
+    assert result.exit_code == 2
+    assert "--workers needs a PostgreSQL ledger" in result.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy.event
 import sqlalchemy.exc
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
@@ -67,6 +68,25 @@ class SqlEventStore(Application):
         )
         recorder.create_table()
         return recorder
+
+    def limit_waits(self, *, lock_ms: int = 5000, statement_ms: int = 30000) -> None:
+        """On PostgreSQL, make every connection give up waiting for a lock after ``lock_ms``
+        and any statement after ``statement_ms``: a transaction someone left open (or a
+        ``LOCK TABLE`` by whoever else can reach the database) then fails a write with a
+        plain error instead of hanging every writer. (SQLite waits on its own timeout.)"""
+        engine = self.recorder.datastore.engine
+        if engine.dialect.name != "postgresql":
+            return
+
+        def limited(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute(f"SET lock_timeout = {int(lock_ms)}")
+            cursor.execute(f"SET statement_timeout = {int(statement_ms)}")
+            cursor.close()
+            connection.commit()  # a SET in a transaction rolled back later would be undone
+
+        sqlalchemy.event.listen(engine, "connect", limited)
+        engine.dispose()  # connections made before now had no limits
 
     def append(self, events: Sequence[LedgerEvent]) -> None:
         """Write ``events`` in one transaction, in this order, each told its position; or

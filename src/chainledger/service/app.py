@@ -30,6 +30,7 @@ import base64
 import json
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -81,6 +82,74 @@ def _integer(request: Request, name: str, default: int, low: int, high: int) -> 
     if not low <= value <= high:
         raise ValueError(f"{name} must be from {low} to {high}")
     return value
+
+
+def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# fmt: off
+_ROWS = {"type": "object", "required": ["checkpoint", "position", "rows"], "properties": {
+    "checkpoint": {"type": "string", "description": "C2SP signed note by the log key"},
+    "position": {"type": "integer", "description": "notification id of its last event"},
+    "rows": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "aggregate": {"type": "string", "format": "uuid"},
+        "version": {"type": "integer"}, "topic": {"type": "string"},
+        "state": {"type": "string", "format": "byte"}}}}}}  # fmt: skip
+_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "chainledger service", "version": "1",
+             "description": "A signed supply-chain ledger. Clients verify everything: "
+                            "see README, 'The ledger as a service'."},
+    "paths": {
+        "/health": {"get": {"summary": "The service is up", "responses": {"200": _answer(
+            "The ledger's id and size", {"type": "object"})}}},
+        "/v1/log": {"get": {"summary": "The ledger and the log's verifier key", "responses": {
+            "200": _answer("ledger, origin, log_key", {"type": "object"})}}},
+        "/v1/rows": {"get": {
+            "summary": "Stored rows from a position, with the log-signed checkpoint ending there",
+            "parameters": [
+                {"name": "start", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "limit", "in": "query",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROWS}}],
+            "responses": {"200": _answer("rows", _ROWS), "400": _answer("refused", _ERROR)}}},
+        "/v1/records/{aggregate}": {"get": {
+            "summary": "Every row of one record, with the current checkpoint",
+            "parameters": [{"name": "aggregate", "in": "path", "required": True,
+                            "schema": {"type": "string", "format": "uuid"}}],
+            "responses": {"200": _answer("rows", _ROWS)}}},
+        "/v1/steps": {"post": {
+            "summary": "Steps signed by a client, run again here and recorded exactly as signed",
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["steps", "events"], "properties": {
+                    "steps": {"type": "array", "items": {"type": "object"}},
+                    "events": {"type": "array", "items": {"type": "string", "format": "byte"}},
+                }}}}},
+            "responses": {
+                "200": _answer("positions and the new checkpoint", {"type": "object"}),
+                "400": _answer("malformed", _ERROR), "403": _answer("refused by a rule", _ERROR),
+                "409": _answer("the ledger changed since the client read it", _ERROR),
+                "413": _answer("too large", _ERROR)}}},
+    },
+}
+# fmt: on
+
+
+def from_environment() -> Starlette:
+    """The app for one of several worker processes (``serve --workers``), configured by the
+    environment ``serve`` sets: the ledger, the keys and state directories, the log key's
+    directory and its passphrase."""
+    import os
+
+    from chainledger.bootstrap import open_ledger
+
+    ledger = open_ledger(os.environ["CHAINLEDGER_LEDGER"], Path(os.environ["CHAINLEDGER_KEYS"]),
+                         state=Path(os.environ["CHAINLEDGER_STATE"]))  # fmt: skip
+    ledger.core.store.limit_waits()
+    log = LogKey(ledger.ledger_id, Path(os.environ["CHAINLEDGER_LOG_KEYS"]),
+                 os.environ["CHAINLEDGER_PASSPHRASE"])  # fmt: skip
+    return create_app(ledger, log)
 
 
 def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
@@ -159,8 +228,12 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
         access_log.exception("unexpected failure on %s", request.url.path)
         return _error(500, "the service failed; its log says why")
 
+    def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(OPENAPI)
+
     return Starlette(
         routes=[
+            Route("/openapi.json", openapi),
             Route("/health", health),
             Route("/v1/log", describe_log),
             Route("/v1/rows", rows),
