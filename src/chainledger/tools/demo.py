@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from shutil import rmtree
@@ -34,7 +35,7 @@ from chainledger.domain.identity import readable_fingerprint
 from chainledger.domain.quantities import Period
 from chainledger.domain.review import DEFAULT_DIMENSIONS
 from chainledger.domain.values import Role, Sector, Size
-from chainledger.errors import ProofFailed, Refused, TamperError
+from chainledger.errors import ProofFailed, Refused, SecurityError, TamperError
 from chainledger.report_html import render_page
 
 DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 - the demo publishes it
@@ -222,6 +223,7 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     plain, checked = _checkpoint_and_rollback(app, directory, ledger_path, say)
     _audit_page(app, directory, owner, say)
     carried = _bundle_to_the_council(app, directory, say)
+    served = _through_the_service(directory, ledger_path, say)
     say(f"\nExplore it: chainledger --ledger {ledger_path} report findings --as-of {AS_OF}")
     say(f"       and: chainledger --ledger {ledger_path} history {PACKAGE}")
     say(f"       and: chainledger --ledger {directory / 'council.db'} imported {PACKAGE}")
@@ -233,7 +235,7 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> bool:
     expected = {"BID_CANDY", "LATE_PAYMENT", "SELF_OTHER_GAP", "LOW_RATED"}
     return (
         clean.ok and not caught.ok and refused and plain.ok and not checked.ok and carried
-        and expected <= rules
+        and served and expected <= rules
     )  # fmt: skip
 
 
@@ -344,6 +346,70 @@ def _bundle_to_the_council(app: Any, directory: Path, say: Callable[[str], None]
         say(f"  {refused}")
         return first.new == first.events and again.new == 0
     return False
+
+
+@contextmanager
+def _serving(database: Path, directory: Path, port: int = 0) -> Iterator[str]:
+    """``chainledger serve`` on ``database``, in this process, on a loopback port (0: any)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from chainledger.service.app import create_app
+    from chainledger.service.log import LogKey
+
+    ledger = open_ledger(str(database), directory / "service-keys",
+                         state=directory / "state" / "service")  # fmt: skip
+    log = LogKey(ledger.ledger_id, directory / "service-keys" / "log", DEMO_PASSPHRASE)
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+    server = uvicorn.Server(uvicorn.Config(create_app(ledger, log), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        ledger.close()
+
+
+def _through_the_service(directory: Path, ledger_path: Path, say: Callable[[str], None]) -> bool:
+    """The council serves (a copy of) the ledger; Hope Trust records through the service
+    from its own machine; then a rolled-back service is caught by the council's client.
+    Returns whether both happened."""
+    served = directory / "service.db"
+    _copy_database(ledger_path, served)
+    with _serving(served, directory) as url:
+        hope = open_ledger(url, directory / "keys", state=directory / "state" / "hope-trust")
+        signer = hope.signer("hope-trust", DEMO_PASSPHRASE).dated(AS_OF)
+        unit = UnitOfWork(hope.core)
+        hope.submit_invoice(signer, PACKAGE, "HT-2026-Q4", "25000", AS_OF, "2026-Q4", uow=unit)
+        (recorded,) = unit.commit()
+        council = open_ledger(url, directory / "keys", state=directory / "state" / "council")
+        seen = len(council.history(PACKAGE))
+        hope.close()
+    say("\nThe council runs the ledger as a service (chainledger serve). Hope Trust, on its")
+    say("own machine, submits an invoice through it: signed there with its own key, run again")
+    say(f"by the service (which holds no key) and recorded as #{recorded.notification_id}. The "
+        "council's client")  # fmt: skip
+    say(f"reads the package's {seen} events, verifies each, and keeps the service's checkpoint.")
+    rolled = open_ledger(str(served), directory / "keys", state=directory / "state" / "rolled")
+    _roll_back(rolled, 2)
+    rolled.close()
+    with _serving(served, directory, int(url.rsplit(":", 1)[1])):
+        try:
+            council.history(PACKAGE)
+            return False
+        except SecurityError as error:
+            say("The service is then rolled back by 2 events; the council's client refuses:")
+            say(f"  Error: {error}")
+            return True
+        finally:
+            council.close()
 
 
 def _roll_back(app: Any, count: int) -> None:
