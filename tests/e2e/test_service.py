@@ -269,18 +269,32 @@ def test_events_that_are_not_what_their_step_makes_are_refused(
     assert len(event_rows(served.ledger.url)) == len(before) + 1
 
 
-def test_what_cannot_be_sent_yet_is_refused_plainly(served: Service, tmp_path: Path) -> None:
-    """360 review steps seal what they sign afresh each time, so a service cannot make the
-    same bytes again: they are refused, one line, nothing written."""
+def test_a_360_review_round_runs_through_the_service(served: Service, tmp_path: Path) -> None:
+    """Ratings are sealed on each rater's machine and revealed from there: the service
+    records commitments and sealed copies it cannot read, and refuses a second rating."""
     remote = with_keys(served, tmp_path)
     remote.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
-    before = event_rows(served.ledger.url)
-    result = remote.run("review", "open", "BAR-1", "--as", COUNCIL, "--period", "2025-Q1")
-    assert result.exit_code == 1, result.stdout
-    assert result.stderr.startswith("Error: this cannot be recorded through a ledger service "
-                                    "yet"), result.stderr  # fmt: skip
-    assert result.stderr.count("\n") == 1
-    assert event_rows(served.ledger.url) == before
+    period = ("--period", "2025-Q1")
+    scores = "openness=4,fairness=3,payment=4,support=4,commitments=2,clarity=4,equality=3,improvement=4"
+    remote.ok("review", "open", "BAR-1", *period, "--as", COUNCIL, "--min-group", "3")
+    for rater, ratee in ((CHARITY, PRIME), (PRIME, PRIME), (COUNCIL, PRIME), (PRIME, CHARITY)):
+        remote.ok("review", "rate", "BAR-1", *period, "--as", rater, "--ratee", ratee,
+                  "--score", scores, "--comment", "Through the service.")  # fmt: skip
+    again = remote.run("review", "rate", "BAR-1", *period, "--as", CHARITY, "--ratee", PRIME,
+                       "--score", scores)  # fmt: skip
+    assert again.exit_code == 1
+    assert "has already committed a rating" in again.stderr
+    stored = b"".join(state for *_, state in event_rows(served.ledger.url))
+    assert b"Through the service." not in stored  # sealed on the client: nobody can read it
+    remote.ok("review", "close", "BAR-1", *period, "--as", COUNCIL)
+    for rater in (CHARITY, PRIME, COUNCIL):
+        remote.ok("review", "reveal", "BAR-1", *period, "--as", rater)
+    remote.ok("review", "finalise", "BAR-1", *period, "--as", COUNCIL)
+    local = client(served.ledger.url, tmp_path, "local")
+    local.keys = remote.keys
+    owner_view = ("report", "reviews", "--package", "BAR-1", "--as", COUNCIL)
+    assert remote.ok(*owner_view).stdout == local.ok(*owner_view).stdout
+    assert "4 ratings revealed" in remote.ok(*owner_view).stdout  # opened by the owner only
 
 
 @pytest.fixture

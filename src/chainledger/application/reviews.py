@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from chainledger.adapters.crypto import Opener, seal_to
 from chainledger.application.contracting import UnitOfWork, text_field, unit_of_work
 from chainledger.application.organisations import Organisations
+from chainledger.application.steps import signed_step
 from chainledger.domain import review_analysis
 from chainledger.domain.assessment import Finding, Thresholds, review_evidence
 from chainledger.domain.events import Signer
@@ -95,6 +96,7 @@ class Reviews:
 
     # -- the commissioner ---------------------------------------------------------------
 
+    @signed_step
     def open_review(
         self,
         signer: Signer,
@@ -148,6 +150,7 @@ class Reviews:
             unit.add(opened)
             return opened
 
+    @signed_step
     def close_review(
         self,
         signer: Signer,
@@ -161,6 +164,7 @@ class Reviews:
         with unit_of_work(self.ledger, uow) as unit:
             self._round(unit, package, period).close(signer)
 
+    @signed_step
     def finalise_review(
         self,
         signer: Signer,
@@ -188,7 +192,11 @@ class Reviews:
         *,
         uow: UnitOfWork | None = None,
     ) -> Rating:
-        """Commit to a rating while the round is open. Nobody can read it, or change it."""
+        """Commit to a rating while the round is open. Nobody can read it, or change it.
+
+        The scores and comment are sealed here, on the rater's machine, to its own
+        encryption key; what is signed and sent is the commitment and the sealed copy
+        (``commit_rating``)."""
         package, period = self._place(package, period)
         ratee = check_handle(ratee)
         with unit_of_work(self.ledger, uow) as unit:
@@ -200,26 +208,45 @@ class Reviews:
                 comment=text_field(comment, "comment", required=False, max_length=MAX_COMMENT),
                 salt=os.urandom(32).hex(),
             )
+            rater = self._rater(unit, signer.org)
+            key = RatingKey(signer.ledger_id, package, period, signer.org, ratee)
+            sealed = seal_to(
+                rater.encryption_key[1], content.to_bytes(), key.sealing_context(RATER)
+            )
+            return self.commit_rating(signer, package, period, ratee, key.commitment(content),
+                                      sealed, uow=unit)  # fmt: skip
+
+    @signed_step
+    def commit_rating(self, signer: Signer, package: str, period: str, ratee: str,
+                      commitment: str, sealed: str, *, uow: UnitOfWork | None = None) -> Rating:  # fmt: skip
+        """Record ``signer``'s commitment to a rating of ``ratee`` (made and sealed by
+        ``rate``): the round must be open, the rater may rate ``ratee``, once."""
+        package, period = self._place(package, period)
+        ratee = check_handle(ratee)
+        with unit_of_work(self.ledger, uow) as unit:
+            round_ = self._round(unit, package, period)
+            round_.require_open(signer)
+            self.review_parties(package).check_may_rate(signer.org, ratee, package)
             if unit.get(rating_id(package, period, signer.org, ratee)) is not None:
                 raise Refused(
                     f"{signer.org} has already committed a rating of {ratee} in this round; "
                     "a sealed rating cannot be changed"
                 )
-            rater = unit.organisation(signer.org)
-            if rater.encryption_key is None:
-                raise Refused(
-                    f"{signer.org} has no encryption key to keep its rating until it reveals; "
-                    f"make one with: chainledger org encryption-key {signer.org}"
-                )
-            key = RatingKey(signer.ledger_id, package, period, signer.org, ratee)
-            sealed = seal_to(
-                rater.encryption_key[1], content.to_bytes(), key.sealing_context(RATER)
-            )
-            rating = Rating.commit(
-                signer, round_, ratee=ratee, commitment=key.commitment(content), sealed=sealed
-            )
+            self._rater(unit, signer.org)
+            rating = Rating.commit(signer, round_, ratee=ratee, commitment=commitment,
+                                   sealed=sealed)  # fmt: skip
             unit.add(rating)
             return rating
+
+    @staticmethod
+    def _rater(unit: UnitOfWork, handle: str) -> Any:
+        rater = unit.organisation(handle)
+        if rater.encryption_key is None:
+            raise Refused(
+                f"{handle} has no encryption key to keep its rating until it reveals; "
+                f"make one with: chainledger org encryption-key {handle}"
+            )
+        return rater
 
     def reveal(
         self,
@@ -281,11 +308,25 @@ class Reviews:
                             "the fact, so nothing was revealed"
                         )
                 sealed = seal_to(round_.owner_key, content.to_bytes(), key.sealing_context(OWNER))
-                rating.reveal(signer, round_, sealed=sealed)
+                self.reveal_rating(signer, package, period, handle, sealed, uow=unit)
                 revealed.append(handle)
             if not revealed:
                 raise Refused(f"{signer.org} has no unrevealed rating in {round_.label}")
             return revealed
+
+    @signed_step
+    def reveal_rating(self, signer: Signer, package: str, period: str, ratee: str, sealed: str,
+                      *, uow: UnitOfWork | None = None) -> None:  # fmt: skip
+        """Record ``signer``'s rating of ``ratee`` sealed to the round's owner (opened and
+        checked against its commitment by ``reveal``, on the rater's machine)."""
+        package, period = self._place(package, period)
+        with unit_of_work(self.ledger, uow) as unit:
+            round_ = self._round(unit, package, period)
+            rating: Rating | None = unit.get(rating_id(package, period, signer.org,
+                                                       check_handle(ratee)))  # fmt: skip
+            if rating is None:
+                raise NotFound(f"{signer.org} committed no rating of {ratee} in this round")
+            rating.reveal(signer, round_, sealed=sealed)
 
     # -- reading ----------------------------------------------------------------------
 

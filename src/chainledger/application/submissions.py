@@ -29,6 +29,7 @@ from chainledger.adapters.crypto import verify
 from chainledger.application.contracting import Contracting, UnitOfWork
 from chainledger.application.organisations import Organisations
 from chainledger.application.ports import LedgerPort
+from chainledger.application.reviews import Reviews
 from chainledger.application.steps import steps_of
 from chainledger.domain.events import LedgerEvent, decode_event, now, split_state
 from chainledger.domain.keys import decode_key, key_fingerprint
@@ -42,7 +43,8 @@ MAX_STEPS = 10_000
 
 
 # The services whose signed steps a client may send, by the name a step gives.
-SERVICES: dict[str, type] = {"Contracting": Contracting, "Organisations": Organisations}
+SERVICES: dict[str, type] = {"Contracting": Contracting, "Organisations": Organisations,
+                             "Reviews": Reviews}
 STEPS = {(service, name) for service, cls in SERVICES.items() for name in steps_of(cls)}
 # Steps signed by the key they carry, which is nobody's yet: a registration, a key offered
 # for recovery. Each is sent on its own.

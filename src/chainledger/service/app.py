@@ -157,7 +157,8 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
     ledger_id = str(log.ledger_id)
     store = ledger.core.store
     submissions = Submissions(ledger.core, {"Contracting": ledger.contracting,
-                                            "Organisations": ledger.orgs})
+                                            "Organisations": ledger.orgs,
+                                            "Reviews": ledger.reviews})
     writing = threading.Lock()  # one submission at a time: the application is not shared
 
     def health(request: Request) -> JSONResponse:
