@@ -204,15 +204,18 @@ class RemoteEventStore:
                 self.witness.evidence("a checkpoint not signed by the pinned log key",
                                       checkpoint.text()),
             )
-        self._against_kept(checkpoint)
+        # An older prefix of the log (rows read again by id) is checked row by row against
+        # what this reader verified; a head the service says is current must not be behind
+        # the one kept, nor another tree of the same size.
+        self._against_kept(checkpoint, current=answer.get("current") is True)
         return checkpoint, rows
 
-    def _against_kept(self, checkpoint: SignedCheckpoint) -> None:
+    def _against_kept(self, checkpoint: SignedCheckpoint, *, current: bool) -> None:
         kept = self.witness.kept()
         if kept is None:
             return
         new, old = checkpoint.checkpoint, kept.checkpoint
-        if new.size < old.size:
+        if new.size < old.size and current:
             raise SecurityError(
                 f"the ledger service at {self.url} now signs a log of {new.size} events, but "
                 f"you verified {old.size} before: it was rolled back",
@@ -340,6 +343,9 @@ class RemoteRows:
         if rows and rows[-1].id != position:
             raise SecurityError(f"the ledger service at {self.store.url} signed a checkpoint "
                                 "that does not end with the rows it gave")  # fmt: skip
+        if not rows and answer.get("current") is not True:
+            raise SecurityError(f"the ledger service at {self.store.url} gave no more rows but "
+                                "did not sign the log's current head")  # fmt: skip
         self.store.claim = Claim(checkpoint, position)
         return rows
 

@@ -147,9 +147,7 @@ class LedgerCore:
         (or, with ``whole``, when any row did not verify); a row that names no package
         only adds a note for a single package's output.
         """
-        self.projections.catch_up()
-        self.store.confirm(self.projections.head())
-        self.notes += [n for n in self.projections.notes if n not in self.notes]
+        self.catch_up()
         with self.projections.session() as session:
             self._refuse_tampered(session, package, whole=whole)
             yield session
@@ -260,10 +258,16 @@ class LedgerCore:
 
     # -- package views -----------------------------------------------------------
 
-    def all_events(self) -> Iterator[LedgerEvent]:
-        """Every event in ledger order, each as this reader verified it (read in batches)."""
+    def catch_up(self) -> None:
+        """Verify and apply what was recorded since this reader's last look; through a
+        service, check the tree verified against the one it signed."""
         self.projections.catch_up()
         self.store.confirm(self.projections.head())
+        self.notes += [n for n in self.projections.notes if n not in self.notes]
+
+    def all_events(self) -> Iterator[LedgerEvent]:
+        """Every event in ledger order, each as this reader verified it (read in batches)."""
+        self.catch_up()
         last = 0
         while True:
             with self.store.transaction(commit=False) as session:

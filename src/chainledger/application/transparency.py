@@ -38,7 +38,7 @@ class Transparency:
     def tree_head(self) -> merkle_store.TreeHead:
         """The tree of every event this reader has verified, caught up now."""
         self.ledger.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        self.ledger.projections.catch_up()
+        self.ledger.catch_up()
         return self.verified_head()
 
     def verified_head(self) -> merkle_store.TreeHead:

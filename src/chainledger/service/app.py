@@ -8,7 +8,7 @@ Reading the log (version 1):
   most ``M``, at most ``MAX_ROWS``), each ``{id, aggregate, version, topic, state}``
   (``state`` in base64: the signature and the signed content, exactly as stored), with
   ``checkpoint``: the log-signed tree head whose last event is the last row given (the
-  current head when no row is given).
+  current head when no row is given), and ``current``: whether that is the current head.
 - ``GET /v1/records/{aggregate id}``: every row of one record, with the current head.
 
 Recording (version 1):
@@ -179,9 +179,10 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
             return _error(400, str(error))
         with store.transaction() as session:
             found = store.rows.notifications(session, start, limit)
-            head = (merkle_store.head_at(session, found[-1].id) if found
-                    else merkle_store.read_head(session))  # fmt: skip
+            current = merkle_store.read_head(session)
+            head = merkle_store.head_at(session, found[-1].id) if found else current
         return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
+                             "current": head == current,
                              "rows": [row_json(r) for r in found]})  # fmt: skip
 
     def one_record(request: Request) -> JSONResponse:
@@ -193,6 +194,7 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
             head = merkle_store.read_head(session)
             found = store.rows.rows_of(session, [aggregate])
         return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
+                             "current": True,
                              "rows": [row_json(r) for r in found if r.id <= head.position]})  # fmt: skip
 
     async def steps(request: Request) -> JSONResponse:
@@ -217,11 +219,12 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
             status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 503)
             return _error(status, str(error))
         with store.transaction() as session:
-            head = merkle_store.head_at(session, written[-1].notification_id or 0)
+            head = merkle_store.read_head(session)
         access_log.info("recorded %d event(s) of %s", len(written),
                         ", ".join(sorted({s.org for s in parsed})))  # fmt: skip
         return JSONResponse({"positions": [e.notification_id for e in written],
-                             "checkpoint": log.sign(head), "position": head.position})  # fmt: skip
+                             "checkpoint": log.sign(head), "position": head.position,
+                             "current": True})  # fmt: skip
 
     async def failures(request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, ChainledgerError):
