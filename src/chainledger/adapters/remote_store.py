@@ -314,6 +314,8 @@ class RemoteRows:
 
     def __init__(self, store: RemoteEventStore) -> None:
         self.store = store
+        self._all: list[StoredRow] | None = None
+        self._all_claim: Claim | None = None
 
     def _record(self, aggregate_id: UUID) -> list[StoredRow]:
         _, rows = self.store.signed(self.store.get(f"/v1/records/{aggregate_id}"))
@@ -355,6 +357,52 @@ class RemoteRows:
             _, rows = self.store.signed(self.store.get("/v1/rows", start=nid, limit=1))
             found += [row for row in rows if row.id == nid]
         return found
+
+    # -- the whole log, for the audit ------------------------------------------------------
+
+    def _everything(self) -> list[StoredRow]:
+        """Every row, in order, read once; the checkpoint signed for the last is kept."""
+        if self._all is None:
+            rows: list[StoredRow] = []
+            start = 1
+            while True:
+                answer = self.store.get("/v1/rows", start=start, limit=5000)
+                checkpoint, page = self.store.signed(answer)
+                if not page:
+                    break
+                rows += page
+                self._all_claim = Claim(checkpoint, page[-1].id)
+                start = page[-1].id + 1
+            self._all = rows
+        return self._all
+
+    def ranges(self, size: int) -> tuple[list[tuple[int, int]], int]:
+        rows = self._everything()
+        return ([(rows[i].id, rows[min(i + size, len(rows)) - 1].id)
+                 for i in range(0, len(rows), size)], len(rows))  # fmt: skip
+
+    def range(self, first: int, last: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        return [(r.id, r.originator_id, r.originator_version, r.topic, r.state)
+                for r in self._everything() if first <= r.id <= last]  # fmt: skip
+
+    def of_types(self, topics: Any) -> list[tuple[int, UUID, int, str, bytes]]:
+        wanted = set(topics)
+        return [(r.id, r.originator_id, r.originator_version, r.topic, r.state)
+                for r in self._everything() if r.topic in wanted]  # fmt: skip
+
+    def tree_problems(self, size: int, root: bytes) -> list[str]:
+        """Whether the tree computed from every row read is the one the service signed for
+        them (empty: it is)."""
+        claim = self._all_claim
+        if claim is None:
+            return [] if size == 0 else ["the service signed no tree for the rows it gave"]
+        signed = claim.checkpoint.checkpoint
+        if (signed.size, signed.root) == (size, root):
+            return []
+        evidence = self.store.witness.evidence(
+            f"served events whose tree is {root.hex()} at size {size}", claim.checkpoint.text())
+        return [f"SECURITY: the service signed a tree of {signed.size} events that is not the "
+                f"tree of the {size} events it gave (evidence: {evidence})"]
 
     def rows_of(self, session: Any, aggregate_ids: Any) -> list[StoredRow]:
         found = [row for a in set(aggregate_ids) for row in self._record(a)]

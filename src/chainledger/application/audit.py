@@ -73,7 +73,7 @@ from chainledger.domain.organisation import (
     SigningKeyRevoked,
     SigningKeyRotated,
 )
-from chainledger.errors import ChainledgerError, Refused, TamperError
+from chainledger.errors import ChainledgerError, TamperError
 
 RANGE = 10_000  # stored rows per task
 PARALLEL_THRESHOLD = 20_000
@@ -578,33 +578,34 @@ def audit_ledger(
     """Verify the whole ledger; never raises on bad data, reports it instead.
 
     The Merkle tree is recomputed from the events themselves and compared with
-    the stored one and with each ``(label, checkpoint)`` given. ``app`` is the ledger on
-    its SQL database (``LedgerCore`` over ``SqlEventStore``: the audit's workers read it
-    by URL); ``imported``
+    the stored one (through a ledger service: the one it signed) and with each
+    ``(label, checkpoint)`` given. ``app`` is the ledger core (on an SQL database, the
+    audit's workers read it by URL); ``imported``
     checks the events imported from other ledgers again (``Exchange.audit_imported``;
     None: none are checked).
     """
     started = time.perf_counter()
-    if not app.store.keeps_tree:  # a ledger service's: only the service holds the database
-        raise Refused(
-            f"audit verify reads the ledger's database itself, which only the service at "
-            f"{app.store.location} holds: run it on the service's machine (through a service, "
-            "every command verifies each row it reads)"
-        )
-    url = app.store.url
-    table = app.store.recorder.events_table_name
+    remote = not app.store.keeps_tree  # a ledger service's: its rows, read through it
+    if remote:
+        rows = app.store.rows
+        url = table = ""
+    else:
+        url = app.store.url
+        table = app.store.recorder.events_table_name
+        rows = EventRows.at(url, table)
     # Cut by the ids that exist, not by their values: one row with id 2**63-1 must not
     # make the audit walk 2**63 ids.
-    ranges, total = EventRows.at(url, table).ranges(RANGE)
-    if workers is None:
-        workers = (os.cpu_count() or 1) if total >= PARALLEL_THRESHOLD else 1
+    ranges, total = rows.ranges(RANGE)
+    if workers is None or remote:
+        workers = (os.cpu_count() or 1) if total >= PARALLEL_THRESHOLD and not remote else 1
     report = AuditReport(workers=workers)
     # SQLite hands out notification ids without gaps, so a gap means a deleted
     # row. PostgreSQL sequences skip ids on rolled-back inserts, so there a gap
     # proves nothing; Merkle checkpoints cover deletion on every engine.
-    gaps_are_deletions = app.store.recorder.datastore.engine.dialect.name == "sqlite"
+    gaps_are_deletions = (not remote
+                          and app.store.recorder.datastore.engine.dialect.name == "sqlite")  # fmt: skip
 
-    ledger_id, spans, organisations, authority = key_spans(EventRows.at(url, table).of_types(KEY_TYPES))
+    ledger_id, spans, organisations, authority = key_spans(rows.of_types(KEY_TYPES))
     report.ledger_id, report.organisations = ledger_id, organisations
     # The event types this process knows (a worker process imports only the domain's own).
     initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES), authority)
@@ -618,7 +619,8 @@ def audit_ledger(
         results: Iterator[RangeResult] = pool.map(check_range, ranges)
     else:
         pool = None
-        _start_worker(*initargs)
+        _worker.update(rows=rows, ledger_id=ledger_id, spans=spans, types=frozenset(EVENT_TYPES),
+                       authority=authority)  # fmt: skip
         results = map(check_range, ranges)
     try:
         for result in results:
@@ -630,7 +632,11 @@ def audit_ledger(
         if pool is not None:
             pool.shutdown()
     report.tree_size, report.tree_root = walk.size, walk.root
-    _check_stored_tree(app, report, walk)
+    if remote:  # the tree the service signed for the rows it gave must be their tree
+        for message in app.store.rows.tree_problems(walk.size, walk.root):
+            report.add(Failure(0, "", 0, "", message))
+    else:
+        _check_stored_tree(app, report, walk)
     check_checkpoints(report, walk, checkpoints)
     report.imported, problems = imported() if imported is not None else (0, [])
     for message in problems:
