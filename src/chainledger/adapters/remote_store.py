@@ -40,10 +40,12 @@ from chainledger.domain.checkpoint import (
     parse_checkpoint,
     parse_verifier_key,
 )
-from chainledger.domain.events import located, stored_state
+from chainledger.domain.events import located, split_state, stored_state
+from chainledger.domain.ids import LEDGER_AGGREGATE_ID
 from chainledger.errors import Conflict, InvalidValue, LedgerUnavailable, Refused, SecurityError
 
 TIMEOUT = 30  # seconds for one request
+SEEN = 16  # current heads remembered, to catch a fork before it is verified
 MAX_ANSWER = 64 * 1024 * 1024  # bytes: a batch of rows, with room to spare
 
 
@@ -88,6 +90,22 @@ class Witness:
         self.data["checkpoint"] = checkpoint.text()
         self._save()
 
+    def see(self, checkpoint: SignedCheckpoint) -> None:
+        """Remember a head the service signed as current (the newest few, by size): another
+        root for one of those sizes later is a fork, even before it was verified."""
+        seen = dict(self.data.get("seen", {}))
+        key = str(checkpoint.checkpoint.size)
+        if seen.get(key) == checkpoint.text():
+            return
+        seen[key] = checkpoint.text()
+        newest = sorted(seen, key=int)[-SEEN:]
+        self.data["seen"] = {k: seen[k] for k in newest}
+        self._save()
+
+    def seen(self, size: int) -> SignedCheckpoint | None:
+        text = self.data.get("seen", {}).get(str(size))
+        return parse_checkpoint(text) if text else None
+
     def kept(self) -> SignedCheckpoint | None:
         text = self.data.get("checkpoint")
         return parse_checkpoint(text) if text else None
@@ -123,6 +141,7 @@ class RemoteEventStore:
         self.url = url.rstrip("/")
         self.location = self.url
         self.rows = RemoteRows(self)
+        self.tree = RemoteTree(self)
         self.witness = Witness(state_dir, self.url)
         self.claim: Claim | None = None
         self._log: tuple[str, bytes] | None = None
@@ -161,7 +180,7 @@ class RemoteEventStore:
             raise LedgerUnavailable(f"the ledger service at {self.url} answered too much")
         try:
             value = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise LedgerUnavailable(f"the ledger service at {self.url} did not answer in "
                                     "JSON: is it a chainledger service?") from None  # fmt: skip
         if not isinstance(value, dict):
@@ -208,9 +227,34 @@ class RemoteEventStore:
         # what this reader verified; a head the service says is current must not be behind
         # the one kept, nor another tree of the same size.
         self._against_kept(checkpoint, current=answer.get("current") is True)
+        for row in rows:  # the genesis names the ledger: the one pinned, no other
+            if row.originator_id == LEDGER_AGGREGATE_ID and row.originator_version == 1:
+                self._genesis_is_pinned(row, ledger)
         return checkpoint, rows
 
+    def _genesis_is_pinned(self, row: StoredRow, ledger: str) -> None:
+        try:
+            named = json.loads(split_state(row.state)[1])["ledger"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            named = None
+        if named != ledger:
+            raise SecurityError(
+                f"the ledger service at {self.url} serves the genesis of ledger {named}, not "
+                f"of ledger {ledger}, which it named when you first contacted it",
+                self.witness.evidence(f"a genesis of another ledger ({named})"),
+            )
+
     def _against_kept(self, checkpoint: SignedCheckpoint, *, current: bool) -> None:
+        seen = self.witness.seen(checkpoint.checkpoint.size)
+        if seen is not None and seen.checkpoint.root != checkpoint.checkpoint.root:
+            raise SecurityError(
+                f"the ledger service at {self.url} signs two different logs of "
+                f"{checkpoint.checkpoint.size} events: it forked its history",
+                self.witness.evidence("forked: two roots signed for one size",
+                                      seen.text(), checkpoint.text()),
+            )
+        if current:
+            self.witness.see(checkpoint)
         kept = self.witness.kept()
         if kept is None:
             return
@@ -252,7 +296,16 @@ class RemoteEventStore:
         if len(positions) != len(events):
             raise LedgerUnavailable(f"the ledger service at {self.url} recorded {len(positions)} "
                                     f"of {len(events)} events")  # fmt: skip
-        self.signed({**answer, "rows": []})
+        checkpoint, _ = self.signed({**answer, "rows": []})
+        head = answer.get("position")
+        if type(head) is not int or any(
+            not 0 < p <= head for p in positions
+        ) or positions != sorted(set(positions)):
+            raise SecurityError(
+                f"the ledger service at {self.url} says it recorded the events at positions "
+                f"{positions[:3]}… that its signed head (ending at {head}) does not hold",
+                self.witness.evidence("positions outside the signed head", checkpoint.text()),
+            )
         for event, position in zip(events, positions, strict=True):
             located(event, position)
 
@@ -269,7 +322,10 @@ class RemoteEventStore:
             self.steps.remove(step)
 
     def max_position(self) -> int:
-        return int(self.get("/health").get("position", 0))
+        position = self.get("/health").get("position", 0)
+        if type(position) is not int or position < 0:
+            raise LedgerUnavailable(f"the ledger service at {self.url} gave no position")
+        return position
 
     def confirm(self, head: Any) -> None:
         """The reader verified the rows up to ``head``: if that is where the service's last
@@ -293,6 +349,58 @@ class RemoteEventStore:
 
     def close(self) -> None:
         """(Nothing to release: each request has its own connection.)"""
+
+
+class RemoteTree:
+    """The service's Merkle tree, read through it (``merkle_store``'s reads, the session
+    ignored). Nothing here is trusted: callers check each root and proof against the tree
+    the reader computed itself."""
+
+    def __init__(self, store: RemoteEventStore) -> None:
+        self.store = store
+
+    def _read(self, name: str, *args: Any) -> Any:
+        answer = self.store.get(f"/v1/tree/{name}", args=json.dumps(list(args)))
+        if "result" not in answer:
+            raise LedgerUnavailable(f"the ledger service at {self.store.url} did not answer")
+        return answer["result"]
+
+    def stored_size(self, session: Any) -> tuple[int, int]:
+        size, position = self._read("stored_size")
+        return int(size), int(position)
+
+    def root_at(self, session: Any, size: int) -> bytes:
+        return _bytes(self._read("root_at", size))
+
+    def leaf_of(self, session: Any, notification_id: int) -> tuple[int, bytes] | None:
+        found = self._read("leaf_of", notification_id)
+        return None if found is None else (int(found[0]), _bytes(found[1]))
+
+    def prove_inclusion(self, session: Any, index: int, size: int) -> list[bytes]:
+        return [_bytes(h) for h in self._read("prove_inclusion", index, size)]
+
+    def prove_inclusions(self, session: Any, indexes: Any, size: int) -> dict[int, list[bytes]]:
+        return {int(i): [_bytes(h) for h in path]
+                for i, path in self._read("prove_inclusions", list(indexes), size)}  # fmt: skip
+
+    def leaf_indexes(self, session: Any, notification_ids: Any) -> dict[int, int]:
+        return {int(n): int(i) for n, i in self._read("leaf_indexes", list(notification_ids))}
+
+    def prove_consistency(self, session: Any, old: int, new: int) -> list[bytes]:
+        return [_bytes(h) for h in self._read("prove_consistency", old, new)]
+
+    def head_at(self, session: Any, position: int) -> Any:
+        from chainledger.adapters.merkle_store import TreeHead
+
+        size, root, last = self._read("head_at", position)
+        return TreeHead(int(size), _bytes(root), int(last))
+
+
+def _bytes(text: Any) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except ValueError:
+        raise LedgerUnavailable("the ledger service sent a hash that is not base64") from None
 
 
 class NoDatabase:

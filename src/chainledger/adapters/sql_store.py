@@ -18,6 +18,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 
+from chainledger.adapters import merkle_store
 from chainledger.adapters.event_store import (
     APPLICATION_NAME,
     EVENTS_TABLE,
@@ -36,6 +37,7 @@ class SqlEventStore(Application):
 
     name = APPLICATION_NAME
     keeps_tree = True  # the Merkle tree beside the events, in the same database
+    tree = merkle_store  # its reads take a session on this database
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -17,7 +17,7 @@ from uuid import UUID
 import sqlalchemy.exc
 from sqlalchemy import select
 
-from chainledger.adapters import imported_store, merkle_store
+from chainledger.adapters import imported_store
 from chainledger.adapters.crypto import Ed25519Signer
 from chainledger.adapters.event_store import failure_reason
 from chainledger.application.bundles import (
@@ -85,7 +85,7 @@ class Exchange:
                 ).scalars()
             )
         with self.ledger.transaction(commit=False) as session:
-            head = merkle_store.head_at(session, verified.position)
+            head = self.ledger.tree.head_at(session, verified.position)
             if (head.size, head.root) != (verified.size, verified.root):
                 raise TamperError(
                     "the ledger's stored Merkle tree is not the tree of the events you verified: "
@@ -111,14 +111,14 @@ class Exchange:
                            if r not in fetched]  # fmt: skip
             rows.sort(key=lambda row: row.id)
             self.ledger.projections.checked(rows)
-            positions = merkle_store.leaf_indexes(session, [row.id for row in rows])
+            positions = self.ledger.tree.leaf_indexes(session, [row.id for row in rows])
             missing = [row.id for row in rows if row.id not in positions]
             if missing:
                 raise TamperError(
                     f"event #{missing[0]} is in the log but not in the ledger's Merkle tree: "
                     "run chainledger audit verify"
                 )
-            paths = merkle_store.prove_inclusions(session, sorted(positions.values()), head.size)
+            paths = self.ledger.tree.prove_inclusions(session, sorted(positions.values()), head.size)
         events = [
             BundleEvent(positions[row.id], row.originator_id, row.originator_version, row.topic,
                         row.state, tuple(paths[positions[row.id]]))

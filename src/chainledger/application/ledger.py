@@ -99,6 +99,11 @@ class LedgerCore:
 
     # -- stored rows ---------------------------------------------------------
 
+    @property
+    def tree(self) -> Any:
+        """The store's Merkle tree (see ``EventStore.tree``)."""
+        return self.store.tree
+
     def note_step(self, step: dict[str, Any]) -> None:
         """A signed step is running (see ``EventStore.note_step``)."""
         self.store.note_step(step)
@@ -258,12 +263,15 @@ class LedgerCore:
 
     # -- package views -----------------------------------------------------------
 
-    def catch_up(self) -> None:
+    def catch_up(self, *, noting: bool = True) -> None:
         """Verify and apply what was recorded since this reader's last look; through a
-        service, check the tree verified against the one it signed."""
+        service, check the tree verified against the one it signed. With ``noting``, what
+        the catch-up noticed is kept for the person at the terminal (checkpoints and
+        proofs, which refuse a stored tree that differs, do not repeat it as a note)."""
         self.projections.catch_up()
         self.store.confirm(self.projections.head())
-        self.notes += [n for n in self.projections.notes if n not in self.notes]
+        if noting:
+            self.notes += [n for n in self.projections.notes if n not in self.notes]
 
     def all_events(self) -> Iterator[LedgerEvent]:
         """Every event in ledger order, each as this reader verified it (read in batches)."""

@@ -47,6 +47,9 @@ class EventStore(Protocol):
 
     location: str  # where it is, to name in messages (no password)
     rows: Any  # its reader (``adapters.event_store.EventRows``)
+    # The Merkle tree beside the events (``adapters.merkle_store``'s reads: sizes, roots,
+    # leaf indexes, proofs); what it gives is checked against the tree the reader verified
+    tree: Any
     # Whether the Merkle tree is kept beside the events, for the catch-up to compare with
     # the tree it computes (a service's tree is checked through its signed checkpoints)
     keeps_tree: bool
@@ -101,6 +104,9 @@ class LedgerPort(Protocol):
     @property
     def projections(self) -> ProjectionEngine: ...
 
+    @property
+    def tree(self) -> Any: ...
+
     # -- records -------------------------------------------------------------------
 
     def is_initialised(self) -> bool: ...
@@ -133,7 +139,7 @@ class LedgerPort(Protocol):
         self, package: str | None = None, *, whole: bool = False
     ) -> AbstractContextManager[Any]: ...
 
-    def catch_up(self) -> None: ...
+    def catch_up(self, *, noting: bool = True) -> None: ...
 
     def references(self, session: Any, package: str | None) -> list[str]: ...
 

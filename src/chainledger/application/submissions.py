@@ -166,6 +166,11 @@ class Submissions:
         unit = UnitOfWork(self.ledger)
         for step in steps:
             method = getattr(self.services[step.service], step.method)
+            try:  # the inputs must be the use case's own (``uow`` is the service's)
+                inspect.signature(method).bind(None, *step.args, **step.kwargs)
+            except TypeError as error:
+                raise InvalidValue(f"the inputs of step {step.method} do not fit it: "
+                                   f"{error}") from None  # fmt: skip
             if step.org not in signers:
                 signers[step.org] = self._signer(step, method, events)
             method(signers[step.org].dated(step.on), *step.args, **step.kwargs, uow=unit)
@@ -212,7 +217,7 @@ def _decode(state: bytes) -> LedgerEvent:
         return decode_event(state, originator_id=UUID(envelope["aggregate"]),
                             originator_version=int(envelope["version"]),
                             topic=str(envelope["type"]))  # fmt: skip
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise InvalidValue("an event sent with the step cannot be read") from None
 
 

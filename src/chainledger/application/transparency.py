@@ -38,7 +38,7 @@ class Transparency:
     def tree_head(self) -> merkle_store.TreeHead:
         """The tree of every event this reader has verified, caught up now."""
         self.ledger.ledger_id  # noqa: B018 - refuse a database that holds no ledger
-        self.ledger.catch_up()
+        self.ledger.catch_up(noting=False)
         return self.verified_head()
 
     def verified_head(self) -> merkle_store.TreeHead:
@@ -97,7 +97,7 @@ class Transparency:
     def _stored_event(self, notification_id: int) -> tuple[int, list[Any]]:
         """(leaf index, [row]) of event ``notification_id`` as the ledger stores it."""
         with self.ledger.transaction(commit=False) as session:
-            leaf = merkle_store.leaf_of(session, notification_id)
+            leaf = self.ledger.tree.leaf_of(session, notification_id)
             rows = self.ledger.notifications(session, notification_id, 1)
         if leaf is None:
             if rows and rows[0].id == notification_id:
@@ -118,9 +118,9 @@ class Transparency:
         for attempt in range(2):
             head = self.tree_head()
             with self.ledger.transaction(commit=False) as session:
-                size, position = merkle_store.stored_size(session)
+                size, position = self.ledger.tree.stored_size(session)
                 try:
-                    root = merkle_store.root_at(session, head.size) if size >= head.size else b""
+                    root = self.ledger.tree.root_at(session, head.size) if size >= head.size else b""
                 except NotFound:
                     root = b""
             if (size, position, root) == (head.size, head.position, head.root):
@@ -176,7 +176,7 @@ class Transparency:
         with self.ledger.transaction(commit=False) as session:
             if index >= head.size:
                 raise NotFound(f"event #{notification_id} is newer than what you verified")
-            path = merkle_store.prove_inclusion(session, index, head.size)
+            path = self.ledger.tree.prove_inclusion(session, index, head.size)
         row = rows[0]
         self.ledger.projections.checked(rows)
         if not verify_inclusion(index, head.size, leaf_hash(row.state), path, head.root):
@@ -250,10 +250,10 @@ class Transparency:
                                          for row in self.ledger.notifications(session, nid, 1)
                                          if row.id == nid)]  # fmt: skip
             self.ledger.projections.checked(rows)
-            indexes = merkle_store.leaf_indexes(session, [row.id for row in rows])
+            indexes = self.ledger.tree.leaf_indexes(session, [row.id for row in rows])
             for row in rows:
                 index = indexes[row.id]
-                path = merkle_store.prove_inclusion(session, index, head.size)
+                path = self.ledger.tree.prove_inclusion(session, index, head.size)
                 entry: dict[str, Any] = {"state": b64(row.state), "leaf_index": index,
                                          "path": [b64(p) for p in path]}  # fmt: skip
                 signature, content = split_state(row.state)
@@ -290,13 +290,13 @@ class Transparency:
                     f"sizes must satisfy 0 < old ≤ new ≤ {head.size} (the ledger's size); "
                     f"got {old_size} and {size}"
                 )
-            old_root = merkle_store.root_at(session, old_size)
-            new_root = merkle_store.root_at(session, size)
-            proof = merkle_store.prove_consistency(session, old_size, size)
+            old_root = self.ledger.tree.root_at(session, old_size)
+            new_root = self.ledger.tree.root_at(session, size)
+            proof = self.ledger.tree.prove_consistency(session, old_size, size)
             # The stored tree must be the verified one: its root at the verified size, and
             # the tree of ``size`` a prefix of it.
-            verified_root = merkle_store.root_at(session, head.size)
-            to_verified = (merkle_store.prove_consistency(session, size, head.size)
+            verified_root = self.ledger.tree.root_at(session, head.size)
+            to_verified = (self.ledger.tree.prove_consistency(session, size, head.size)
                            if size < head.size else [])  # fmt: skip
         if verified_root != head.root or (
             size < head.size

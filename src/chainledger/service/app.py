@@ -11,6 +11,12 @@ Reading the log (version 1):
   current head when no row is given), and ``current``: whether that is the current head.
 - ``GET /v1/records/{aggregate id}``: every row of one record, with the current head.
 
+The Merkle tree (version 1), for checkpoints and proofs the client checks against the
+tree it verified itself:
+
+- ``GET /v1/tree/{read}?args=[...]``: one of the tree's reads (``TREE_READS``) with its
+  arguments as a JSON list; bytes come back in base64.
+
 Recording (version 1):
 
 - ``POST /v1/steps`` with ``{"steps": [...], "events": [...]}``: use-case steps a client
@@ -57,6 +63,10 @@ from chainledger.errors import (
 from chainledger.service.log import LogKey
 
 MAX_ROWS = 5000
+# The tree's reads a client may ask for, and how many arguments each takes.
+TREE_READS = {"stored_size": 0, "root_at": 1, "leaf_of": 1, "prove_inclusion": 2,
+              "prove_inclusions": 2, "leaf_indexes": 1, "prove_consistency": 2, "head_at": 1}  # fmt: skip
+MAX_LIST = 10_000
 MAX_BODY = 16 * 1024 * 1024  # bytes of one submission
 STATUS = {Conflict: 409, InvalidValue: 400, NotFound: 404, Refused: 403, KeyProblem: 403,
           TamperError: 409}  # fmt: skip
@@ -66,6 +76,19 @@ access_log = logging.getLogger("chainledger.service")
 def row_json(row: StoredRow) -> dict[str, Any]:
     return {"id": row.id, "aggregate": str(row.originator_id), "version": row.originator_version,
             "topic": row.topic, "state": base64.b64encode(row.state).decode("ascii")}  # fmt: skip
+
+
+def _wire(value: Any) -> Any:
+    """A tree read's result as JSON: bytes in base64, tuples and dataclasses as lists."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, merkle_store.TreeHead):
+        return [value.size, _wire(value.root), value.position]
+    if isinstance(value, dict):
+        return [[k, _wire(v)] for k, v in value.items()]
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    return value
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -119,6 +142,12 @@ OPENAPI: dict[str, Any] = {
             "parameters": [{"name": "aggregate", "in": "path", "required": True,
                             "schema": {"type": "string", "format": "uuid"}}],
             "responses": {"200": _answer("rows", _ROWS)}}},
+        "/v1/tree/{read}": {"get": {
+            "summary": "One read of the Merkle tree: " + ", ".join(TREE_READS),
+            "parameters": [{"name": "read", "in": "path", "required": True,
+                            "schema": {"type": "string"}},
+                           {"name": "args", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": _answer("the result, bytes in base64", {"type": "object"})}}},
         "/v1/steps": {"post": {
             "summary": "Steps signed by a client, run again here and recorded exactly as signed",
             "requestBody": {"content": {"application/json": {"schema": {
@@ -198,15 +227,22 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
                              "rows": [row_json(r) for r in found if r.id <= head.position]})  # fmt: skip
 
     async def steps(request: Request) -> JSONResponse:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _error(413, f"a submission holds at most {MAX_BODY // 2**20} MiB")
+        too_large = _error(413, f"a submission holds at most {MAX_BODY // 2**20} MiB")
+        announced = request.headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > MAX_BODY:
+            return too_large
+        body = bytearray()
+        async for chunk in request.stream():  # never more than MAX_BODY held
+            body += chunk
+            if len(body) > MAX_BODY:
+                return too_large
         try:
             value = json.loads(body)
             parsed = [Step.parse(step) for step in value["steps"]]
             stored = [base64.b64decode(state, validate=True) for state in value["events"]]
-        except (ValueError, KeyError, TypeError) as error:
-            return _error(400, f"a submission is steps and events in JSON ({error})")
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
+            reason = "too deeply nested" if isinstance(error, RecursionError) else error
+            return _error(400, f"a submission is steps and events in JSON ({reason})")
         except InvalidValue as error:
             return _error(400, str(error))
         return await run_in_threadpool(record, parsed, stored)
@@ -232,6 +268,27 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
         access_log.exception("unexpected failure on %s", request.url.path)
         return _error(500, "the service failed; its log says why")
 
+    def tree(request: Request) -> JSONResponse:
+        read = request.path_params["read"]
+        try:
+            args = json.loads(request.query_params.get("args", "[]"))
+            if read not in TREE_READS or not isinstance(args, list) or len(args) != TREE_READS[read]:
+                raise ValueError(f"unknown read {read!r} or wrong arguments")
+            for arg in args:
+                if isinstance(arg, list):
+                    if len(arg) > MAX_LIST or not all(type(a) is int for a in arg):
+                        raise ValueError("a list of at most 10,000 whole numbers")
+                elif type(arg) is not int or not 0 <= arg < 2**63:
+                    raise ValueError("arguments are whole numbers")
+        except ValueError as error:
+            return _error(400, str(error))
+        try:
+            with store.transaction() as session:
+                result = getattr(merkle_store, read)(session, *args)
+        except ChainledgerError as error:
+            return _error(404, str(error))
+        return JSONResponse({"result": _wire(result)})
+
     def openapi(request: Request) -> JSONResponse:
         return JSONResponse(OPENAPI)
 
@@ -243,6 +300,7 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
             Route("/v1/rows", rows),
             Route("/v1/records/{aggregate}", one_record),
             Route("/v1/steps", steps, methods=["POST"]),
+            Route("/v1/tree/{read}", tree),
         ],
         exception_handlers={Exception: failures},
     )
