@@ -157,3 +157,23 @@ def test_each_use_case_belongs_to_one_service() -> None:
         for name in vars(service):
             if not name.startswith("__"):
                 assert ChainLedger.ROUTES[name] == attribute
+
+
+# Use cases that take a signer but prepare on this machine (sealing, opening) and then
+# call a signed step themselves.
+PREPARING = {("Reviews", "rate"), ("Reviews", "reveal")}
+
+
+def test_every_use_case_that_signs_is_a_signed_step() -> None:
+    """A use case taking a signer that is not a ``@signed_step`` would record locally but
+    could never be sent to a ledger service (its events would come with no step)."""
+    import inspect
+
+    from chainledger.application.steps import steps_of
+    from chainledger.application.submissions import SERVICES
+
+    for name, service in SERVICES.items():
+        signing = {method for method, member in vars(service).items()
+                   if not method.startswith("_") and callable(member)
+                   and list(inspect.signature(member).parameters)[:2] == ["self", "signer"]}  # fmt: skip
+        assert signing - steps_of(service) == {m for s, m in PREPARING if s == name}, name

@@ -51,18 +51,6 @@ STEPS = {(service, name) for service, cls in SERVICES.items() for name in steps_
 SELF_SIGNED = {("Organisations", "register"), ("Organisations", "offer_key")}
 
 
-def signer_steps(service: type) -> frozenset[str]:
-    """The use cases of ``service`` that sign: public, with the signer first."""
-    names = set()
-    for name, member in vars(service).items():
-        if name.startswith("_") or not callable(member):
-            continue
-        parameters = list(inspect.signature(member).parameters)
-        if parameters[:2] == ["self", "signer"]:
-            names.add(name)
-    return frozenset(names)
-
-
 @dataclass
 class Step:
     """One use case to run: its name, who signs it (and the date it took effect), and its
