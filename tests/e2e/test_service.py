@@ -517,9 +517,7 @@ def security_error(result: Any) -> Path:
 
 
 def checkpoints_in(evidence: Path) -> list[Any]:
-    blocks = evidence.read_text().split("\n\nchainledger/")
-    return [parse_checkpoint("chainledger/" + b.split("\n\n# ")[0].rstrip("\n") + "\n")
-            for b in blocks[1:]]  # fmt: skip
+    return [parse_checkpoint(text) for text in json.loads(evidence.read_text())["checkpoints"]]
 
 
 def test_a_rolled_back_service_is_caught(served: Service, liar: Liar, tmp_path: Path) -> None:
@@ -530,10 +528,16 @@ def test_a_rolled_back_service_is_caught(served: Service, liar: Liar, tmp_path: 
     served.ledger.ok(*package("BAR-2"))
     liar.rewrite = lambda path, answer: {**answer, "checkpoint": early}
     evidence = security_error(reader.run("history", "BAR-2"))
-    assert "# rolled back: a smaller tree signed after a larger one" in evidence.read_text()
+    assert json.loads(evidence.read_text())["claim"] == (
+        "rolled back: a smaller tree signed after a larger one")
     sizes = [c.checkpoint.size for c in checkpoints_in(evidence)]
     assert sizes[1] == 3
     assert sizes[0] > 3
+    log = served.log_key(parse_checkpoint(early).checkpoint.ledger_id)
+    checked = reader.ok("verify-proof", str(evidence), "--signer", log.key_id)
+    assert checked.stdout.startswith("OK: the service at "), checked.stdout
+    assert "signed 2 checkpoint(s)" in checked.stdout
+    assert "rolled back" in checked.stdout
 
 
 def test_a_forked_service_is_caught(served: Service, liar: Liar, tmp_path: Path) -> None:
@@ -547,6 +551,12 @@ def test_a_forked_service_is_caught(served: Service, liar: Liar, tmp_path: Path)
     evidence = security_error(reader.run("history", "BAR-1"))
     roots = {c.checkpoint.root for c in checkpoints_in(evidence)}
     assert roots == {head.root, bytes(32)}
+    # Anyone can check it, offline, with the service's log key alone.
+    checked = reader.ok("verify-proof", str(evidence), "--signer", log.key_id)
+    assert checked.stdout.startswith("PROVEN: the service at "), checked.stdout
+    assert f"signed two different trees of {head.size} events" in checked.stdout
+    wrong = reader.run("verify-proof", str(evidence), "--signer", "ab" * 32)
+    assert wrong.exit_code == 1
 
 
 def _edit_rows(edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> Rewrite:

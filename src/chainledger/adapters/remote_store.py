@@ -35,6 +35,7 @@ from uuid import UUID
 from chainledger.adapters.crypto import verify
 from chainledger.adapters.event_store import StoredRow
 from chainledger.domain.checkpoint import (
+    EVIDENCE_FORMAT,
     ORIGIN_PREFIX,
     SignedCheckpoint,
     parse_checkpoint,
@@ -111,13 +112,14 @@ class Witness:
         return parse_checkpoint(text) if text else None
 
     def evidence(self, what: str, *checkpoints: str) -> Path:
-        """Write the checkpoints that contradict each other to a file; return its path."""
+        """Write the log-signed checkpoints that contradict each other (or what the client
+        found against one) to a file anyone can check with ``verify-proof``; its path."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self.directory / f"evidence-{stamp}.txt"
-        parts = [f"# chainledger: evidence against the ledger service at {self.url}\n"
-                 f"# {what}\n# its log key: {self.data.get('log_key')}\n"]  # fmt: skip
-        parts += [f"\n{text}" for text in checkpoints]
-        self._write(path, "".join(parts))
+        path = self.directory / f"evidence-{stamp}.json"
+        document = {"format": EVIDENCE_FORMAT, "service": self.url,
+                    "ledger": self.data.get("ledger"), "log_key": self.data.get("log_key"),
+                    "claim": what, "checkpoints": list(checkpoints)}  # fmt: skip
+        self._write(path, json.dumps(document, indent=2) + "\n")
         return path
 
     def _save(self) -> None:
@@ -229,10 +231,11 @@ class RemoteEventStore:
         self._against_kept(checkpoint, current=answer.get("current") is True)
         for row in rows:  # the genesis names the ledger: the one pinned, no other
             if row.originator_id == LEDGER_AGGREGATE_ID and row.originator_version == 1:
-                self._genesis_is_pinned(row, ledger)
+                self._genesis_is_pinned(row, ledger, checkpoint)
         return checkpoint, rows
 
-    def _genesis_is_pinned(self, row: StoredRow, ledger: str) -> None:
+    def _genesis_is_pinned(self, row: StoredRow, ledger: str,
+                           checkpoint: SignedCheckpoint) -> None:  # fmt: skip
         try:
             named = json.loads(split_state(row.state)[1])["ledger"]
         except (ValueError, KeyError, TypeError, RecursionError):
@@ -241,7 +244,8 @@ class RemoteEventStore:
             raise SecurityError(
                 f"the ledger service at {self.url} serves the genesis of ledger {named}, not "
                 f"of ledger {ledger}, which it named when you first contacted it",
-                self.witness.evidence(f"a genesis of another ledger ({named})"),
+                self.witness.evidence(f"a genesis of another ledger ({named})",
+                                      checkpoint.text()),
             )
 
     def _against_kept(self, checkpoint: SignedCheckpoint, *, current: bool) -> None:

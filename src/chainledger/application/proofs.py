@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainledger.adapters.crypto import verify
-from chainledger.domain.checkpoint import SignedCheckpoint, parse_checkpoint, parse_verifier_key
+from chainledger.domain.checkpoint import (
+    EVIDENCE_FORMAT,
+    SignedCheckpoint,
+    parse_checkpoint,
+    parse_verifier_key,
+)
 from chainledger.domain.events import SIGNATURE_LENGTH, UNSIGNED, split_state
 from chainledger.domain.ids import organisation_id
 from chainledger.domain.keys import decode_key, key_fingerprint
@@ -54,7 +59,8 @@ def load_bundle(text: str) -> dict[str, Any]:
         bundle = json.loads(text)
     except ValueError:
         raise InvalidValue("not a proof bundle: the file is not JSON") from None
-    if not isinstance(bundle, dict) or bundle.get("format") not in (INCLUSION, CONSISTENCY):
+    if not isinstance(bundle, dict) or bundle.get("format") not in (
+        INCLUSION, CONSISTENCY, EVIDENCE_FORMAT):  # fmt: skip
         raise InvalidValue("not a chainledger proof bundle (no known 'format')")
     return bundle
 
@@ -90,12 +96,49 @@ def _checked_checkpoint(
 
 def verify_bundle(bundle: dict[str, Any], expected_signer: str) -> Verified:
     """Check a bundle offline; raises ``TamperError`` or ``InvalidValue`` if it proves nothing."""
+    if bundle.get("format") == EVIDENCE_FORMAT:
+        return _verify_evidence(bundle, expected_signer)
     signed, signer_name = _checked_checkpoint(bundle, expected_signer)
     head = signed.checkpoint
     said = f"checkpoint by {signer_name}: {head.size} events, root {head.root.hex()[:16]}…"
     if bundle["format"] == INCLUSION:
         return _verify_inclusion(bundle, head, said)
     return _verify_consistency(bundle, head, said)
+
+
+def _verify_evidence(bundle: dict[str, Any], expected_signer: str) -> Verified:
+    """A client's evidence against a ledger service: checkpoints its log key signed. Two of
+    one size with different roots prove a fork by themselves; otherwise the file shows
+    what the service signed, beside what the client says it found."""
+    name, public_key = parse_verifier_key(required_field(bundle, "log_key", str, "log key"))
+    fingerprint = key_fingerprint(public_key)
+    if fingerprint != expected_signer.strip().lower():
+        raise ProofFailed(f"the evidence is about log key {fingerprint[:16]}…, not the key you "
+                          f"expected ({expected_signer[:16]}…)")  # fmt: skip
+    texts = required_field(bundle, "checkpoints", list, "checkpoints")
+    signed = [parse_checkpoint(str(text)) for text in texts]
+    if not signed:
+        raise ProofFailed("the evidence holds no checkpoint")
+    for checkpoint in signed:
+        if not checkpoint.verified_by(name, public_key, verify):
+            raise ProofFailed(f"a checkpoint in the evidence is not signed by {name}")
+        if str(checkpoint.checkpoint.ledger_id) != bundle.get("ledger"):
+            raise ProofFailed("a checkpoint in the evidence is for another ledger")
+    heads = [c.checkpoint for c in signed]
+    said = [f"{h.size} events, root {h.root.hex()[:16]}…" for h in heads]
+    claim = str(bundle.get("claim", ""))
+    service = f"the service at {bundle.get('service')} (log key {name})"
+    forks = [(a, b) for i, a in enumerate(heads) for b in heads[i + 1:]
+             if a.size == b.size and a.root != b.root]  # fmt: skip
+    if forks:
+        first, second = forks[0]
+        return Verified("evidence", (
+            f"PROVEN: {service} signed two different trees of {first.size} events "
+            f"(roots {first.root.hex()[:16]}… and {second.root.hex()[:16]}…): it forked the "
+            "ledger's history", *said))  # fmt: skip
+    return Verified("evidence", (
+        f"OK: {service} signed {len(heads)} checkpoint(s): " + "; ".join(said),
+        f"the client found: {claim}"))  # fmt: skip
 
 
 def _verify_inclusion(bundle: dict[str, Any], head: Any, said: str) -> Verified:

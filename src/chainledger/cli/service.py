@@ -69,7 +69,8 @@ def serve(runtime: Runtime, host: str, port: int, log_keys: Path | None, workers
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound = listener.getsockname()[1]
     click.echo(f"Serving ledger {ledger_id} at http://{host}:{bound}")
-    click.echo(f"Log key: {log.verifier_key}", nl=True)
+    click.echo(f"Log key: {log.verifier_key}")
+    click.echo(f"Log key fingerprint (verify-proof --signer): {log.key_id}")
     config = uvicorn.Config(create_app(app, log), log_config=LOG_CONFIG, access_log=True,
                             timeout_graceful_shutdown=10, limit_concurrency=256)  # fmt: skip
     uvicorn.Server(config).run(sockets=[listener])

@@ -31,6 +31,8 @@ from chainledger.domain.merkle import HASH_SIZE
 from chainledger.errors import InvalidValue
 
 ORIGIN_PREFIX = "chainledger/"
+# A file of log-signed checkpoints a client found contradicting each other (``verify-proof``)
+EVIDENCE_FORMAT = "chainledger-service-evidence/1"
 ED25519 = b"\x01"
 SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space
 _NAME = re.compile(r"^[^\s+]+\Z")
