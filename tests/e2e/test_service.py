@@ -39,6 +39,9 @@ from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_rows
 
 COUNCIL, PRIME, CHARITY = "barnet-council", "northgate", "hope-trust"
+# What the service and its clients check is the same whatever database is behind the
+# service; both engines run the reading, recording, concurrency and lock tests.
+ENGINE_NEUTRAL = pytest.mark.sqlite_only("the checks under test do not depend on the engine")
 
 
 def package(reference: str) -> tuple[str, ...]:
@@ -128,6 +131,7 @@ def get(url: str) -> dict[str, Any]:
 # -- reading through the service -------------------------------------------------------------
 
 
+@ENGINE_NEUTRAL
 def test_the_service_says_what_it_serves(served: Service) -> None:
     health = get(f"{served.url}/health")
     assert health["status"] == "ok"
@@ -232,6 +236,7 @@ def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return error.code, dict(json.loads(error.read()))
 
 
+@ENGINE_NEUTRAL
 def test_events_that_are_not_what_their_step_makes_are_refused(
     served: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,6 +274,7 @@ def test_events_that_are_not_what_their_step_makes_are_refused(
     assert len(event_rows(served.ledger.url)) == len(before) + 1
 
 
+@ENGINE_NEUTRAL
 def test_a_360_review_round_runs_through_the_service(served: Service, tmp_path: Path) -> None:
     """Ratings are sealed on each rater's machine and revealed from there: the service
     records commitments and sealed copies it cannot read, and refuses a second rating."""
@@ -333,6 +339,7 @@ def test_a_charity_joins_a_programme_through_the_service(programme: Service, tmp
     assert local.ok("org", "show", CHARITY).stdout == charity.ok("org", "show", CHARITY).stdout
 
 
+@ENGINE_NEUTRAL
 def test_a_client_whose_clock_is_off_is_refused(
     served: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -349,6 +356,7 @@ def test_a_client_whose_clock_is_off_is_refused(
     assert event_rows(served.ledger.url) == before
 
 
+@ENGINE_NEUTRAL
 def test_the_page_and_open_data_made_through_the_service_are_the_databases(
     served: Service, tmp_path: Path
 ) -> None:
@@ -368,6 +376,7 @@ def test_the_page_and_open_data_made_through_the_service_are_the_databases(
     assert published[0]["releases"]
 
 
+@ENGINE_NEUTRAL
 def test_the_audit_through_the_service_checks_every_row_and_the_signed_tree(
     served: Service, liar: Liar, tmp_path: Path
 ) -> None:
@@ -465,6 +474,7 @@ def liar(served: Service) -> Iterator[Liar]:
         yield proxy
 
 
+@ENGINE_NEUTRAL
 def test_the_service_never_receives_a_private_key_or_passphrase(
     programme: Service, tmp_path: Path
 ) -> None:
@@ -520,6 +530,7 @@ def checkpoints_in(evidence: Path) -> list[Any]:
     return [parse_checkpoint(text) for text in json.loads(evidence.read_text())["checkpoints"]]
 
 
+@ENGINE_NEUTRAL
 def test_a_rolled_back_service_is_caught(served: Service, liar: Liar, tmp_path: Path) -> None:
     reader = client(liar.url, tmp_path)
     # An honest checkpoint of the first three events, kept by the liar for later.
@@ -540,6 +551,7 @@ def test_a_rolled_back_service_is_caught(served: Service, liar: Liar, tmp_path: 
     assert "rolled back" in checked.stdout
 
 
+@ENGINE_NEUTRAL
 def test_a_forked_service_is_caught(served: Service, liar: Liar, tmp_path: Path) -> None:
     reader = client(liar.url, tmp_path)
     reader.ok("history", "BAR-1")
@@ -574,6 +586,7 @@ def _altered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rows[0], {**rows[1], "state": base64.b64encode(bytes(state)).decode()}, *rows[2:]]
 
 
+@ENGINE_NEUTRAL
 @pytest.mark.parametrize("edit", [
     pytest.param(_altered, id="an altered row"),
     pytest.param(lambda rows: [rows[0], *rows[2:]], id="a dropped row"),
@@ -588,6 +601,7 @@ def test_rows_the_signed_tree_does_not_hold_are_caught(
     assert "served events whose tree is" in evidence.read_text()
 
 
+@ENGINE_NEUTRAL
 def test_a_checkpoint_older_than_the_rows_is_caught(
     served: Service, liar: Liar, tmp_path: Path
 ) -> None:
@@ -599,6 +613,7 @@ def test_a_checkpoint_older_than_the_rows_is_caught(
     assert result.stderr.startswith("Error: SECURITY: "), result.stderr
 
 
+@ENGINE_NEUTRAL
 def test_a_checkpoint_signed_by_another_key_is_caught(
     served: Service, liar: Liar, tmp_path: Path
 ) -> None:
@@ -612,6 +627,7 @@ def test_a_checkpoint_signed_by_another_key_is_caught(
     assert "not signed by the pinned log key" in evidence.read_text()
 
 
+@ENGINE_NEUTRAL
 def test_checkpoints_proofs_and_bundles_are_made_through_the_service(
     served: Service, tmp_path: Path
 ) -> None:
@@ -637,6 +653,7 @@ def test_checkpoints_proofs_and_bundles_are_made_through_the_service(
     assert "the ledger extends it" in audit.stdout
 
 
+@ENGINE_NEUTRAL
 def test_a_bundle_is_imported_on_the_services_machine_for_now(
     served: Service, tmp_path: Path
 ) -> None:
@@ -694,6 +711,7 @@ def test_concurrent_clients_record_every_step_exactly_once(served: Service, tmp_
     assert invoices[0]["invoices"] == WRITERS * EACH
 
 
+@ENGINE_NEUTRAL
 def test_the_service_describes_itself_and_logs_json(served: Service) -> None:
     described = get(f"{served.url}/openapi.json")
     assert described["openapi"].startswith("3.")

@@ -110,7 +110,7 @@ def test_a_server_lost_while_reading_is_a_plain_error(
     real = ProjectionEngine.catch_up
 
     def server_gone(self: ProjectionEngine) -> int:
-        with self.app.recorder.datastore.engine.connect() as connection:
+        with self.app.store.recorder.datastore.engine.connect() as connection:
             connection.exec_driver_sql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database()"
