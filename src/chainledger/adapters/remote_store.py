@@ -257,10 +257,10 @@ class RemoteEventStore:
                 self.witness.evidence("forked: two roots signed for one size",
                                       seen.text(), checkpoint.text()),
             )
-        if current:
-            self.witness.see(checkpoint)
         kept = self.witness.kept()
         if kept is None:
+            if current:
+                self.witness.see(checkpoint)
             return
         new, old = checkpoint.checkpoint, kept.checkpoint
         if new.size < old.size and current:
@@ -277,6 +277,8 @@ class RemoteEventStore:
                 self.witness.evidence("forked: two roots signed for one size",
                                       kept.text(), checkpoint.text()),
             )
+        if current:  # remembered only once it contradicts nothing kept
+            self.witness.see(checkpoint)
 
     # -- the event store --------------------------------------------------------------------
 
