@@ -293,8 +293,13 @@ def _start_worker(
     types: frozenset[str],
     authority: Authority,
 ) -> None:
-    _worker.update(rows=EventRows.at(url, table), ledger_id=ledger_id, spans=spans, types=types,
-                   authority=authority)  # fmt: skip
+    _know(EventRows.at(url, table), ledger_id, spans, types, authority)
+
+
+def _know(rows: Any, ledger_id: str | None, spans: dict[str, KeySpan], types: frozenset[str],
+          authority: Authority) -> None:  # fmt: skip
+    """What ``check_range`` reads from and knows, in this process."""
+    _worker.update(rows=rows, ledger_id=ledger_id, spans=spans, types=types, authority=authority)
 
 
 @dataclass
@@ -619,8 +624,7 @@ def audit_ledger(
         results: Iterator[RangeResult] = pool.map(check_range, ranges)
     else:
         pool = None
-        _worker.update(rows=rows, ledger_id=ledger_id, spans=spans, types=frozenset(EVENT_TYPES),
-                       authority=authority)  # fmt: skip
+        _know(rows, *initargs[2:])
         results = map(check_range, ranges)
     try:
         for result in results:

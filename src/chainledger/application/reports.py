@@ -22,7 +22,7 @@ from chainledger.domain import (
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.facts import PackageFacts
 from chainledger.domain.identity import (
-    compromised_at,
+    in_compromised_window,
 )
 from chainledger.domain.ids import bid_id
 from chainledger.domain.review_analysis import RoundRatings
@@ -88,8 +88,8 @@ class Reports:
         for row in rows:
             position = row.notification_id
             if row.org in windows and any(
-                compromised_at([(since, until)], signed.get(position), position,
-                               since if first is not None and position > first else None)
+                in_compromised_window(since, until, signed.get(position), position,
+                                      since if first is not None and position > first else None)
                 for since, until, first in windows[row.org]
             ):  # fmt: skip
                 found.add(position)

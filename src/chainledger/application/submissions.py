@@ -155,12 +155,12 @@ class Submissions:
         for step in steps:
             method = getattr(self.services[step.service], step.method)
             try:  # the inputs must be the use case's own (``uow`` is the service's)
-                inspect.signature(method).bind(None, *step.args, **step.kwargs)
+                inputs = inspect.signature(method).bind(None, *step.args, **step.kwargs)
             except TypeError as error:
                 raise InvalidValue(f"the inputs of step {step.method} do not fit it: "
                                    f"{error}") from None  # fmt: skip
             if step.org not in signers:
-                signers[step.org] = self._signer(step, method, events)
+                signers[step.org] = self._signer(step, inputs.arguments, events)
             method(signers[step.org].dated(step.on), *step.args, **step.kwargs, uow=unit)
         self._check_all_used(signers, events)
         return unit.commit()
@@ -175,15 +175,15 @@ class Submissions:
         ):
             raise Conflict(_CHANGED)
 
-    def _signer(self, step: Step, method: Any, events: Sequence[LedgerEvent]) -> ReplaySigner:
+    def _signer(self, step: Step, inputs: dict[str, Any],
+                events: Sequence[LedgerEvent]) -> ReplaySigner:  # fmt: skip
         mine = [e for e in events if e.org == step.org]
         if not mine:
             raise InvalidValue(f"no event signed by {step.org} came with its step")
         if (step.service, step.method) in SELF_SIGNED:
             try:
-                carried = inspect.signature(method).bind(None, *step.args, **step.kwargs)
-                public_key = decode_key(str(carried.arguments["public_key"]))
-            except (TypeError, ValueError, KeyError):
+                public_key = decode_key(str(inputs["public_key"]))
+            except (ValueError, KeyError):
                 raise InvalidValue("the step does not carry the key that signs it") from None
             key_id = key_fingerprint(public_key)
         else:

@@ -264,7 +264,7 @@ class Authority:
     def flag(self, org: str | None, signed_at: datetime | None, position: int,
              reached: datetime | None = None) -> str | None:  # fmt: skip
         """Why an event ``org`` signed at ``signed_at`` is marked (None: it is not);
-        ``reached`` as in :func:`compromised_at`."""
+        ``reached`` as in :func:`in_compromised_window`."""
         return compromised_flag(org, self.compromised.get(org or "", ()), signed_at, position,
                                 reached)  # fmt: skip
 
@@ -450,27 +450,26 @@ def compromised_flag(org: str | None, windows: Any, signed_at: datetime | None,
     """Why an event ``org`` signed is marked, given its compromised windows as the
     :class:`Authority` keeps them ([since as ISO time, recovered at position], …)."""
     for since, until in windows:
-        if compromised_at([(datetime.fromisoformat(since), until)], signed_at, position,
-                          reached):  # fmt: skip
+        if in_compromised_window(datetime.fromisoformat(since), until, signed_at, position,
+                                 reached):  # fmt: skip
             return (f"signed by {org} after its key was compromised (since {since}; a "
                     f"registrar recovered it at event #{until})")
     return None
 
 
-def compromised_at(
-    windows: Any, signed_at: datetime | None, position: int | None, reached: datetime | None = None
+def in_compromised_window(
+    since: datetime, until: int | None, signed_at: datetime | None, position: int | None,
+    reached: datetime | None = None,
 ) -> bool:
-    """Whether an event stored at ``position`` falls in one of an organisation's compromised
-    windows (since, recovered at position): signed at or after ``since``, or placed after
-    an event that was (``reached``: the latest signed time of the events before it in the
-    ledger's order). The second catches a thief who sets his clock back: the audit lets a
-    signed time run up to ``TIMESTAMP_TOLERANCE`` behind the events before it, so the time
-    alone could fall just before the window while the event sits after its start."""
-    for since, until in windows:
-        if position is not None and until is not None and position >= until:
-            continue
-        if (signed_at is not None and signed_at >= since) or (
-            reached is not None and reached >= since
-        ):
-            return True
-    return False
+    """Whether an event stored at ``position`` falls in an organisation's compromised window
+    (from ``since`` to its recovery at position ``until``): signed at or after ``since``, or
+    placed after an event that was (``reached``: the latest signed time of the events
+    before it in the ledger's order). The second catches a thief who sets his clock back:
+    the audit lets a signed time run up to ``TIMESTAMP_TOLERANCE`` behind the events before
+    it, so the time alone could fall just before the window while the event sits after its
+    start."""
+    if position is not None and until is not None and position >= until:
+        return False
+    return (signed_at is not None and signed_at >= since) or (
+        reached is not None and reached >= since
+    )
