@@ -25,6 +25,7 @@ from chainledger.cli.main import cli
 
 if TYPE_CHECKING:  # tests.ledgers imports this module
     from tests.ledgers import LedgerStore
+    from tests.served import Services
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -33,6 +34,9 @@ FAST_SCRYPT_N = 2**10
 
 
 ENGINES = ("sqlite", "postgresql")
+# ``remote``: an SQLite ledger behind ``chainledger serve``, driven through the service with
+# --ledger http://…; suites marked ``also_remote`` run on it as a third engine.
+REMOTE = "remote"
 POSTGRES_ENV = "CHAINLEDGER_TEST_POSTGRES"
 POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)  # read before tests clear CHAINLEDGER_* variables
 # Every reader's verified views (see chainledger.adapters.local_store) go to one directory for the
@@ -46,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "sqlite_only(reason): run on the SQLite engine only, for the reason given"
     )
     config.addinivalue_line(
+        "markers", "also_remote: run on the remote engine too (through chainledger serve)"
+    )
+    config.addinivalue_line(
         "markers", "real_scrypt: create keys with the real scrypt cost, not the tests' cheap one"
     )
 
@@ -55,6 +62,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine" in metafunc.fixturenames:
         only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
         engines = ["sqlite"] if only_sqlite else list(ENGINES)
+        if metafunc.definition.get_closest_marker("also_remote") is not None:
+            engines.append(REMOTE)
         metafunc.parametrize("engine", engines, indirect=True, scope="module")
 
 
@@ -103,6 +112,9 @@ class CliLedger:
     url: str
     keys: Path
     runner: CliRunner
+    # On the remote engine: the services commands go through (all but ``init``, which the
+    # service's operator runs on the database before serving it).
+    services: Services | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -114,6 +126,10 @@ class CliLedger:
 
     def run(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
         merged: dict[str, str | None] = {**self.env, **(env or {})}
+        if self.services is not None and args[:1] != ("init",):
+            address, state = self.services.address(self.url)
+            merged = {**self.env, "CHAINLEDGER_LEDGER": address,
+                      "CHAINLEDGER_STATE": str(state), **(env or {})}  # fmt: skip
         return self.runner.invoke(cli, list(args), env=merged, catch_exceptions=False)
 
     def ok(self, *args: str) -> Result:
@@ -125,7 +141,7 @@ class CliLedger:
 @pytest.fixture
 def cli_ledger(ledgers: LedgerStore, tmp_path: Path) -> CliLedger:
     """An initialised, empty ledger driven through the CLI."""
-    ledger = CliLedger(ledgers.url("ledger"), tmp_path / "keys", CliRunner())
+    ledger = ledgers.cli(ledgers.url("ledger"), tmp_path / "keys")
     ledger.ok("init")
     return ledger
 

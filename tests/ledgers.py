@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy
+from click.testing import CliRunner
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, Table, Text
 from sqlalchemy.pool import NullPool
 from sqlalchemy_utils.types.uuid import UUIDType
@@ -27,7 +28,8 @@ from chainledger.adapters.event_store import EVENTS_TABLE, database_url, sqlite_
 from chainledger.adapters.keystore import Keystore
 from chainledger.bootstrap import ChainLedger, open_ledger
 from chainledger.domain.values import Role
-from tests.conftest import FAST_SCRYPT_N, PASSPHRASE
+from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
+from tests.served import Services
 
 _events = Table(
     EVENTS_TABLE,
@@ -129,10 +131,16 @@ class LedgerStore:
     """
 
     def __init__(self, engine: str, directory: Path, server: str | None = None) -> None:
-        if engine not in ("sqlite", "postgresql"):
+        if engine not in ("sqlite", "postgresql", "remote"):
             raise ValueError(f"unknown engine {engine!r}")
         if engine == "postgresql" and not server:
             raise ValueError("a PostgreSQL ledger store needs a server URL")
+        # ``remote``: SQLite files, each served by its own ``chainledger serve`` to the CLI
+        # ledgers made by ``cli`` (tests read and edit the files directly, as the service's
+        # operator could).
+        self.services = Services(directory / "services") if engine == "remote" else None
+        if engine == "remote":
+            engine = "sqlite"
         self.engine = engine
         self.directory = directory
         self.server = server
@@ -149,6 +157,11 @@ class LedgerStore:
                 self._urls[name] = self._create_database(name)
         return self._urls[name]
 
+    def cli(self, url: str, keys: Path) -> CliLedger:
+        """The ledger at ``url`` driven through the CLI: directly, or through its service
+        on the ``remote`` engine."""
+        return CliLedger(url, keys, CliRunner(), self.services)
+
     def copy(self, source: str, name: str) -> str:
         """A consistent copy of the ledger at ``source`` as ``name``; returns its location."""
         if self.engine == "sqlite":
@@ -157,6 +170,8 @@ class LedgerStore:
                 # A copy over an earlier one goes to a new file: a reader's verified store
                 # (kept by location) remembers the earlier ledger there, and would rightly
                 # call the new one a rewrite of it.
+                if self.services is not None:
+                    self.services.stop(target)
                 target = str(self.directory / f"{name.removesuffix('.db')}-{next(self._serial)}.db")
                 self._urls[name] = target
             with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
@@ -201,6 +216,8 @@ class LedgerStore:
         """Give every database back: emptied, into the pool the next test draws from
         (on the test server, creating a database takes 0.1-0.2 s and emptying one about
         0.03 s), or dropped when the pool is full."""
+        if self.services is not None:
+            self.services.stop()
         if self.engine != "postgresql":
             return
         with self._admin() as admin:

@@ -20,13 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, composite
 
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_count
+
+# Locally on each engine, and through `chainledger serve` (the remote engine): the same
+# assertions hold for a client of the service.
+pytestmark = pytest.mark.also_remote
 
 PACKAGE = "BAR-ES-2026"
 OPEN_PACKAGE = "BAR-2"  # open for bids; northgate's bid names hope-trust
@@ -116,7 +120,7 @@ def built(module_ledgers: LedgerStore) -> CliLedger:
     Its keys get the tests' cheap scrypt cost here too (the autouse fixture that sets it
     is function-scoped, so not yet in force for a module-scoped fixture)."""
     directory = module_ledgers.directory
-    ledger = CliLedger(module_ledgers.url("small"), directory / "keys", CliRunner())
+    ledger = module_ledgers.cli(module_ledgers.url("small"), directory / "keys")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init")
@@ -134,7 +138,7 @@ def built_events(built: CliLedger) -> int:
 def small(built: CliLedger, module_ledgers: LedgerStore) -> Fresh:
     """A maker of the small ledger as built, one per example (an example that recorded
     nothing leaves its copy as built, and the next example reuses it)."""
-    return lambda: CliLedger(module_ledgers.fresh(built.url, "example"), built.keys, CliRunner())
+    return lambda: module_ledgers.cli(module_ledgers.fresh(built.url, "example"), built.keys)
 
 
 def assert_clean(result: Result, codes: tuple[int, ...]) -> None:

@@ -7,7 +7,13 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CliLedger
+
+# Locally on each engine, and through `chainledger serve` (the remote engine): the same
+# assertions hold for a client of the service.
+pytestmark = pytest.mark.also_remote
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

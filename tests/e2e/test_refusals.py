@@ -15,10 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from tests.conftest import CliLedger
 from tests.ledgers import LedgerStore, event_rows
+
+# Locally on each engine, and through `chainledger serve` (the remote engine): the same
+# assertions hold for a client of the service.
+pytestmark = pytest.mark.also_remote
 
 Args = tuple[str, ...]
 
@@ -142,7 +145,7 @@ def snapshot(url: str) -> list[tuple[object, ...]]:
 def base(module_ledgers: LedgerStore) -> CliLedger:
     """The starting ledger, built once through the CLI."""
     directory = module_ledgers.directory
-    ledger = CliLedger(module_ledgers.url("refusals"), directory / "keys", CliRunner())
+    ledger = module_ledgers.cli(module_ledgers.url("refusals"), directory / "keys")
     ledger.ok("init", "--name", "Refusals")
     for handle, role in (
         ("barnet-council", "commissioner"),
@@ -194,7 +197,7 @@ def ledger(base: CliLedger, module_ledgers: LedgerStore) -> CliLedger:
 
     A test that records nothing leaves the copy as it was, and the next test
     reuses it; any test that records gets the next test a new copy."""
-    return CliLedger(module_ledgers.fresh(base.url, "ledger"), base.keys, CliRunner())
+    return module_ledgers.cli(module_ledgers.fresh(base.url, "ledger"), base.keys)
 
 
 def assert_refused(

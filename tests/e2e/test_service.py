@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ from click.testing import CliRunner
 from chainledger.adapters.merkle_store import TreeHead
 from chainledger.domain.checkpoint import parse_checkpoint
 from chainledger.service.log import LogKey
+from tests import served as served_process
 from tests.conftest import PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_rows
+from tests.served import ServiceProcess
 
 COUNCIL, PRIME, CHARITY = "barnet-council", "northgate", "hope-trust"
 # What the service and its clients check is the same whatever database is behind the
@@ -52,35 +54,33 @@ def package(reference: str) -> tuple[str, ...]:
 
 @dataclass
 class Service:
-    """A running ``chainledger serve`` and what it serves."""
+    """A running ``chainledger serve`` and the ledger it serves."""
 
     ledger: CliLedger
-    url: str
-    log_keys: Path
-    process: subprocess.Popen[str]
-    output: list[str] = field(default_factory=list)
+    running: ServiceProcess
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    @property
+    def log_keys(self) -> Path:
+        return self.running.log_keys
+
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        return self.running.process
+
+    @property
+    def output(self) -> list[str]:
+        return self.running.output
 
     def log_key(self, ledger_id: Any) -> LogKey:
-        return LogKey(ledger_id, self.log_keys, PASSPHRASE)
+        return self.running.log_key(ledger_id)
 
 
 def start_service(ledger: CliLedger, log_keys: Path, *options: str) -> Service:
-    env = {**os.environ, **ledger.env}
-    options = options or ("--port", "0")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chainledger", "serve", *options, "--log-keys", str(log_keys)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        found = re.search(r"at (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            service = Service(ledger, found.group(1), log_keys, process, lines)
-            threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
-            return service
-    raise AssertionError("the service did not start: " + "".join(lines))
+    return Service(ledger, served_process.start(ledger.env, log_keys, *options))
 
 
 @contextmanager
@@ -89,8 +89,7 @@ def running(ledger: CliLedger, log_keys: Path, *options: str) -> Iterator[Servic
     try:
         yield service
     finally:
-        service.process.terminate()
-        service.process.wait(timeout=30)
+        service.running.stop()
 
 
 @pytest.fixture

@@ -286,6 +286,7 @@ class RemoteEventStore:
         """Send the steps run since the last append, with the events they made and signed
         here; the service runs them again and records exactly these events, or nothing."""
         steps, self.steps = self.steps, []
+        self.rows.forget()
         if not steps:
             raise Refused(
                 f"this cannot be recorded through a ledger service yet ({self.url}): do it on "
@@ -430,10 +431,21 @@ class RemoteRows:
         self.store = store
         self._all: list[StoredRow] | None = None
         self._all_claim: Claim | None = None
+        # Each record as read in this command, until it records something: a step loads
+        # the same records (its signers' organisations above all) many times, and a record
+        # read once is as good as one read again (the service runs the step again on the
+        # records as they are when it arrives: a record changed meanwhile is a conflict).
+        self._records: dict[UUID, list[StoredRow]] = {}
+
+    def forget(self) -> None:
+        """Records change when something is recorded: read them afresh after."""
+        self._records.clear()
 
     def _record(self, aggregate_id: UUID) -> list[StoredRow]:
-        _, rows = self.store.signed(self.store.get(f"/v1/records/{aggregate_id}"))
-        return [row for row in rows if row.originator_id == aggregate_id]
+        if aggregate_id not in self._records:
+            _, rows = self.store.signed(self.store.get(f"/v1/records/{aggregate_id}"))
+            self._records[aggregate_id] = [r for r in rows if r.originator_id == aggregate_id]
+        return self._records[aggregate_id]
 
     def aggregate(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:
         rows = sorted(self._record(aggregate_id), key=lambda row: row.originator_version)

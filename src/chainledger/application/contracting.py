@@ -14,7 +14,6 @@ subcontractor), but never as its own subcontractor, nor in a package it commissi
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -815,9 +814,14 @@ class Contracting:
                     f"only a subcontractor can raise a concern; {signer.org} is {part} "
                     f"{contract.reference}"
                 )
-            reference = check_reference(
-                reference or f"c-{uuid.uuid4().hex[:8]}", "concern reference"
-            )
+            if reference is None:
+                # The first free c-1, c-2, …: made from the records, so that a service running
+                # the step again makes the same one (a concern raised meanwhile is a conflict).
+                number = 1
+                while work.get(concern_id(contract.reference, signer.org, f"c-{number}")) is not None:
+                    number += 1
+                reference = f"c-{number}"
+            reference = check_reference(reference, "concern reference")
             if work.get(concern_id(contract.reference, signer.org, reference)) is not None:
                 raise Refused(f"concern {reference!r} already exists")
             work.add(

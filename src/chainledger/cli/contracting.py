@@ -525,7 +525,7 @@ def concern() -> None:
 @as_option
 @click.option("--subject", required=True)
 @click.option("--text", required=True, help="No personal data about service users, please.")
-@click.option("--ref", "reference", help="Your reference for it [default: generated].")
+@click.option("--ref", "reference", help="Your reference for it [default: the first free c-1, c-2, …].")
 @click.pass_obj
 def concern_raise(runtime: Runtime, package_ref: str, handle: str, subject: str, text: str,
                   reference: str | None) -> None:  # fmt: skip
