@@ -48,6 +48,10 @@ from chainledger.domain.merkle import inclusion_proof, leaf_hash, root_of
 from tests.conftest import FAST_SCRYPT_N, PASSPHRASE, CliLedger
 from tests.ledgers import LedgerStore, event_rows
 
+# Locally on each engine, and through `chainledger serve` (the remote engine): exported,
+# imported and read through a service alike.
+pytestmark = pytest.mark.also_remote
+
 PACKAGE = "BAR-1"
 COUNCIL, PRIME, HOPE, IDLE = "barnet-council", "northgate", "hope-trust", "refugee-advice"
 ORIGIN_NAME = "Northgate ledger"
@@ -83,7 +87,7 @@ def built(module_ledgers: LedgerStore) -> Built:
     """The ledger of the module docstring (keys at the tests' cheap scrypt cost: the
     function-scoped fixture that sets it is not in force here)."""
     directory = module_ledgers.directory
-    ledger = CliLedger(module_ledgers.url("origin"), directory / "keys", CliRunner())
+    ledger = module_ledgers.cli(module_ledgers.url("origin"), directory / "keys")
     bundle = directory / "bar-1.bundle"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
@@ -124,7 +128,7 @@ def built(module_ledgers: LedgerStore) -> Built:
 def council(module_ledgers: LedgerStore) -> CliLedger:
     """The council's own ledger, built once per engine."""
     directory = module_ledgers.directory
-    ledger = CliLedger(module_ledgers.url("council"), directory / "council-keys", CliRunner())
+    ledger = module_ledgers.cli(module_ledgers.url("council"), directory / "council-keys")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("chainledger.adapters.keystore.SCRYPT_N", FAST_SCRYPT_N)
         ledger.ok("init", "--name", "Council ledger")
@@ -135,7 +139,7 @@ def council(module_ledgers: LedgerStore) -> CliLedger:
 @pytest.fixture
 def importer(council: CliLedger, module_ledgers: LedgerStore) -> CliLedger:
     """A copy of the council's ledger for one test to import into."""
-    return CliLedger(module_ledgers.copy(council.url, "importer"), council.keys, CliRunner())
+    return module_ledgers.cli(module_ledgers.copy(council.url, "importer"), council.keys)
 
 
 @pytest.fixture
@@ -145,7 +149,7 @@ def untouched(council: CliLedger, module_ledgers: LedgerStore) -> CliLedger:
     url = module_ledgers.fresh(council.url, "untouched")
     if imported_tables(url) != NOTHING_IMPORTED:  # a test wrongly imported: start again
         url = module_ledgers.copy(council.url, "untouched")
-    return CliLedger(url, council.keys, CliRunner())
+    return module_ledgers.cli(url, council.keys)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -383,8 +387,8 @@ def test_a_bundle_with_an_altered_event_is_refused_naming_it(
 def test_a_bundle_exported_from_this_very_ledger_is_refused(
     built: Built, module_ledgers: LedgerStore
 ) -> None:
-    origin = CliLedger(module_ledgers.fresh(built.ledger.url, "origin-copy"), built.ledger.keys,
-                       CliRunner())  # fmt: skip
+    origin = module_ledgers.cli(module_ledgers.fresh(built.ledger.url, "origin-copy"),
+                                built.ledger.keys)
     result = refused(origin, "import", str(built.bundle))
     assert result.stderr == (
         f"Error: this bundle was exported from this ledger ({built.ledger_id}): its events are "

@@ -173,3 +173,28 @@ def all_events(session: Any, ledger_id: str) -> list[HeldEvent]:
     c = events_table.c
     query = select(events_table).where(c.ledger_id == ledger_id).order_by(c.position)
     return [_event(row) for row in session.execute(query)]
+
+
+class HeldEvents:
+    """What was imported, read each time in a transaction of the ledger's own database
+    (a ledger behind a service reads it through the service: ``remote_store``)."""
+
+    def __init__(self, transaction: Any) -> None:
+        self._transaction = transaction
+
+    def ledgers(self) -> list[tuple[HeldLedger, int, list[str]]]:
+        with self._transaction() as session:
+            return ledgers(session)
+
+    def package_events(self, package: str) -> list[HeldEvent]:
+        with self._transaction() as session:
+            return package_events(session, package)
+
+    def all_events(self, ledger_id: str) -> list[HeldEvent]:
+        with self._transaction() as session:
+            return all_events(session, ledger_id)
+
+    def submit(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        """(A service's client sends the bundle for the service to import; here the
+        importer keeps it itself: nothing to send.)"""
+        return None

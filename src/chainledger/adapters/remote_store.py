@@ -144,6 +144,7 @@ class RemoteEventStore:
         self.location = self.url
         self.rows = RemoteRows(self)
         self.tree = RemoteTree(self)
+        self.imported = RemoteImported(self)
         self.witness = Witness(state_dir, self.url)
         self.claim: Claim | None = None
         self._log: tuple[str, bytes] | None = None
@@ -408,6 +409,54 @@ def _bytes(text: Any) -> bytes:
         return base64.b64decode(str(text), validate=True)
     except ValueError:
         raise LedgerUnavailable("the ledger service sent a hash that is not base64") from None
+
+
+class RemoteImported:
+    """The events the service's ledger imported from other ledgers, read through it, and
+    bundles sent for it to import. Nothing read is trusted: the reader checks every event
+    again (signatures, keys, versions, hash chains), as it does on its own database."""
+
+    def __init__(self, store: RemoteEventStore) -> None:
+        self.store = store
+        self._held: tuple[list[Any], list[Any]] | None = None
+
+    def _read(self) -> tuple[list[Any], list[Any]]:
+        from chainledger.adapters.imported_store import HeldEvent, HeldLedger
+
+        if self._held is None:
+            answer = self.store.get("/v1/imported")
+            try:
+                ledgers = [(HeldLedger(str(e["ledger_id"]), str(e["name"]), int(e["size"]),
+                                       _bytes(e["root"]), str(e["checkpoint"]), str(e["signer"]),
+                                       str(e["updated_at"])),
+                            int(e["events"]), [str(p) for p in e["packages"]])
+                           for e in answer["ledgers"]]  # fmt: skip
+                events = [HeldEvent(str(e["ledger_id"]), int(e["position"]),
+                                    str(UUID(e["aggregate_id"])), int(e["version"]),
+                                    str(e["topic"]), _bytes(e["state"]),
+                                    None if e["package"] is None else str(e["package"]))
+                          for e in answer["events"]]  # fmt: skip
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise LedgerUnavailable(f"the ledger service at {self.store.url} answered with "
+                                        "imported events that cannot be read") from None  # fmt: skip
+            self._held = (ledgers, events)
+        return self._held
+
+    def ledgers(self) -> list[Any]:
+        return self._read()[0]
+
+    def package_events(self, package: str) -> list[Any]:
+        held = [e for e in self._read()[1] if e.package == package]
+        return sorted(held, key=lambda e: (e.ledger_id, e.position))
+
+    def all_events(self, ledger_id: str) -> list[Any]:
+        return sorted((e for e in self._read()[1] if e.ledger_id == ledger_id),
+                      key=lambda e: e.position)  # fmt: skip
+
+    def submit(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Send the bundle (checked here already) for the service to check and keep."""
+        self._held = None
+        return self.store.post("/v1/imports", document)
 
 
 class NoDatabase:

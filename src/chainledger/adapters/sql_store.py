@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 
-from chainledger.adapters import merkle_store
+from chainledger.adapters import imported_store, merkle_store
 from chainledger.adapters.event_store import (
     APPLICATION_NAME,
     EVENTS_TABLE,
@@ -52,6 +52,7 @@ class SqlEventStore(Application):
             )
             self.rows = EventRows(self.recorder.datastore.engine,
                                   self.recorder.events_record_cls.__table__)  # fmt: skip
+            self.imported = imported_store.HeldEvents(self.transaction)
         except (sqlalchemy.exc.SQLAlchemyError, PersistenceError) as exc:
             raise LedgerUnavailable(f"cannot open the ledger at {describe(url)}: {exc}") from None
 

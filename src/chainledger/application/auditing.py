@@ -29,7 +29,6 @@ class Audit:
         checkpoints: Sequence[tuple[str, Checkpoint]] = (),
     ) -> AuditReport:
         """Verify the whole ledger (never raises on bad data: the report says what failed)."""
-        # (Imported events are kept in the ledger's database: audited where it is.)
-        imported = self.exchange.audit_imported if self.ledger.store.keeps_tree else None
-        return audit_ledger(self.ledger, imported=imported, workers=workers, progress=progress,
+        return audit_ledger(self.ledger, imported=self.exchange.audit_imported, workers=workers,
+                            progress=progress,
                             checkpoints=checkpoints)  # fmt: skip

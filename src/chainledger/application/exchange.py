@@ -142,6 +142,11 @@ class Exchange:
             )
         origin = str(verified.ledger_id)
         head = verified.checkpoint.checkpoint
+        sent = self.ledger.store.imported.submit(document)  # a service imports it there
+        if sent is not None:
+            return Imported(origin, verified.ledger_name, verified.package,
+                            len(verified.events), _count(sent, "new"), verified.signer,
+                            head.size)  # fmt: skip
         stamp = now().isoformat(timespec="seconds")
         try:
             with self.ledger.transaction(commit=True) as session:
@@ -185,8 +190,7 @@ class Exchange:
         """The ledgers events were imported from: what is held from each, checked again."""
         self.ledger.ledger_id  # noqa: B018
         self._refuse_altered_imports()
-        with self.ledger.transaction(commit=False) as session:
-            held = imported_store.ledgers(session)
+        held = self.ledger.store.imported.ledgers()
         return [
             {
                 "ledger": ledger.ledger_id,
@@ -204,11 +208,9 @@ class Exchange:
         check_reference(package, "package reference")
         self.ledger.ledger_id  # noqa: B018
         self._refuse_altered_imports()
-        with self.ledger.transaction(commit=False) as session:
-            names = {
-                ledger.ledger_id: ledger.name for ledger, *_ in imported_store.ledgers(session)
-            }
-            held = imported_store.package_events(session, package)
+        imported = self.ledger.store.imported
+        names = {ledger.ledger_id: ledger.name for ledger, *_ in imported.ledgers()}
+        held = imported.package_events(package)
         if not held:
             raise NotFound(f"nothing of package {package!r} was imported into this ledger")
         rows = []
@@ -241,20 +243,20 @@ class Exchange:
         """
         problems: list[str] = []
         count = 0
-        with self.ledger.transaction(commit=False) as session:
-            for ledger, _, _ in imported_store.ledgers(session):
-                held = imported_store.all_events(session, ledger.ledger_id)
-                events = [BundleEvent(e.position, UUID(e.aggregate_id), e.version, e.topic,
-                                      e.state) for e in held]  # fmt: skip
-                count += len(events)
-                if not events:
-                    continue
-                _, failures = audit_events(events, UUID(ledger.ledger_id))
-                problems += [
-                    f"imported from {ledger.name} ({ledger.ledger_id}): {event.describe()}: "
-                    f"{message}"
-                    for event, message in failures
-                ]
+        imported = self.ledger.store.imported
+        for ledger, _, _ in imported.ledgers():
+            held = imported.all_events(ledger.ledger_id)
+            events = [BundleEvent(e.position, UUID(e.aggregate_id), e.version, e.topic,
+                                  e.state) for e in held]  # fmt: skip
+            count += len(events)
+            if not events:
+                continue
+            _, failures = audit_events(events, UUID(ledger.ledger_id))
+            problems += [
+                f"imported from {ledger.name} ({ledger.ledger_id}): {event.describe()}: "
+                f"{message}"
+                for event, message in failures
+            ]
         return count, problems
 
 
@@ -264,6 +266,14 @@ def _org(state: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None  # unreadable: the importer refuses it, naming it
     return org if isinstance(org, str) else None
+
+
+def _count(answer: dict[str, Any], name: str) -> int:
+    value = answer.get(name)
+    if type(value) is not int or value < 0:
+        raise LedgerUnavailable("the ledger service did not say how many of the bundle's "
+                                "events it kept")  # fmt: skip
+    return value
 
 
 

@@ -53,6 +53,10 @@ class EventStore(Protocol):
     # Whether the Merkle tree is kept beside the events, for the catch-up to compare with
     # the tree it computes (a service's tree is checked through its signed checkpoints)
     keeps_tree: bool
+    # The events imported from other ledgers, kept apart from its own (``ledgers``,
+    # ``package_events``, ``all_events``: checked again before anything is shown; ``submit``:
+    # a bundle sent for a service to import, None where the importer keeps it itself)
+    imported: Any
 
     def append(self, events: Sequence[LedgerEvent]) -> None: ...
 
@@ -94,6 +98,7 @@ class LedgerPort(Protocol):
     """One ledger, as the use cases see it."""
 
     notes: list[str]  # what the command noticed but did not refuse, for the person
+    store: EventStore  # where its events are (its imported events too)
 
     @property
     def ledger_id(self) -> UUID: ...

@@ -26,6 +26,14 @@ Recording (version 1):
   each event's position and the new checkpoint; 409 when the ledger changed meanwhile
   (the client reads afresh and signs again), 4xx with the refusal otherwise.
 
+Events imported from other ledgers (version 1):
+
+- ``POST /v1/imports`` with a bundle (``chainledger export``): the service checks it as
+  ``chainledger import`` does on a ledger's own machine and keeps its new events apart
+  from the ledger's own; it answers with how many were new.
+- ``GET /v1/imported``: every ledger events were imported from and every event held,
+  which the client checks again before it shows any.
+
 A client trusts none of it: it verifies every row, computes the tree itself and compares
 it with the signed checkpoint (``adapters.remote_store``).
 """
@@ -57,6 +65,7 @@ from chainledger.errors import (
     InvalidValue,
     KeyProblem,
     NotFound,
+    ProofFailed,
     Refused,
     TamperError,
 )
@@ -69,7 +78,7 @@ TREE_READS = {"stored_size": 0, "root_at": 1, "leaf_of": 1, "prove_inclusion": 2
 MAX_LIST = 10_000
 MAX_BODY = 16 * 1024 * 1024  # bytes of one submission
 STATUS = {Conflict: 409, InvalidValue: 400, NotFound: 404, Refused: 403, KeyProblem: 403,
-          TamperError: 409}  # fmt: skip
+          TamperError: 409, ProofFailed: 403}  # fmt: skip
 access_log = logging.getLogger("chainledger.service")
 
 
@@ -93,6 +102,26 @@ def _wire(value: Any) -> Any:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _refusal(error: ChainledgerError) -> JSONResponse:
+    status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 503)
+    return _error(status, str(error))
+
+
+async def _body(request: Request) -> bytes | JSONResponse:
+    """The request's body, or the refusal if it is larger than ``MAX_BODY`` (never more
+    than that is held)."""
+    too_large = _error(413, f"a submission holds at most {MAX_BODY // 2**20} MiB")
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > MAX_BODY:
+        return too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return too_large
+    return bytes(body)
 
 
 def _integer(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -160,6 +189,16 @@ OPENAPI: dict[str, Any] = {
                 "400": _answer("malformed", _ERROR), "403": _answer("refused by a rule", _ERROR),
                 "409": _answer("the ledger changed since the client read it", _ERROR),
                 "413": _answer("too large", _ERROR)}}},
+        "/v1/imports": {"post": {
+            "summary": "A bundle exported from another ledger, checked and kept apart",
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {
+                "200": _answer("ledger, package, events, new", {"type": "object"}),
+                "400": _answer("malformed", _ERROR), "403": _answer("refused", _ERROR),
+                "413": _answer("too large", _ERROR)}}},
+        "/v1/imported": {"get": {
+            "summary": "Every event imported from other ledgers (the client checks each)",
+            "responses": {"200": _answer("ledgers and events", {"type": "object"})}}},
     },
 }
 # fmt: on
@@ -227,15 +266,9 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
                              "rows": [row_json(r) for r in found if r.id <= head.position]})  # fmt: skip
 
     async def steps(request: Request) -> JSONResponse:
-        too_large = _error(413, f"a submission holds at most {MAX_BODY // 2**20} MiB")
-        announced = request.headers.get("content-length", "")
-        if announced.isdigit() and int(announced) > MAX_BODY:
-            return too_large
-        body = bytearray()
-        async for chunk in request.stream():  # never more than MAX_BODY held
-            body += chunk
-            if len(body) > MAX_BODY:
-                return too_large
+        body = await _body(request)
+        if isinstance(body, JSONResponse):
+            return body
         try:
             value = json.loads(body)
             parsed = [Step.parse(step) for step in value["steps"]]
@@ -252,8 +285,7 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
             with writing:
                 written = submissions.submit(parsed, stored)
         except ChainledgerError as error:
-            status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 503)
-            return _error(status, str(error))
+            return _refusal(error)
         with store.transaction() as session:
             head = merkle_store.read_head(session)
         access_log.info("recorded %d event(s) of %s", len(written),
@@ -261,6 +293,43 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
         return JSONResponse({"positions": [e.notification_id for e in written],
                              "checkpoint": log.sign(head), "position": head.position,
                              "current": True})  # fmt: skip
+
+    async def imports(request: Request) -> JSONResponse:
+        body = await _body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return _error(400, "a bundle is a JSON document (chainledger export)")
+        if not isinstance(document, dict):
+            return _error(400, "a bundle is a JSON document (chainledger export)")
+        return await run_in_threadpool(keep, document)
+
+    def keep(document: dict[str, Any]) -> JSONResponse:
+        try:
+            with writing:
+                done = ledger.import_bundle(document)
+        except ChainledgerError as error:
+            return _refusal(error)
+        access_log.info("imported %d new event(s) of package %s from ledger %s", done.new,
+                        done.package, done.ledger_id)  # fmt: skip
+        return JSONResponse({"ledger": done.ledger_id, "package": done.package,
+                             "events": done.events, "new": done.new})  # fmt: skip
+
+    def imported(request: Request) -> JSONResponse:
+        held = ledger.core.store.imported
+        ledgers = held.ledgers()
+        return JSONResponse({
+            "ledgers": [{"ledger_id": h.ledger_id, "name": h.name, "size": h.size,
+                         "root": _wire(h.root), "checkpoint": h.checkpoint, "signer": h.signer,
+                         "updated_at": h.updated_at, "events": count, "packages": packages}
+                        for h, count, packages in ledgers],
+            "events": [{"ledger_id": e.ledger_id, "position": e.position,
+                        "aggregate_id": e.aggregate_id, "version": e.version, "topic": e.topic,
+                        "state": _wire(e.state), "package": e.package}
+                       for h, _, _ in ledgers for e in held.all_events(h.ledger_id)],
+        })  # fmt: skip
 
     async def failures(request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, ChainledgerError):
@@ -301,6 +370,8 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
             Route("/v1/records/{aggregate}", one_record),
             Route("/v1/steps", steps, methods=["POST"]),
             Route("/v1/tree/{read}", tree),
+            Route("/v1/imports", imports, methods=["POST"]),
+            Route("/v1/imported", imported),
         ],
         exception_handlers={Exception: failures},
     )
