@@ -551,6 +551,39 @@ def test_a_rolled_back_service_is_caught(served: Service, liar: Liar, tmp_path: 
 
 
 @ENGINE_NEUTRAL
+def test_a_service_that_drops_a_step_it_acknowledged_is_caught(
+    served: Service, liar: Liar, tmp_path: Path
+) -> None:
+    """The council records a package; the service signs the log holding it as its receipt.
+    Later the service answers as if the step had never been recorded, with the honest
+    checkpoint from before it, which the council had verified itself: nothing the council
+    verified is contradicted, but its receipt is, and that stops the command."""
+    council = client(liar.url, tmp_path)
+    shutil.copytree(served.ledger.keys, council.keys)
+    council.ok("history", "BAR-1")  # verified the whole log, kept its checkpoint
+    before = get(f"{served.url}/v1/rows?start=1&limit=1000")
+    recorded = council.ok(*package("BAR-2"))
+    assert "Recorded #" in recorded.stdout
+
+    def without_the_step(path: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if "rows" not in answer:
+            return answer
+        rows = [r for r in answer["rows"] if r["id"] <= before["position"]]
+        return {**answer, "rows": rows, "checkpoint": before["checkpoint"],
+                "position": before["position"], "current": True}  # fmt: skip
+
+    liar.rewrite = without_the_step
+    evidence = security_error(council.run("history", "BAR-1"))
+    document = json.loads(evidence.read_text())
+    assert document["claim"] == f"rolled back: a smaller tree signed after {COUNCIL}'s receipt"
+    receipt, served_later = checkpoints_in(evidence)
+    assert receipt.checkpoint.size == served_later.checkpoint.size + 1
+    log = served.log_key(receipt.checkpoint.ledger_id)
+    checked = council.ok("verify-proof", str(evidence), "--signer", log.key_id)
+    assert "rolled back" in checked.stdout
+
+
+@ENGINE_NEUTRAL
 def test_a_forked_service_is_caught(served: Service, liar: Liar, tmp_path: Path) -> None:
     reader = client(liar.url, tmp_path)
     reader.ok("history", "BAR-1")

@@ -64,7 +64,9 @@ class Claim:
 
 class Witness:
     """What this client holds about one service: the ledger and log key it pinned on first
-    contact, and the newest checkpoint it verified (a 0600 file in the state directory)."""
+    contact, the newest checkpoint it verified, and for each organisation that recorded
+    through it the checkpoint the service signed in answer (a 0600 file in the state
+    directory)."""
 
     def __init__(self, state_dir: Path, url: str) -> None:
         self.directory = state_dir / "services"
@@ -102,6 +104,21 @@ class Witness:
         newest = sorted(seen, key=int)[-SEEN:]
         self.data["seen"] = {k: seen[k] for k in newest}
         self._save()
+
+    def receive(self, org: str, checkpoint: SignedCheckpoint) -> None:
+        """Keep, for the organisation whose step the service recorded, the checkpoint it
+        signed as current in answer (the newest per organisation): its receipt. A service
+        that later signs a smaller log as current has dropped what it acknowledged."""
+        receipts = dict(self.data.get("receipts", {}))
+        held = receipts.get(org)
+        if held is None or parse_checkpoint(held).checkpoint.size <= checkpoint.checkpoint.size:
+            receipts[org] = checkpoint.text()
+            self.data["receipts"] = receipts
+            self._save()
+
+    def receipts(self) -> dict[str, SignedCheckpoint]:
+        return {org: parse_checkpoint(text)
+                for org, text in self.data.get("receipts", {}).items()}  # fmt: skip
 
     def seen(self, size: int) -> SignedCheckpoint | None:
         text = self.data.get("seen", {}).get(str(size))
@@ -258,12 +275,31 @@ class RemoteEventStore:
                 self.witness.evidence("forked: two roots signed for one size",
                                       seen.text(), checkpoint.text()),
             )
+        new = checkpoint.checkpoint
+        for org, receipt in self.witness.receipts().items():
+            if current and new.size < receipt.checkpoint.size:
+                raise SecurityError(
+                    f"the ledger service at {self.url} now signs a log of {new.size} events, "
+                    f"but it recorded a step of {org}'s in a log of {receipt.checkpoint.size}: "
+                    "it was rolled back, dropping what it acknowledged",
+                    self.witness.evidence(
+                        f"rolled back: a smaller tree signed after {org}'s receipt",
+                        receipt.text(), checkpoint.text()),
+                )
+            if new.size == receipt.checkpoint.size and new.root != receipt.checkpoint.root:
+                raise SecurityError(
+                    f"the ledger service at {self.url} signs two different logs of {new.size} "
+                    "events: it forked its history",
+                    self.witness.evidence(f"forked: two roots signed for one size ({org}'s "
+                                          "receipt and another)", receipt.text(),
+                                          checkpoint.text()),
+                )  # fmt: skip
         kept = self.witness.kept()
         if kept is None:
             if current:
                 self.witness.see(checkpoint)
             return
-        new, old = checkpoint.checkpoint, kept.checkpoint
+        old = kept.checkpoint
         if new.size < old.size and current:
             raise SecurityError(
                 f"the ledger service at {self.url} now signs a log of {new.size} events, but "
@@ -305,6 +341,8 @@ class RemoteEventStore:
             raise LedgerUnavailable(f"the ledger service at {self.url} recorded {len(positions)} "
                                     f"of {len(events)} events")  # fmt: skip
         checkpoint, _ = self.signed({**answer, "rows": []})
+        for org in sorted({str(step.get("org")) for step in steps}):
+            self.witness.receive(org, checkpoint)
         head = answer.get("position")
         if type(head) is not int or any(
             not 0 < p <= head for p in positions
