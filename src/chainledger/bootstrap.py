@@ -10,8 +10,7 @@ from typing import Any
 from chainledger.adapters.event_store import database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
 from chainledger.adapters.local_store import default_state_dir
-from chainledger.adapters.remote_store import RemoteEventStore, is_remote
-from chainledger.adapters.sql_store import SqlEventStore
+from chainledger.adapters.remote_store import is_remote
 from chainledger.application.auditing import Audit
 from chainledger.application.contracting import Contracting
 from chainledger.application.exchange import Exchange
@@ -105,7 +104,11 @@ def open_ledger(
     An SQLite file that does not exist is created only when ``create`` is set,
     so a mistyped path is an error instead of a new empty ledger.
     """
+    # Each store is imported when it is the one used: a client of a service does not load
+    # the database stack of the service (eventsourcing's SQLAlchemy recorder above all).
     if is_remote(ledger):
+        from chainledger.adapters.remote_store import RemoteEventStore
+
         if create:
             raise Refused("a ledger is created on the service's own machine (chainledger init "
                           "there, then chainledger serve); here, point --ledger at it")  # fmt: skip
@@ -121,4 +124,6 @@ def open_ledger(
                 f"no ledger at {path}; create one with: chainledger init "
                 "(or point --ledger / CHAINLEDGER_LEDGER at an existing one)"
             )
+    from chainledger.adapters.sql_store import SqlEventStore
+
     return ChainLedger(SqlEventStore(url), Keystore(keys), state)

@@ -397,6 +397,26 @@ def test_the_audit_through_the_service_checks_every_row_and_the_signed_tree(
     assert "SECURITY: the service signed a tree of" in caught.stdout
 
 
+@ENGINE_NEUTRAL
+def test_a_client_does_not_load_the_services_database_stack(
+    served: Service, tmp_path: Path
+) -> None:
+    """A report and a recording step through the service, each in a fresh process, never
+    import eventsourcing's SQLAlchemy recorder (the service's database stack)."""
+    env = {**os.environ, "CHAINLEDGER_LEDGER": served.url,
+           "CHAINLEDGER_KEYS": str(served.ledger.keys),
+           "CHAINLEDGER_PASSPHRASE": PASSPHRASE, "CHAINLEDGER_STATE": str(tmp_path / "state")}  # fmt: skip
+    probe = ("import sys\nfrom chainledger.cli.main import cli\n"
+             "try:\n    cli(sys.argv[1:], standalone_mode=False)\n"
+             "finally:\n    print(sorted(m for m in sys.modules if m.startswith("
+             "('eventsourcing_sqlalchemy', 'psycopg'))))")  # fmt: skip
+    for args in (("report", "workshare"), package("BAR-3")):
+        ran = subprocess.run([sys.executable, "-c", probe, *args], env=env, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.splitlines()[-1] == "[]", ran.stdout
+
+
 def test_an_unreachable_service_is_one_line(tmp_path: Path) -> None:
     result = client("http://127.0.0.1:9", tmp_path).run("history", "BAR-1")
     assert result.exit_code == 1

@@ -17,14 +17,15 @@ import sqlalchemy.exc
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 
 from chainledger.adapters import imported_store, merkle_store
 from chainledger.adapters.event_store import (
     APPLICATION_NAME,
     EVENTS_TABLE,
-    BulkApplicationRecorder,
     EventRows,
     SignedEventMapper,
+    create_missing_tables,
     describe,
     failure_reason,
 )
@@ -131,3 +132,44 @@ class SqlEventStore(Application):
         engine = getattr(getattr(self.recorder, "datastore", None), "engine", None)
         if engine is not None:
             engine.dispose()
+
+
+class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
+    """eventsourcing-sqlalchemy's recorder, inserting a save's rows in one statement.
+
+    The library adds one ORM object per event and flushes; this sends the rows
+    as one executemany with RETURNING (SQLAlchemy's "insertmanyvalues", on
+    SQLite and PostgreSQL alike), in the same transaction, after the same table
+    lock, returning the notification ids in order; and it appends the events
+    to the ledger's Merkle tree in that transaction.
+    """
+
+    def _insert_stored_events(self, session: Any, stored_events: Any, **kwargs: Any) -> Any:
+        if not stored_events:
+            return []
+        table = self.events_record_cls.__table__
+        self._lock_table(session)
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored_events
+        ]
+        statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        ids = [row[0] for row in session.execute(statement, rows)]
+        # The Merkle tree grows in the same transaction, under the same lock.
+        merkle_store.append(
+            session, table, [(i, r["state"]) for i, r in zip(ids, rows, strict=True)]
+        )
+        self._notify_channel(session)
+        return ids
+
+    def create_table(self) -> None:
+        """The events table, the Merkle tree's tables and those of imported events, each
+        made only if missing."""
+        create_missing_tables(
+            self.datastore.engine, [*self.tables, *merkle_store.TABLES, *imported_store.TABLES]
+        )
