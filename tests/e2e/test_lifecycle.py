@@ -118,6 +118,10 @@ def test_a_whole_package_through_the_cli(cli_ledger: CliLedger) -> None:
     raised = cli_ledger.ok("concern", "raise", PACKAGE, "--as", "mind-in-barnet", "--subject",
                            "Cut passed down", "--text", "Our value was cut by 40%")  # fmt: skip
     reference = raised.stdout.strip().rsplit(" ", 1)[-1]
+    assert reference == "c-1"  # the first free reference of the charity's in the package
+    again = cli_ledger.ok("concern", "raise", PACKAGE, "--as", "mind-in-barnet", "--subject",
+                          "Late payment", "--text", "Paid after 60 days", "--ref", "")  # fmt: skip
+    assert again.stdout.strip().endswith("Concern reference: c-2")
     cli_ledger.ok("concern", "respond", PACKAGE, "--as", "barnet-council", "--sub",
                   "mind-in-barnet", "--ref", reference, "--text", "Meeting called")  # fmt: skip
     cli_ledger.ok("package", "close", PACKAGE, "--as", "barnet-council")

@@ -814,7 +814,7 @@ class Contracting:
                     f"only a subcontractor can raise a concern; {signer.org} is {part} "
                     f"{contract.reference}"
                 )
-            if reference is None:
+            if not reference:
                 # The first free c-1, c-2, …: made from the records, so that a service running
                 # the step again makes the same one (a concern raised meanwhile is a conflict).
                 number = 1
