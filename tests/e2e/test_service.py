@@ -731,6 +731,23 @@ def test_the_service_checks_a_bundle_itself_before_it_keeps_it(
     assert [h["event"] for h in history] == ["PackageCreated"]
 
 
+@ENGINE_NEUTRAL
+def test_junk_sent_as_a_bundle_is_refused_plainly(served: Service) -> None:
+    """(Its size is limited as a submission's is: test_service_attacks.)"""
+    for body, status, starts in (
+        (b"not json", 400, "a bundle is a JSON document"),
+        (b"[1, 2]", 400, "a bundle is a JSON document"),
+        (b"[" * 100_000, 400, "a bundle is a JSON document"),
+        (b"{}", 400, "the bundle's ledger id is missing or malformed"),
+    ):
+        request = urllib.request.Request(f"{served.url}/v1/imports", data=body, method="POST")  # noqa: S310
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)  # noqa: S310 - the test's own service
+        answer = json.loads(refused.value.read())
+        assert (refused.value.code, answer["error"][: len(starts)]) == (status, starts), answer
+    assert get(f"{served.url}/v1/imported") == {"ledgers": [], "events": []}
+
+
 WRITERS, EACH = 8, 100
 DRIVER = """
 import sys
