@@ -417,6 +417,27 @@ def test_a_client_does_not_load_the_services_database_stack(
         assert ran.stdout.splitlines()[-1] == "[]", ran.stdout
 
 
+@ENGINE_NEUTRAL
+def test_a_record_read_before_newer_events_were_verified_is_read_again(
+    served: Service, tmp_path: Path
+) -> None:
+    """A client reads each record once per command, but not past its own catch-up: once it
+    has verified a newer event of a record (another writer's), loading the record again
+    fetches it afresh, instead of calling the copy read earlier a rollback."""
+    from chainledger.bootstrap import open_ledger
+    from chainledger.domain.ids import package_id
+
+    reader = open_ledger(served.url, tmp_path / "reader-keys", state=tmp_path / "reader-state")
+    try:
+        reader.catch_up()
+        before = reader.load(package_id("BAR-1"))
+        served.ledger.ok("package", "award", "BAR-1", "--as", COUNCIL, "--bid", PRIME)
+        reader.catch_up()
+        assert reader.load(package_id("BAR-1")).version == before.version + 1
+    finally:
+        reader.close()
+
+
 def test_an_unreachable_service_is_one_line(tmp_path: Path) -> None:
     result = client("http://127.0.0.1:9", tmp_path).run("history", "BAR-1")
     assert result.exit_code == 1

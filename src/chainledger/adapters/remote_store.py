@@ -518,10 +518,12 @@ class RemoteRows:
         self.store = store
         self._all: list[StoredRow] | None = None
         self._all_claim: Claim | None = None
-        # Each record as read in this command, until it records something: a step loads
-        # the same records (its signers' organisations above all) many times, and a record
-        # read once is as good as one read again (the service runs the step again on the
-        # records as they are when it arrives: a record changed meanwhile is a conflict).
+        # Each record as read in this command, until it records something or the reader
+        # verifies newer events (the newest event of a record verified here must be in the
+        # record loaded): a step loads the same records (its signers' organisations above
+        # all) many times, and a record read once is as good as one read again (the service
+        # runs the step again on the records as they are when it arrives: a record changed
+        # meanwhile is a conflict).
         self._records: dict[UUID, list[StoredRow]] = {}
 
     def forget(self) -> None:
@@ -562,6 +564,8 @@ class RemoteRows:
             raise SecurityError(f"the ledger service at {self.store.url} gave no more rows but "
                                 "did not sign the log's current head")  # fmt: skip
         self.store.claim = Claim(checkpoint, position)
+        if rows:  # the reader verifies newer events: a record read before may be behind them
+            self.forget()
         return rows
 
     def rows_at(self, session: Any, ids: Any) -> list[StoredRow]:
