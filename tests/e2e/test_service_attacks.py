@@ -44,7 +44,7 @@ from chainledger.domain.checkpoint import (
 )
 from chainledger.domain.events import split_state
 from chainledger.domain.ids import package_id
-from chainledger.errors import Refused
+from chainledger.errors import LedgerUnavailable, Refused
 from chainledger.service.app import MAX_BODY
 from chainledger.service.log import LogKey
 from tests.conftest import PASSPHRASE, CliLedger
@@ -595,17 +595,23 @@ def test_a_fork_signed_in_a_writes_answer_is_caught(
     assert "forked" in evidence.read_text()
 
 
-def test_a_health_answer_that_is_no_position_is_a_plain_error(
+def test_an_answer_whose_position_is_no_number_is_a_plain_error(
     served: Service, liar: Liar, tmp_path: Path
 ) -> None:
+    """Where the log ends, as a record's answer says it (a step's client takes it from there
+    while it uses the records it read) and as /health says it (before it read any)."""
     remote = with_keys(served, tmp_path)
     remote.url = liar.url
     liar.rewrite = lambda path, answer: (
-        {**answer, "position": "many"} if path == "/health" else answer
-    )
+        {**answer, "position": "many"} if path.startswith(("/health", "/v1/records/"))
+        else answer
+    )  # fmt: skip
     before = event_rows(served.ledger.url)
-    one_line_error(remote.run(*AWARD))
+    assert "where its log ends" in one_line_error(remote.run(*AWARD))
     assert event_rows(served.ledger.url) == before
+    store = remote_store.RemoteEventStore(liar.url, tmp_path / "store-state")
+    with pytest.raises(LedgerUnavailable, match="gave no position"):
+        store.max_position()
 
 
 def test_an_answer_too_large_is_a_plain_error(served: Service, liar: Liar, tmp_path: Path) -> None:

@@ -368,6 +368,10 @@ class RemoteEventStore:
             self.steps.remove(step)
 
     def max_position(self) -> int:
+        """Where the log ends: as the service says now, or, while records read earlier in
+        this command are used, where it ended when the first of them was read."""
+        if self.rows.floor is not None:
+            return self.rows.floor
         position = self.get("/health").get("position", 0)
         if type(position) is not int or position < 0:
             raise LedgerUnavailable(f"the ledger service at {self.url} gave no position")
@@ -525,15 +529,26 @@ class RemoteRows:
         # runs the step again on the records as they are when it arrives: a record changed
         # meanwhile is a conflict).
         self._records: dict[UUID, list[StoredRow]] = {}
+        # The log's position when the earliest of those was read: what the ledger is known
+        # to hold "now" while they are used (``RemoteEventStore.max_position``), so that no
+        # record is taken to know more than was recorded when it was read.
+        self.floor: int | None = None
 
     def forget(self) -> None:
         """Records change when something is recorded: read them afresh after."""
         self._records.clear()
+        self.floor = None
 
     def _record(self, aggregate_id: UUID) -> list[StoredRow]:
         if aggregate_id not in self._records:
-            _, rows = self.store.signed(self.store.get(f"/v1/records/{aggregate_id}"))
+            answer = self.store.get(f"/v1/records/{aggregate_id}")
+            _, rows = self.store.signed(answer)
+            position = answer.get("position")
+            if type(position) is not int or position < 0:
+                raise LedgerUnavailable(f"the ledger service at {self.store.url} did not say "
+                                        "where its log ends")  # fmt: skip
             self._records[aggregate_id] = [r for r in rows if r.originator_id == aggregate_id]
+            self.floor = position if self.floor is None else min(self.floor, position)
         return self._records[aggregate_id]
 
     def aggregate(self, aggregate_id: UUID) -> list[tuple[int, int, str, bytes]]:

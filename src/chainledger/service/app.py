@@ -228,10 +228,24 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
                                             "Organisations": ledger.orgs,
                                             "Reviews": ledger.reviews})
     writing = threading.Lock()  # one submission at a time: the application is not shared
+    # The current head as this process last read and signed it, by (size, last position):
+    # the tree only grows, so a head row saying the same size and position is the same tree
+    # (reading its right edge and signing it again cost more than the rest of a read).
+    newest: list[tuple[tuple[int, int], merkle_store.TreeHead, str]] = []
+
+    def current_head(session: Any) -> tuple[merkle_store.TreeHead, str]:
+        stored = merkle_store.stored_size(session)
+        known = newest[-1] if newest else None
+        if known is not None and known[0] == stored:
+            return known[1], known[2]
+        head = merkle_store.read_head(session)
+        signed = log.sign(head)
+        newest[:] = [((head.size, head.position), head, signed)]
+        return head, signed
 
     def health(request: Request) -> JSONResponse:
         with store.transaction() as session:
-            head = merkle_store.read_head(session)
+            head, _ = current_head(session)
         return JSONResponse({"status": "ok", "ledger": ledger_id, "events": head.size,
                              "position": head.position})  # fmt: skip
 
@@ -247,9 +261,13 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
             return _error(400, str(error))
         with store.transaction() as session:
             found = store.rows.notifications(session, start, limit)
-            current = merkle_store.read_head(session)
-            head = merkle_store.head_at(session, found[-1].id) if found else current
-        return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
+            current, signed = current_head(session)
+            if found and found[-1].id != current.position:
+                head = merkle_store.head_at(session, found[-1].id)
+                signed = log.sign(head)
+            else:
+                head = current
+        return JSONResponse({"checkpoint": signed, "position": head.position,
                              "current": head == current,
                              "rows": [row_json(r) for r in found]})  # fmt: skip
 
@@ -259,9 +277,9 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
         except ValueError:
             return _error(400, "a record id is a UUID")
         with store.transaction() as session:
-            head = merkle_store.read_head(session)
+            head, signed = current_head(session)
             found = store.rows.rows_of(session, [aggregate])
-        return JSONResponse({"checkpoint": log.sign(head), "position": head.position,
+        return JSONResponse({"checkpoint": signed, "position": head.position,
                              "current": True,
                              "rows": [row_json(r) for r in found if r.id <= head.position]})  # fmt: skip
 
@@ -287,11 +305,11 @@ def create_app(ledger: ChainLedger, log: LogKey) -> Starlette:
         except ChainledgerError as error:
             return _refusal(error)
         with store.transaction() as session:
-            head = merkle_store.read_head(session)
+            head, signed = current_head(session)
         access_log.info("recorded %d event(s) of %s", len(written),
                         ", ".join(sorted({s.org for s in parsed})))  # fmt: skip
         return JSONResponse({"positions": [e.notification_id for e in written],
-                             "checkpoint": log.sign(head), "position": head.position,
+                             "checkpoint": signed, "position": head.position,
                              "current": True})  # fmt: skip
 
     async def imports(request: Request) -> JSONResponse:
