@@ -644,6 +644,34 @@ def test_a_forked_service_is_caught(served: Service, liar: Liar, tmp_path: Path)
     assert wrong.exit_code == 1
 
 
+@ENGINE_NEUTRAL
+def test_a_larger_tree_that_does_not_extend_the_one_verified_is_caught(
+    served: Service, liar: Liar, tmp_path: Path
+) -> None:
+    """The service signs a larger log whose tree is not an extension of the one the client
+    verified: the client asks for a consistency proof from its kept checkpoint and stops,
+    even in a recording step that reads no rows of the log."""
+    council = client(liar.url, tmp_path)
+    shutil.copytree(served.ledger.keys, council.keys)
+    council.ok("history", "BAR-1")  # verified the whole log, kept its checkpoint
+    kept = parse_checkpoint(get(f"{served.url}/v1/rows?start=999999")["checkpoint"]).checkpoint
+    served.ledger.ok(*package("BAR-2"))  # the log grows honestly...
+    grown = get(f"{served.url}/v1/rows?start=999999")
+    log = served.log_key(kept.ledger_id)
+    # ...but the service signs another tree of that size as current.
+    forked = log.sign(TreeHead(kept.size + 1, bytes(32), grown["position"]))
+    liar.rewrite = lambda path, answer: (
+        {**answer, "checkpoint": forked} if "checkpoint" in answer else answer
+    )
+    before = event_rows(served.ledger.url)
+    evidence = security_error(council.run(*package("BAR-3")))
+    document = json.loads(evidence.read_text())
+    assert document["claim"] == "forked: a larger tree that does not extend the one verified"
+    sizes = [c.checkpoint.size for c in checkpoints_in(evidence)]
+    assert sizes == [kept.size, kept.size + 1]
+    assert event_rows(served.ledger.url) == before  # nothing was sent
+
+
 def _edit_rows(edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> Rewrite:
     def rewrite(path: str, answer: dict[str, Any]) -> dict[str, Any]:
         if path.startswith("/v1/rows") and answer.get("rows"):

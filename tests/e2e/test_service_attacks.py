@@ -589,10 +589,12 @@ def test_a_fork_signed_in_a_writes_answer_is_caught(
         return {**answer, "checkpoint": log.sign(TreeHead(head.size, bytes(32), 0))}
 
     liar.rewrite = fork
-    remote.ok(*AWARD)  # recorded, answered with a forged tree of the new size
-    liar.rewrite = lambda path, answer: answer
-    evidence = security_error(remote.run("history", "BAR-1"))
-    assert "forked" in evidence.read_text()
+    # Recorded, but answered with a forged tree of the new size: the client asks for proof
+    # that it extends the tree it verified, and stops at once.
+    evidence = security_error(remote.run(*AWARD))
+    assert "forked: a larger tree that does not extend the one verified" in evidence.read_text()
+    checkpoints = json.loads(evidence.read_text())["checkpoints"]
+    assert [parse_checkpoint(c).checkpoint.root == bytes(32) for c in checkpoints] == [False, True]
 
 
 def test_an_answer_whose_position_is_no_number_is_a_plain_error(

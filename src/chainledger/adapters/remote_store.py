@@ -43,6 +43,7 @@ from chainledger.domain.checkpoint import (
 )
 from chainledger.domain.events import located, split_state, stored_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID
+from chainledger.domain.merkle import verify_consistency
 from chainledger.errors import Conflict, InvalidValue, LedgerUnavailable, Refused, SecurityError
 
 TIMEOUT = 30  # seconds for one request
@@ -166,6 +167,7 @@ class RemoteEventStore:
         self.claim: Claim | None = None
         self._log: tuple[str, bytes] | None = None
         self.steps: list[dict[str, Any]] = []  # run here since the last append
+        self._consistent: set[tuple[int, int, bytes]] = set()  # (kept, larger, its root) proven
 
     # -- talking to the service -----------------------------------------------------------
 
@@ -314,8 +316,27 @@ class RemoteEventStore:
                 self.witness.evidence("forked: two roots signed for one size",
                                       kept.text(), checkpoint.text()),
             )
+        if new.size > old.size:
+            self._extends(kept, checkpoint)
         if current:  # remembered only once it contradicts nothing kept
             self.witness.see(checkpoint)
+
+    def _extends(self, kept: SignedCheckpoint, checkpoint: SignedCheckpoint) -> None:
+        """The service proves that its larger tree extends the one this client verified
+        (a consistency proof, checked here), once per tree in a command: a history that
+        does not extend it is a fork, even before the client reads its rows."""
+        old, new = kept.checkpoint, checkpoint.checkpoint
+        if (old.size, new.size, new.root) in self._consistent:
+            return
+        proof = self.tree.prove_consistency(None, old.size, new.size)
+        if not verify_consistency(old.size, new.size, old.root, new.root, proof):
+            raise SecurityError(
+                f"the ledger service at {self.url} signs a log of {new.size} events that does "
+                f"not extend the log of {old.size} events you verified: it forked its history",
+                self.witness.evidence("forked: a larger tree that does not extend the one "
+                                      "verified", kept.text(), checkpoint.text()),
+            )
+        self._consistent.add((old.size, new.size, new.root))
 
     # -- the event store --------------------------------------------------------------------
 
