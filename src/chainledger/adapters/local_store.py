@@ -38,7 +38,6 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.orm import Session
 
 from chainledger.adapters.event_store import create_missing_tables, failure_reason
 from chainledger.errors import KeyProblem, LedgerUnavailable
@@ -132,6 +131,21 @@ authority_table = Table(
 
 VERIFIER_TABLES = (head_table, chains_table, keys_table, events_table, rejected_table,
                    checkpoints_table, authority_table)  # fmt: skip
+
+
+class Transaction:
+    """A transaction on the verified store: a connection of SQLAlchemy's Core, with the two
+    things the read models ask of a session (``execute``, ``connection()``), so that reading
+    a store does not load SQLAlchemy's ORM (a client of a service never needs it)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._connection.execute(statement, parameters)
+
+    def connection(self) -> Any:
+        return self._connection
 
 
 def default_state_dir() -> Path:
@@ -230,16 +244,16 @@ class LocalStore:
         )
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
+    def reading(self) -> Iterator[Transaction]:
         """A read-only transaction on the store."""
-        with Session(self.engine) as session, session.begin():
-            yield session
+        with self.engine.begin() as connection:
+            yield Transaction(connection)
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
+    def writing(self) -> Iterator[Transaction]:
         """A transaction holding the store's write lock, committed at the end."""
-        with Session(self._writer) as session, session.begin():
-            yield session
+        with self._writer.begin() as connection:
+            yield Transaction(connection)
 
     def close(self) -> None:
         self.engine.dispose()

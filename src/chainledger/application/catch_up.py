@@ -28,11 +28,11 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Table, delete, func, insert, select, update
-from sqlalchemy.orm import Session
 
 from chainledger.adapters import merkle_store
 from chainledger.adapters.local_store import (
     LocalStore,
+    Transaction,
     authority_table,
     chains_table,
     checkpoints_table,
@@ -164,7 +164,7 @@ class ProjectionEngine:
     # -- reading -------------------------------------------------------------------------
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> Iterator[Transaction]:
         """A read transaction on the verified store (catch up first)."""
         with self.store.reading() as session:
             yield session
@@ -174,7 +174,7 @@ class ProjectionEngine:
             return self._head(session)
 
     @staticmethod
-    def _head(session: Session) -> VerifiedHead | None:
+    def _head(session: Transaction) -> VerifiedHead | None:
         row = session.execute(select(head_table).where(head_table.c.id == 1)).first()
         if row is None:
             return None
@@ -273,7 +273,7 @@ class ProjectionEngine:
                 session.execute(insert(checkpoints_table).values(org=org, **values))
 
     @staticmethod
-    def rejections(session: Session, package: str | None = None) -> list[Rejection]:
+    def rejections(session: Transaction, package: str | None = None) -> list[Rejection]:
         """The rows that did not verify: those of ``package`` and those that name no
         package, or every one when ``package`` is None."""
         query = select(rejected_table).order_by(rejected_table.c.nid)
@@ -388,7 +388,7 @@ class ProjectionEngine:
             return len(rows)
 
     @staticmethod
-    def _rejected_leaves(session: Session, ids: Sequence[int]) -> dict[int, bytes | None]:
+    def _rejected_leaves(session: Transaction, ids: Sequence[int]) -> dict[int, bytes | None]:
         """Of ``ids``, those rejected before, with the leaf hash of the row rejected."""
         found: dict[int, bytes | None] = {}
         for chunk in _chunks(list(ids)):
@@ -446,7 +446,7 @@ class ProjectionEngine:
                     "audit verify)"]  # fmt: skip
         return []
 
-    def _behind(self, session: Session, ledger: Any, head: VerifiedHead) -> list[int]:
+    def _behind(self, session: Transaction, ledger: Any, head: VerifiedHead) -> list[int]:
         """Rows the application recorded after the last verified one, at lower ids (so
         reading on from it never reaches them): the stored tree's leaves past the verified
         size name them; each must exist and be neither verified nor rejected here (the
@@ -474,7 +474,7 @@ class ProjectionEngine:
         verifier = self._verifier(session, head, rows)
         return sorted(row.id for row in rows if verifier.check(row).ok)
 
-    def _verifier(self, session: Session, head: VerifiedHead | None, rows: Sequence[Any]) -> Verifier:
+    def _verifier(self, session: Transaction, head: VerifiedHead | None, rows: Sequence[Any]) -> Verifier:
         spans: dict[str, KeySpan] = {}
         last_signed: dict[str, tuple[datetime, int]] = {}
         for r in session.execute(select(keys_table)):
@@ -507,7 +507,7 @@ class ProjectionEngine:
         return Verifier(head.ledger_id if head else None, spans, last_signed, chains, tainted,
                         authority)  # fmt: skip
 
-    def _save(self, session: Session, verifier: Verifier, failed: list[Verdict]) -> None:
+    def _save(self, session: Transaction, verifier: Verifier, failed: list[Verdict]) -> None:
         connection = session.connection()
         if verifier.changed_authority:
             state = json.dumps(verifier.authority.state())
@@ -551,7 +551,7 @@ class ProjectionEngine:
             )
 
     @staticmethod
-    def _package_of(session: Session, row: Any) -> str | None:
+    def _package_of(session: Transaction, row: Any) -> str | None:
         index = _package_index()
         found = session.execute(
             select(index.c.package).where(index.c.aggregate_id == str(row.originator_id))
@@ -559,7 +559,7 @@ class ProjectionEngine:
         return found or package_named(row)
 
     @staticmethod
-    def _late(session: Session, nid: int, why: str) -> tuple[Any, ...]:
+    def _late(session: Transaction, nid: int, why: str) -> tuple[Any, ...]:
         timeline = _timeline()
         row = session.execute(select(timeline).where(timeline.c.notification_id == nid)).first()
         if row is None:  # not an event of a package (an organisation's own)
@@ -567,7 +567,7 @@ class ProjectionEngine:
         return (nid, row.aggregate_id, row.version, row.event_type, row.package, why, None)
 
     @staticmethod
-    def _save_head(session: Session, old: VerifiedHead | None, new: VerifiedHead) -> None:
+    def _save_head(session: Transaction, old: VerifiedHead | None, new: VerifiedHead) -> None:
         values = {"ledger_id": new.ledger_id, "size": new.size, "position": new.position,
                   "edge": b"".join(new.edge), "last_leaf": new.last_leaf}  # fmt: skip
         if old is None:

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import Table
-from sqlalchemy.orm import Session
 
 from chainledger.adapters.event_store import param_marker
-from chainledger.adapters.local_store import metadata
+from chainledger.adapters.local_store import Transaction, metadata
 from chainledger.domain.events import LedgerEvent
 
 __all__ = ["Projection", "Writer", "metadata"]
@@ -26,7 +25,7 @@ class Writer:
 
     _statements: ClassVar[dict[tuple[str, str, tuple[str, ...]], str]] = {}
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Transaction) -> None:
         self.session = session
         self._pending: dict[Table, list[dict[str, Any]]] = {}
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.orm import Session
 
+from chainledger.adapters.local_store import Transaction
 from chainledger.domain.facts import (
     At,
     BidFact,
@@ -31,7 +31,7 @@ from chainledger.projections import supply_chain as sc
 from chainledger.projections.organisations import organisations_table
 
 
-def _rows(session: Session, table: Table, reference: str, as_of: date) -> list[Any]:
+def _rows(session: Transaction, table: Table, reference: str, as_of: date) -> list[Any]:
     """The package's rows that took effect by ``as_of``, in signed order: effective date,
     then signed timestamp; the notification id (not signed) only breaks exact ties."""
     query = (
@@ -64,7 +64,7 @@ def _first_then_answers(rows: list[Any], first: str) -> list[Any]:
     return [r for r in rows if r.kind == first] + [r for r in rows if r.kind != first]
 
 
-def load_facts(session: Session, reference: str, as_of: date) -> PackageFacts | None:
+def load_facts(session: Transaction, reference: str, as_of: date) -> PackageFacts | None:
     """The package's facts recorded as taking effect on or before ``as_of``; None if none."""
     created = _rows(session, sc.packages, reference, as_of)
     if not created:
@@ -191,7 +191,7 @@ def load_facts(session: Session, reference: str, as_of: date) -> PackageFacts | 
     return facts
 
 
-def package_references(session: Session) -> list[str]:
+def package_references(session: Transaction) -> list[str]:
     """Every package in the view, in the order they were created (signed order)."""
     t = sc.packages
     query = select(t.c.package).order_by(t.c["on"], t.c.ts, t.c.nid)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
-from sqlalchemy.orm import Session
 
+from chainledger.adapters.local_store import Transaction
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.identity import OrganisationEndorsed, RegistrarAppointed, RegistrarWithdrawn
 from chainledger.domain.keys import key_fingerprint
@@ -112,7 +112,7 @@ class OrganisationsProjection:
             )
 
     @staticmethod
-    def rows(session: Session, role: str | None = None) -> list[OrganisationRow]:
+    def rows(session: Transaction, role: str | None = None) -> list[OrganisationRow]:
         """Every organisation by handle, or those that stated ``role`` when they registered."""
         query = select(organisations_table).order_by(organisations_table.c.handle)
         if role:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Integer, String, Table, Text, select
-from sqlalchemy.orm import Session
 
+from chainledger.adapters.local_store import Transaction
 from chainledger.domain import review
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.keys import decode_key
@@ -145,7 +145,7 @@ class ReviewsProjection:
 
 
 def rounds(
-    session: Session, package: str | None = None, period: str | None = None
+    session: Transaction, package: str | None = None, period: str | None = None
 ) -> list[RoundRow]:
     """Every review round (of one package, one period), oldest first."""
     query = select(rounds_table).order_by(rounds_table.c.nid)
@@ -172,7 +172,7 @@ def rounds(
     return list(found.values())
 
 
-def ratings(session: Session, package: str, period: str) -> list[RatingRow]:
+def ratings(session: Transaction, package: str, period: str) -> list[RatingRow]:
     """Every commitment of a round, with its reveal if there is one."""
     query = (
         select(ratings_table)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, literal, select, union
-from sqlalchemy.orm import Session
 
+from chainledger.adapters.local_store import Transaction
 from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
@@ -396,7 +396,7 @@ def _creation_context(event: LedgerEvent) -> dict[str, Any] | None:
     return None
 
 
-def parts_in(session: Session, package_ref: str, handle: str) -> set[str]:
+def parts_in(session: Transaction, package_ref: str, handle: str) -> set[str]:
     """The parts ``handle`` took in a package besides commissioning it: ``prime`` where it
     bid, ``subcontractor`` where it was named, offered its service or was subcontracted."""
     query = union(
@@ -440,7 +440,7 @@ class PackageParts:
         return "prime" if handle in self.bidders else ""
 
 
-def package_parts(session: Session, package_ref: str) -> PackageParts:
+def package_parts(session: Transaction, package_ref: str) -> PackageParts:
     """The parts taken in a package, from its view rows."""
     commissioner = session.execute(
         select(packages.c.commissioner).where(packages.c.package == package_ref)
@@ -463,7 +463,7 @@ def package_parts(session: Session, package_ref: str) -> PackageParts:
                         frozenset(row[0] for row in session.execute(subs)), aggregates)  # fmt: skip
 
 
-def subcontractors_of(session: Session, package_ref: str, prime: str) -> set[str]:
+def subcontractors_of(session: Transaction, package_ref: str, prime: str) -> set[str]:
     """The subcontractors of ``prime`` in a package: named in its bid or holding a subcontract."""
     query = union(
         select(promises.c.subcontractor).where(
@@ -474,7 +474,7 @@ def subcontractors_of(session: Session, package_ref: str, prime: str) -> set[str
     return {row[0] for row in session.execute(query)}
 
 
-def has_package(session: Session, package_ref: str) -> bool:
+def has_package(session: Transaction, package_ref: str) -> bool:
     """Whether the views hold a package with this reference."""
     query = select(packages.c.package).where(packages.c.package == package_ref).limit(1)
     return session.execute(query).first() is not None

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
-from sqlalchemy.orm import Session
 
+from chainledger.adapters.local_store import Transaction
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
 from chainledger.domain.package import PackageCreated
@@ -121,7 +121,7 @@ class TimelineProjection:
         return self._packages[aggregate]
 
     @staticmethod
-    def rows(session: Session, package: str) -> list[TimelineRow]:
+    def rows(session: Transaction, package: str) -> list[TimelineRow]:
         """The package's events in signed order: effective date, signed timestamp, then id."""
         t = timeline_table
         query = (
@@ -133,7 +133,7 @@ class TimelineProjection:
         return [_with_role(row, parts) for row in session.execute(query)]
 
     @staticmethod
-    def rows_at(session: Session, notification_ids: Iterable[int]) -> dict[int, TimelineRow]:
+    def rows_at(session: Transaction, notification_ids: Iterable[int]) -> dict[int, TimelineRow]:
         """The rows of these events, by notification id, in chunks the engines accept."""
         wanted = sorted(set(notification_ids))
         found: dict[int, TimelineRow] = {}
