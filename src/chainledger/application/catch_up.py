@@ -195,6 +195,14 @@ class ProjectionEngine:
             ).first()
         return None if row is None else (int(row[0]), str(row[1]))
 
+    def recovered(self) -> set[str]:
+        """The organisations this reader saw a registrar recover (a key of theirs ended by a
+        recovery): the only ones whose keys can have been declared compromised."""
+        with self.store.reading() as session:
+            found = session.execute(select(keys_table.c.org).where(
+                keys_table.c.ended_by == "recovered").distinct())  # fmt: skip
+            return {str(org) for (org,) in found}
+
     def reached(self, since: datetime) -> int | None:
         """The first position this reader verified whose event was signed at or after
         ``since`` (None: the ledger's order has not reached it yet)."""

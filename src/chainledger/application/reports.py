@@ -72,7 +72,9 @@ class Reports:
         if not rows or not self.ledger.registry.has_registrar():
             return set()
         windows: dict[str, list[tuple[datetime, int | None, int | None]]] = {}
-        for org in {row.org for row in rows}:
+        # Only an organisation a registrar recovered can have had its key compromised: the
+        # others' records are not loaded (through a service, each would be a request).
+        for org in {row.org for row in rows} & self.ledger.projections.recovered():
             try:
                 compromised = self.ledger.organisation_record(org).compromised
             except NotFound:
