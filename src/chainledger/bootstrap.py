@@ -4,74 +4,104 @@ command line talks to."""
 
 from __future__ import annotations
 
+import importlib
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from chainledger.adapters.event_store import database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
 from chainledger.adapters.local_store import default_state_dir
 from chainledger.adapters.remote_store import is_remote
-from chainledger.application.auditing import Audit
-from chainledger.application.contracting import Contracting
-from chainledger.application.exchange import Exchange
 from chainledger.application.ledger import LedgerCore
-from chainledger.application.open_data import OpenData
-from chainledger.application.organisations import Organisations
-from chainledger.application.pages import Pages
 from chainledger.application.ports import EventStore
-from chainledger.application.reports import Reports
-from chainledger.application.reviews import Reviews
-from chainledger.application.transparency import Transparency
 from chainledger.errors import NotFound, Refused
 
-# The services, by the attribute the façade keeps each under.
-SERVICES: dict[str, type] = {
-    "orgs": Organisations,
-    "contracting": Contracting,
-    "reviews": Reviews,
-    "reports": Reports,
-    "transparency": Transparency,
-    "exchange": Exchange,
-    "open_data": OpenData,
-    "auditing": Audit,
-    "pages": Pages,
+# The services, by the attribute the façade keeps each under: the module and class of each.
+# A service is imported and made when a command first uses it (``ChainLedger``), so a
+# command loads the use cases it calls and not all of them; the order is the order in which
+# a name the façade does not know yet is looked for.
+SERVICES: dict[str, tuple[str, str]] = {
+    "orgs": ("chainledger.application.organisations", "Organisations"),
+    "contracting": ("chainledger.application.contracting", "Contracting"),
+    "reports": ("chainledger.application.reports", "Reports"),
+    "reviews": ("chainledger.application.reviews", "Reviews"),
+    "transparency": ("chainledger.application.transparency", "Transparency"),
+    "exchange": ("chainledger.application.exchange", "Exchange"),
+    "open_data": ("chainledger.application.open_data", "OpenData"),
+    "auditing": ("chainledger.application.auditing", "Audit"),
+    "pages": ("chainledger.application.pages", "Pages"),
 }
 
 
-def _routes() -> dict[str, str]:
-    """Which service answers each use case's name (each name belongs to one service)."""
-    routes: dict[str, str] = {}
-    for attribute, service in SERVICES.items():
-        for name in vars(service):
+def service_class(attribute: str) -> type:
+    module, name = SERVICES[attribute]
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def routes() -> dict[str, str]:
+    """Which service answers each use case's name (each name belongs to one service, and
+    none is also the core's: tests check both)."""
+    found: dict[str, str] = {}
+    for attribute in SERVICES:
+        for name in vars(service_class(attribute)):
             if name.startswith("__"):
                 continue
-            if name in routes:
-                raise TypeError(f"{name} is a use case of both {routes[name]} and {attribute}")
-            routes[name] = attribute
-    return routes
+            if name in found:
+                raise TypeError(f"{name} is a use case of both {found[name]} and {attribute}")
+            found[name] = attribute
+    return found
 
 
 class ChainLedger:
     """One ledger's application: the ledger core and the services over it.
 
     A thin façade: ``app.submit_bid(…)`` is ``app.contracting.submit_bid(…)``, each name
-    answered by the one service that defines it (``ROUTES``), anything else by the core
-    (``app.core``: loading, saving, the verified views) or its event store."""
+    answered by the core (``app.core``: loading, saving, the verified views) if it has it,
+    else by the one service that defines it (``routes()``), else by the core's event store.
+    Each service is made when first used."""
 
-    ROUTES = _routes()
+    _routes: ClassVar[dict[str, str]] = {}  # the names looked for so far, and their services
 
     def __init__(self, store: EventStore, keystore: Keystore, state_dir: Path | None = None) -> None:
         self.core = LedgerCore(store, keystore, state_dir)
-        self.orgs = Organisations(self.core, keystore)
-        self.contracting = Contracting(self.core)
-        self.reviews = Reviews(self.core, self.orgs)
-        self.reports = Reports(self.core, self.orgs, self.reviews)
-        self.transparency = Transparency(self.core)
-        self.exchange = Exchange(self.core, self.transparency)
-        self.open_data = OpenData(self.core)
-        self.auditing = Audit(self.core, self.exchange)
-        self.pages = Pages(self.core, self.reports, self.orgs, self.reviews, self.transparency,
-                           self.auditing)  # fmt: skip
+
+    @cached_property
+    def orgs(self) -> Any:
+        return service_class("orgs")(self.core, self.core.keystore)
+
+    @cached_property
+    def contracting(self) -> Any:
+        return service_class("contracting")(self.core)
+
+    @cached_property
+    def reviews(self) -> Any:
+        return service_class("reviews")(self.core, self.orgs)
+
+    @cached_property
+    def reports(self) -> Any:
+        return service_class("reports")(self.core, self.orgs, self.reviews)
+
+    @cached_property
+    def transparency(self) -> Any:
+        return service_class("transparency")(self.core)
+
+    @cached_property
+    def exchange(self) -> Any:
+        return service_class("exchange")(self.core, self.transparency)
+
+    @cached_property
+    def open_data(self) -> Any:
+        return service_class("open_data")(self.core)
+
+    @cached_property
+    def auditing(self) -> Any:
+        return service_class("auditing")(self.core, self.exchange)
+
+    @cached_property
+    def pages(self) -> Any:
+        return service_class("pages")(self.core, self.reports, self.orgs, self.reviews,
+                                      self.transparency, self.auditing)  # fmt: skip
 
     @property
     def keystore(self) -> Keystore:
@@ -81,17 +111,25 @@ class ChainLedger:
 
     @keystore.setter
     def keystore(self, keystore: Keystore) -> None:
-        self.core.keystore = self.orgs.keystore = keystore
+        self.core.keystore = keystore
+        if "orgs" in self.__dict__:
+            self.orgs.keystore = keystore
 
     def __getattr__(self, name: str) -> Any:
-        service = self.ROUTES.get(name)
-        if service is not None:
-            return getattr(self.__dict__[service], name)
+        if name.startswith("__") or "core" not in self.__dict__:
+            raise AttributeError(name)
         core = self.__dict__["core"]
-        try:
-            return getattr(core, name)
-        except AttributeError:  # the event store's own (``recorder``, for tools and tests)
-            return getattr(core.store, name)
+        service = self._routes.get(name)
+        if service is None:
+            if hasattr(type(core), name) or name in vars(core):
+                return getattr(core, name)
+            for attribute in SERVICES:
+                if name in vars(service_class(attribute)):
+                    service = self._routes[name] = attribute
+                    break
+            else:  # the event store's own (``recorder``, for tools and tests)
+                return getattr(core.store, name)
+        return getattr(getattr(self, service), name)
 
 
 def open_ledger(

@@ -149,14 +149,47 @@ def test_no_class_has_more_than_two_bases(path: Path) -> None:
     assert wide == []
 
 
-def test_each_use_case_belongs_to_one_service() -> None:
-    """The façade answers each name from the one service that defines it."""
-    from chainledger.bootstrap import SERVICES, ChainLedger
+def test_each_use_case_belongs_to_one_service_and_none_is_the_cores() -> None:
+    """The façade answers each name from the one service that defines it (the core's own
+    names first: so no use case may share a name with the core)."""
+    from chainledger.application.ledger import LedgerCore
+    from chainledger.bootstrap import SERVICES, routes, service_class
 
-    for attribute, service in SERVICES.items():
-        for name in vars(service):
+    found = routes()  # raises on a name two services define
+    for attribute in SERVICES:
+        for name in vars(service_class(attribute)):
             if not name.startswith("__"):
-                assert ChainLedger.ROUTES[name] == attribute
+                assert found[name] == attribute
+                assert not hasattr(LedgerCore, name), f"{attribute}.{name} is the core's too"
+
+
+def test_a_command_loads_only_the_services_it_uses(tmp_path: Path) -> None:
+    """Opening a ledger loads no service; a report loads the reports' and what they need,
+    not the audit's, the pages', the bundles' or open data's."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from chainledger.bootstrap import open_ledger\n"
+        f"app = open_ledger({str(tmp_path / 'l.db')!r}, __import__('pathlib').Path("
+        f"{str(tmp_path / 'k')!r}), create=True, state=__import__('pathlib').Path("
+        f"{str(tmp_path / 's')!r}))\n"
+        "app.init_ledger('probe')\n"
+        "opened = {m for m in sys.modules if m.startswith('chainledger.application.')}\n"
+        "app.report('workshare')\n"
+        "after = {m for m in sys.modules if m.startswith('chainledger.application.')}\n"
+        "print(sorted(opened)); print(sorted(after - opened))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    opened, added = (eval(line) for line in ran.stdout.splitlines()[-2:])  # noqa: S307 - lists of names
+    for lazy in ("auditing", "pages", "exchange", "open_data", "reports"):
+        assert f"chainledger.application.{lazy}" not in opened
+    assert "chainledger.application.reports" in added
+    for unused in ("auditing", "pages", "open_data"):
+        assert f"chainledger.application.{unused}" not in added
 
 
 # Use cases that take a signer but prepare on this machine (sealing, opening) and then
