@@ -270,56 +270,49 @@ class RemoteEventStore:
 
     def _against_kept(self, checkpoint: SignedCheckpoint, *, current: bool) -> None:
         seen = self.witness.seen(checkpoint.checkpoint.size)
-        if seen is not None and seen.checkpoint.root != checkpoint.checkpoint.root:
-            raise SecurityError(
-                f"the ledger service at {self.url} signs two different logs of "
-                f"{checkpoint.checkpoint.size} events: it forked its history",
-                self.witness.evidence("forked: two roots signed for one size",
-                                      seen.text(), checkpoint.text()),
-            )
-        new = checkpoint.checkpoint
+        if seen is not None:
+            self._one_root_per_size(seen, checkpoint)
         for org, receipt in self.witness.receipts().items():
-            if current and new.size < receipt.checkpoint.size:
-                raise SecurityError(
-                    f"the ledger service at {self.url} now signs a log of {new.size} events, "
-                    f"but it recorded a step of {org}'s in a log of {receipt.checkpoint.size}: "
-                    "it was rolled back, dropping what it acknowledged",
-                    self.witness.evidence(
-                        f"rolled back: a smaller tree signed after {org}'s receipt",
-                        receipt.text(), checkpoint.text()),
-                )
-            if new.size == receipt.checkpoint.size and new.root != receipt.checkpoint.root:
-                raise SecurityError(
-                    f"the ledger service at {self.url} signs two different logs of {new.size} "
-                    "events: it forked its history",
-                    self.witness.evidence(f"forked: two roots signed for one size ({org}'s "
-                                          "receipt and another)", receipt.text(),
-                                          checkpoint.text()),
-                )  # fmt: skip
-        kept = self.witness.kept()
-        if kept is None:
             if current:
-                self.witness.see(checkpoint)
-            return
-        old = kept.checkpoint
-        if new.size < old.size and current:
-            raise SecurityError(
-                f"the ledger service at {self.url} now signs a log of {new.size} events, but "
-                f"you verified {old.size} before: it was rolled back",
-                self.witness.evidence("rolled back: a smaller tree signed after a larger one",
-                                      kept.text(), checkpoint.text()),
-            )
+                self._not_smaller(receipt, checkpoint,
+                                  f"it recorded a step of {org}'s in a log of "
+                                  f"{receipt.checkpoint.size}: it was rolled back, dropping "
+                                  "what it acknowledged",
+                                  f"rolled back: a smaller tree signed after {org}'s receipt")  # fmt: skip
+            self._one_root_per_size(receipt, checkpoint, f" ({org}'s receipt and another)")
+        kept = self.witness.kept()
+        if kept is not None:
+            if current:
+                self._not_smaller(kept, checkpoint,
+                                  f"you verified {kept.checkpoint.size} before: it was rolled back",
+                                  "rolled back: a smaller tree signed after a larger one")  # fmt: skip
+            self._one_root_per_size(kept, checkpoint)
+            if checkpoint.checkpoint.size > kept.checkpoint.size:
+                self._extends(kept, checkpoint)
+        if current:  # remembered only once it contradicts nothing kept
+            self.witness.see(checkpoint)
+
+    def _one_root_per_size(self, earlier: SignedCheckpoint, checkpoint: SignedCheckpoint,
+                           whose: str = "") -> None:  # fmt: skip
+        """Two trees of one size signed by the service are a fork."""
+        old, new = earlier.checkpoint, checkpoint.checkpoint
         if new.size == old.size and new.root != old.root:
             raise SecurityError(
                 f"the ledger service at {self.url} signs two different logs of {new.size} "
                 "events: it forked its history",
-                self.witness.evidence("forked: two roots signed for one size",
-                                      kept.text(), checkpoint.text()),
+                self.witness.evidence(f"forked: two roots signed for one size{whose}",
+                                      earlier.text(), checkpoint.text()),
             )
-        if new.size > old.size:
-            self._extends(kept, checkpoint)
-        if current:  # remembered only once it contradicts nothing kept
-            self.witness.see(checkpoint)
+
+    def _not_smaller(self, earlier: SignedCheckpoint, checkpoint: SignedCheckpoint, why: str,
+                     claim: str) -> None:  # fmt: skip
+        """A current tree smaller than one the service signed before is a rollback."""
+        if checkpoint.checkpoint.size < earlier.checkpoint.size:
+            raise SecurityError(
+                f"the ledger service at {self.url} now signs a log of "
+                f"{checkpoint.checkpoint.size} events, but {why}",
+                self.witness.evidence(claim, earlier.text(), checkpoint.text()),
+            )
 
     def _extends(self, kept: SignedCheckpoint, checkpoint: SignedCheckpoint) -> None:
         """The service proves that its larger tree extends the one this client verified
