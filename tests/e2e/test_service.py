@@ -781,6 +781,31 @@ def test_the_service_checks_a_bundle_itself_before_it_keeps_it(
 
 
 @ENGINE_NEUTRAL
+def test_what_was_imported_is_counted_by_the_client_not_the_service(
+    served: Service, liar: Liar, tmp_path: Path
+) -> None:
+    """A service that claims more imported events, or other packages, than the events it
+    gives changes nothing the client shows: it counts the events it checks."""
+    other = CliLedger(str(tmp_path / "other.db"), tmp_path / "other-keys", CliRunner())
+    other.ok("init", "--name", "another programme")
+    other.ok("org", "create", "Barnet Council", "--handle", COUNCIL)
+    other.ok(*package("OTHER-1"))
+    bundle = tmp_path / "other.bundle"
+    other.ok("export", "--package", "OTHER-1", "--as", COUNCIL, "--output", str(bundle))
+    reader = client(liar.url, tmp_path)
+    reader.ok("import", str(bundle))
+    honest = json.loads(reader.ok("imported", "--format", "json").stdout)
+    liar.rewrite = lambda path, answer: (
+        {**answer, "ledgers": [{**entry, "events": 999, "packages": ["FAKE-1"]}
+                               for entry in answer["ledgers"]]}
+        if path == "/v1/imported" else answer
+    )  # fmt: skip
+    shown = json.loads(reader.ok("imported", "--format", "json").stdout)
+    assert shown == honest
+    assert [(s["packages"], s["events"]) for s in shown] == [("OTHER-1", 3)]
+
+
+@ENGINE_NEUTRAL
 def test_junk_sent_as_a_bundle_is_refused_plainly(served: Service) -> None:
     """(Its size is limited as a submission's is: test_service_attacks.)"""
     for body, status, starts in (

@@ -482,11 +482,10 @@ class RemoteImported:
         if self._held is None:
             answer = self.store.get("/v1/imported")
             try:
-                ledgers = [(HeldLedger(str(e["ledger_id"]), str(e["name"]), int(e["size"]),
-                                       _bytes(e["root"]), str(e["checkpoint"]), str(e["signer"]),
-                                       str(e["updated_at"])),
-                            int(e["events"]), [str(p) for p in e["packages"]])
-                           for e in answer["ledgers"]]  # fmt: skip
+                held = [HeldLedger(str(e["ledger_id"]), str(e["name"]), int(e["size"]),
+                                   _bytes(e["root"]), str(e["checkpoint"]), str(e["signer"]),
+                                   str(e["updated_at"]))
+                        for e in answer["ledgers"]]  # fmt: skip
                 events = [HeldEvent(str(e["ledger_id"]), int(e["position"]),
                                     str(UUID(e["aggregate_id"])), int(e["version"]),
                                     str(e["topic"]), _bytes(e["state"]),
@@ -495,6 +494,12 @@ class RemoteImported:
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise LedgerUnavailable(f"the ledger service at {self.store.url} answered with "
                                         "imported events that cannot be read") from None  # fmt: skip
+            # How many events are held from each ledger, and of which packages, are counted
+            # from the events given (those the reader checks), not taken from the service.
+            ledgers = [(h, sum(1 for e in events if e.ledger_id == h.ledger_id),
+                        sorted({e.package for e in events
+                                if e.ledger_id == h.ledger_id and e.package is not None}))
+                       for h in held]  # fmt: skip
             self._held = (ledgers, events)
         return self._held
 
