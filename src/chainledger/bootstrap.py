@@ -5,7 +5,6 @@ command line talks to."""
 from __future__ import annotations
 
 import importlib
-from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,25 +16,27 @@ from chainledger.application.ledger import LedgerCore
 from chainledger.application.ports import EventStore
 from chainledger.errors import NotFound, Refused
 
-# The services, by the attribute the façade keeps each under: the module and class of each.
-# A service is imported and made when a command first uses it (``ChainLedger``), so a
-# command loads the use cases it calls and not all of them; the order is the order in which
-# a name the façade does not know yet is looked for.
-SERVICES: dict[str, tuple[str, str]] = {
-    "orgs": ("chainledger.application.organisations", "Organisations"),
-    "contracting": ("chainledger.application.contracting", "Contracting"),
-    "reports": ("chainledger.application.reports", "Reports"),
-    "reviews": ("chainledger.application.reviews", "Reviews"),
-    "transparency": ("chainledger.application.transparency", "Transparency"),
-    "exchange": ("chainledger.application.exchange", "Exchange"),
-    "open_data": ("chainledger.application.open_data", "OpenData"),
-    "auditing": ("chainledger.application.auditing", "Audit"),
-    "pages": ("chainledger.application.pages", "Pages"),
+# The services, by the attribute the façade keeps each under: the module and class of each,
+# and what it is made with besides the core (the key directory, or other services). A
+# service is imported and made when a command first uses it (``ChainLedger``), so a command
+# loads the use cases it calls and not all of them; the order is the order in which a name
+# the façade does not know yet is looked for.
+SERVICES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "orgs": ("chainledger.application.organisations", "Organisations", ("keystore",)),
+    "contracting": ("chainledger.application.contracting", "Contracting", ()),
+    "reports": ("chainledger.application.reports", "Reports", ("orgs", "reviews")),
+    "reviews": ("chainledger.application.reviews", "Reviews", ("orgs",)),
+    "transparency": ("chainledger.application.transparency", "Transparency", ()),
+    "exchange": ("chainledger.application.exchange", "Exchange", ("transparency",)),
+    "open_data": ("chainledger.application.open_data", "OpenData", ()),
+    "auditing": ("chainledger.application.auditing", "Audit", ("exchange",)),
+    "pages": ("chainledger.application.pages", "Pages",
+              ("reports", "orgs", "reviews", "transparency", "auditing")),
 }
 
 
 def service_class(attribute: str) -> type:
-    module, name = SERVICES[attribute]
+    module, name, _ = SERVICES[attribute]
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
@@ -59,49 +60,12 @@ class ChainLedger:
     A thin façade: ``app.submit_bid(…)`` is ``app.contracting.submit_bid(…)``, each name
     answered by the core (``app.core``: loading, saving, the verified views) if it has it,
     else by the one service that defines it (``routes()``), else by the core's event store.
-    Each service is made when first used."""
+    Each service (``app.orgs``, ``app.reports``…) is made when first used."""
 
     _routes: ClassVar[dict[str, str]] = {}  # the names looked for so far, and their services
 
     def __init__(self, store: EventStore, keystore: Keystore, state_dir: Path | None = None) -> None:
         self.core = LedgerCore(store, keystore, state_dir)
-
-    @cached_property
-    def orgs(self) -> Any:
-        return service_class("orgs")(self.core, self.core.keystore)
-
-    @cached_property
-    def contracting(self) -> Any:
-        return service_class("contracting")(self.core)
-
-    @cached_property
-    def reviews(self) -> Any:
-        return service_class("reviews")(self.core, self.orgs)
-
-    @cached_property
-    def reports(self) -> Any:
-        return service_class("reports")(self.core, self.orgs, self.reviews)
-
-    @cached_property
-    def transparency(self) -> Any:
-        return service_class("transparency")(self.core)
-
-    @cached_property
-    def exchange(self) -> Any:
-        return service_class("exchange")(self.core, self.transparency)
-
-    @cached_property
-    def open_data(self) -> Any:
-        return service_class("open_data")(self.core)
-
-    @cached_property
-    def auditing(self) -> Any:
-        return service_class("auditing")(self.core, self.exchange)
-
-    @cached_property
-    def pages(self) -> Any:
-        return service_class("pages")(self.core, self.reports, self.orgs, self.reviews,
-                                      self.transparency, self.auditing)  # fmt: skip
 
     @property
     def keystore(self) -> Keystore:
@@ -118,6 +82,11 @@ class ChainLedger:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or "core" not in self.__dict__:
             raise AttributeError(name)
+        if name in SERVICES:  # a service, made when first used
+            needs = SERVICES[name][2]
+            made = service_class(name)(self.core, *(getattr(self, need) for need in needs))
+            self.__dict__[name] = made
+            return made
         core = self.__dict__["core"]
         service = self._routes.get(name)
         if service is None:
