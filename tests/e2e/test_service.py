@@ -53,34 +53,15 @@ def package(reference: str) -> tuple[str, ...]:
 
 
 @dataclass
-class Service:
+class Service(ServiceProcess):
     """A running ``chainledger serve`` and the ledger it serves."""
 
-    ledger: CliLedger
-    running: ServiceProcess
-
-    @property
-    def url(self) -> str:
-        return self.running.url
-
-    @property
-    def log_keys(self) -> Path:
-        return self.running.log_keys
-
-    @property
-    def process(self) -> subprocess.Popen[str]:
-        return self.running.process
-
-    @property
-    def output(self) -> list[str]:
-        return self.running.output
-
-    def log_key(self, ledger_id: Any) -> LogKey:
-        return self.running.log_key(ledger_id)
+    ledger: CliLedger | None = None
 
 
 def start_service(ledger: CliLedger, log_keys: Path, *options: str) -> Service:
-    return Service(ledger, served_process.start(ledger.env, log_keys, *options))
+    started = served_process.start(ledger.env, log_keys, *options)
+    return Service(started.url, started.log_keys, started.process, started.output, ledger)
 
 
 @contextmanager
@@ -89,7 +70,7 @@ def running(ledger: CliLedger, log_keys: Path, *options: str) -> Iterator[Servic
     try:
         yield service
     finally:
-        service.running.stop()
+        service.stop()
 
 
 @pytest.fixture
