@@ -145,7 +145,7 @@ class Exchange:
         sent = self.ledger.store.imported.submit(document)  # a service imports it there
         if sent is not None:
             return Imported(origin, verified.ledger_name, verified.package,
-                            len(verified.events), _count(sent, "new"), verified.signer,
+                            len(verified.events), _new_count(sent), verified.signer,
                             head.size)  # fmt: skip
         stamp = now().isoformat(timespec="seconds")
         try:
@@ -268,8 +268,9 @@ def _org(state: bytes) -> str | None:
     return org if isinstance(org, str) else None
 
 
-def _count(answer: dict[str, Any], name: str) -> int:
-    value = answer.get(name)
+def _new_count(answer: dict[str, Any]) -> int:
+    """How many of the bundle's events the service kept as new, as it says."""
+    value = answer.get("new")
     if type(value) is not int or value < 0:
         raise LedgerUnavailable("the ledger service did not say how many of the bundle's "
                                 "events it kept")  # fmt: skip
