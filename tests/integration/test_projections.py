@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from chainledger.adapters.local_store import VERIFIER_TABLES
 from chainledger.bootstrap import ChainLedger
 from chainledger.tools.generator import generate
@@ -16,7 +14,7 @@ def dump_views(app: ChainLedger) -> dict[str, list[tuple[object, ...]]]:
     dump = {}
     with app.projections.session() as session:
         for table in [*app.projections.tables(), *VERIFIER_TABLES]:
-            rows = session.execute(select(table)).all()
+            rows = session.execute(table.select_sql()).fetchall()
             dump[table.name] = sorted(tuple(map(str, row)) for row in rows)
     return dump
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 from chainledger.adapters.crypto import seal_to
 from chainledger.adapters.keystore import Keystore
@@ -346,8 +345,8 @@ def test_the_prime_reading_the_whole_ledger_learns_no_rating(scenario: Scenario)
     prime's own keys can open."""
     raw = b"".join(row[4] for row in event_rows(scenario.url))
     scenario.app.projections.catch_up()
-    with scenario.app.projections.store.engine.connect() as db:  # the views: in the verified store
-        rows = db.execute(sqlalchemy.text("SELECT * FROM rv_ratings")).all()
+    with scenario.app.projections.store.reading() as db:  # the views: in the verified store
+        rows = db.execute("SELECT * FROM rv_ratings").fetchall()
     assert rows
     views = json.dumps([list(map(str, r)) for r in rows])
     for (_, _), (_, comment) in RATINGS.items():

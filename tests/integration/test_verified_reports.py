@@ -243,15 +243,18 @@ class Database:
         """The view tables an older version kept in the ledger's database, filled with the
         rows a verified store holds for this ledger (as that version would have written)."""
         old_metadata = sqlalchemy.MetaData()
-        views = [t.to_metadata(old_metadata) for t in local_store.metadata.sorted_tables
-                 if t not in local_store.VERIFIER_TABLES]  # fmt: skip
+        source = sqlalchemy.create_engine(f"sqlite:///{store}", poolclass=NullPool)
+        verifier = {table.name for table in local_store.VERIFIER_TABLES}
+        found = sqlalchemy.MetaData()
+        found.reflect(bind=source)
+        views = [t.to_metadata(old_metadata) for t in found.sorted_tables
+                 if t.name not in verifier]  # fmt: skip
         tracking = sqlalchemy.Table(
             "projection_tracking", old_metadata,
             sqlalchemy.Column("name", sqlalchemy.String(100), primary_key=True),
             sqlalchemy.Column("position", sqlalchemy.BigInteger, nullable=False),
         )  # fmt: skip
         old_metadata.create_all(self.engine)
-        source = sqlalchemy.create_engine(f"sqlite:///{store}", poolclass=NullPool)
         try:
             with source.connect() as verified, self.engine.begin() as ledger:
                 for table in views:

@@ -21,25 +21,14 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from keyword import iskeyword
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-)
-
-from chainledger.adapters.event_store import create_missing_tables, failure_reason
 from chainledger.errors import KeyProblem, LedgerUnavailable
 
 STATE_ENV = "CHAINLEDGER_STATE"
@@ -48,104 +37,220 @@ BUSY_TIMEOUT_SECONDS = 60
 # aside (renamed, not deleted) and the ledger verified again from its first event.
 STORE_VERSION = 5
 
-metadata = MetaData()  # every table of the store: the verifier's below, and the read models'
+# The store is always an SQLite file on the reader's machine, so it is read and written with
+# Python's own sqlite3 and SQL written out here: a command that only reads its verified store
+# (every command of a service's client) does not load SQLAlchemy, whose import alone took
+# longer than the rest of such a command.
+
+
+def quoted(name: str) -> str:
+    """A table or column name as SQL (names here are the module's own, never user input)."""
+    return f'"{name}"'
+
+
+class Column:
+    """One column of a store table: its SQLite type and whether it may be NULL."""
+
+    __slots__ = ("index", "name", "nullable", "type")
+
+    def __init__(self, name: str, type_: str = "TEXT", *, nullable: bool = True,
+                 index: bool = False) -> None:  # fmt: skip
+        self.name, self.type, self.nullable, self.index = name, type_, nullable, index
+
+    def ddl(self) -> str:
+        return f"{quoted(self.name)} {self.type}" + ("" if self.nullable else " NOT NULL")
+
+
+def text(name: str, *, nullable: bool = True, index: bool = False) -> Column:
+    return Column(name, "TEXT", nullable=nullable, index=index)
+
+
+def integer(name: str, *, nullable: bool = True, index: bool = False) -> Column:
+    return Column(name, "INTEGER", nullable=nullable, index=index)
+
+
+def blob(name: str, *, nullable: bool = True) -> Column:
+    return Column(name, "BLOB", nullable=nullable)
+
+
+class Table:
+    """A table of the verified store: its columns, primary key and indexes, as SQL."""
+
+    def __init__(self, name: str, *columns: Column, key: Sequence[str] = (),
+                 without_rowid: bool = False) -> None:  # fmt: skip
+        self.name = name
+        self.columns = tuple(columns)
+        self.names = tuple(column.name for column in columns)
+        self.key = tuple(key)
+        self.without_rowid = without_rowid
+        self._inserts: dict[tuple[str, ...], str] = {}
+        TABLES[name] = self
+
+    def ddl(self) -> list[str]:
+        """CREATE statements for the table and its indexes (for tables not there yet)."""
+        parts = [column.ddl() for column in self.columns]
+        if self.key:
+            parts.append(f"PRIMARY KEY ({', '.join(map(quoted, self.key))})")
+        suffix = " WITHOUT ROWID" if self.without_rowid else ""
+        name = quoted(self.name)
+        statements = [f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)}){suffix}"]
+        statements += [
+            f"CREATE INDEX IF NOT EXISTS {quoted(f'ix_{self.name}_{c.name}')} ON {name} "
+            f"({quoted(c.name)})"
+            for c in self.columns if c.index
+        ]  # fmt: skip
+        return statements
+
+    def insert_sql(self, keys: tuple[str, ...], verb: str = "INSERT") -> str:
+        """``INSERT INTO`` this table's ``keys``, one ``?`` each (made once per key set)."""
+        cache_key = (verb, *keys)
+        if cache_key not in self._inserts:
+            self._inserts[cache_key] = (f"{verb} INTO {quoted(self.name)} "
+                                        f"({', '.join(map(quoted, keys))}) "
+                                        f"VALUES ({placeholders(keys)})")  # fmt: skip
+        return self._inserts[cache_key]
+
+    def select_sql(self) -> str:
+        """``SELECT`` every column ``FROM`` this table (add the WHERE and ORDER BY)."""
+        return f"SELECT {', '.join(map(quoted, self.names))} FROM {quoted(self.name)}"
+
+
+TABLES: dict[str, Table] = {}  # every table of the store by name: the verifier's and the views'
 
 head_table = Table(
     "verified_head",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("ledger_id", String(36), nullable=False),
-    Column("size", BigInteger, nullable=False),  # rows read: leaves of the Merkle tree
-    Column("position", BigInteger, nullable=False),  # the last notification id read
-    Column("edge", LargeBinary, nullable=False),  # the tree's right edge, 32 bytes a hash
-    Column("last_leaf", LargeBinary, nullable=False),  # leaf hash of the row at ``position``
+    integer("id"),
+    text("ledger_id", nullable=False),
+    integer("size", nullable=False),  # rows read: leaves of the Merkle tree
+    integer("position", nullable=False),  # the last notification id read
+    blob("edge", nullable=False),  # the tree's right edge, 32 bytes a hash
+    blob("last_leaf", nullable=False),  # leaf hash of the row at ``position``
+    key=("id",),
 )
 
 chains_table = Table(
     "verified_chains",
-    metadata,
-    Column("aggregate_id", String(36), primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("hash", String(64), nullable=False),  # SHA-256 of the newest verified content
-    sqlite_with_rowid=False,
+    text("aggregate_id"),
+    integer("version", nullable=False),
+    text("hash", nullable=False),  # SHA-256 of the newest verified content
+    key=("aggregate_id",),
+    without_rowid=True,
 )
 
 keys_table = Table(
     "verified_keys",
-    metadata,
-    Column("key_id", String(64), primary_key=True),
-    Column("org", String(40), nullable=False),
-    Column("public_key", LargeBinary(32), nullable=False),
-    Column("start", BigInteger, nullable=False),
-    Column("start_at", String(40), nullable=False),
-    Column("end", BigInteger),
-    Column("end_at", String(40)),
-    Column("ended_by", String(10), nullable=False),
+    text("key_id"),
+    text("org", nullable=False),
+    blob("public_key", nullable=False),
+    integer("start", nullable=False),
+    text("start_at", nullable=False),
+    integer("end"),
+    text("end_at"),
+    text("ended_by", nullable=False),
     # The latest signed time of an event this key signed, and where: a key change dated
     # before it shows the key signed after it was replaced, wherever that event was put.
-    Column("last_at", String(40)),
-    Column("last_nid", BigInteger),
+    text("last_at"),
+    integer("last_nid"),
+    key=("key_id",),
 )
 
 events_table = Table(
     "verified_events",
-    metadata,
-    Column("nid", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("hash", LargeBinary(32), nullable=False),  # SHA-256 of the verified content
+    integer("nid"),
+    blob("hash", nullable=False),  # SHA-256 of the verified content
     # its signed time, microseconds since 1970 UTC (None for the unsigned genesis): where
     # the ledger's order first reached a moment, e.g. when a key was compromised
-    Column("signed_us", BigInteger),
+    integer("signed_us"),
+    key=("nid",),
 )
 
 rejected_table = Table(
     "rejected_rows",
-    metadata,
-    Column("nid", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("aggregate_id", String(36), nullable=False, index=True),
-    Column("version", BigInteger, nullable=False),
-    Column("topic", String(100), nullable=False),
-    Column("package", String(64), index=True),  # None: the row names no package
-    Column("message", Text, nullable=False),
+    integer("nid"),
+    text("aggregate_id", nullable=False, index=True),
+    integer("version", nullable=False),
+    text("topic", nullable=False),
+    text("package", index=True),  # None: the row names no package
+    text("message", nullable=False),
     # The row's leaf hash when it was rejected (None for a row found out later): a row read
     # again at that id with other bytes is another row, and is checked afresh.
-    Column("leaf", LargeBinary),
+    blob("leaf"),
+    key=("nid",),
 )
 
 checkpoints_table = Table(
     "signed_checkpoints",
-    metadata,
-    Column("org", String(40), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("position", BigInteger, nullable=False),  # the last notification id it covers
-    Column("root", LargeBinary(32), nullable=False),
+    text("org"),
+    integer("size", nullable=False),
+    integer("position", nullable=False),  # the last notification id it covers
+    blob("root", nullable=False),
+    key=("org",),
 )
 
 authority_table = Table(
     "verified_authority",
-    metadata,
-    Column("id", Integer, primary_key=True),
+    integer("id"),
     # chainledger.domain.identity.Authority as JSON: the first registrar, who was endorsed
     # where, and the registrars' spans of positions.
-    Column("state", Text, nullable=False),
+    text("state", nullable=False),
+    key=("id",),
 )
 
 VERIFIER_TABLES = (head_table, chains_table, keys_table, events_table, rejected_table,
                    checkpoints_table, authority_table)  # fmt: skip
 
+_ROW_CLASSES: dict[tuple[str, ...], type] = {}
+
+
+def _row_class(names: tuple[str, ...]) -> type:
+    """A tuple whose items can also be read by column name (``row.package``), like
+    SQLAlchemy's rows; made once per set of column names."""
+    namespace: dict[str, Any] = {"__slots__": (), "_fields": names}
+    for i, name in enumerate(names):
+        if name.isidentifier() and not iskeyword(name):
+            namespace[name] = property(itemgetter(i))
+    namespace["_mapping"] = property(lambda self: dict(zip(names, self, strict=True)))
+    return type("Row", (tuple,), namespace)
+
+
+def _make_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Any:
+    names = tuple(d[0] for d in cursor.description)
+    cls = _ROW_CLASSES.get(names)
+    if cls is None:
+        cls = _ROW_CLASSES[names] = _row_class(names)
+    return cls(values)
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    """``?, ?, …`` for an ``IN (…)`` of ``values``."""
+    return ", ".join("?" * len(values))
+
 
 class Transaction:
-    """A transaction on the verified store: a connection of SQLAlchemy's Core, with the two
-    things the read models ask of a session (``execute``, ``connection()``), so that reading
-    a store does not load SQLAlchemy's ORM (a client of a service never needs it)."""
+    """A transaction on the verified store: plain SQL with ``?`` parameters, rows readable by
+    column name."""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
-    def execute(self, statement: Any, parameters: Any = None) -> Any:
-        return self._connection.execute(statement, parameters)
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._connection.execute(sql, parameters)
 
-    def connection(self) -> Any:
-        return self._connection
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._connection.executemany(sql, rows)
+
+    def first(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        """The first row the query finds, or None."""
+        return self._connection.execute(sql, parameters).fetchone()
+
+    def scalar(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        """The first value of the first row, or None."""
+        row = self._connection.execute(sql, parameters).fetchone()
+        return None if row is None else row[0]
+
+    def column(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        """The first value of every row."""
+        return [row[0] for row in self._connection.execute(sql, parameters)]
 
 
 def default_state_dir() -> Path:
@@ -193,35 +298,53 @@ class LocalStore:
         self.path = path
         self.notes: list[str] = []  # what opening it did that the user should know
         self._set_aside_if_old(path)
-        self.engine = create_engine(f"sqlite:///{path}")
-        timeout_ms = BUSY_TIMEOUT_SECONDS * 1000
-
-        @event.listens_for(self.engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            # Transactions are begun by the "begin" hook below, so a writer can take the
-            # file's write lock up front (BEGIN IMMEDIATE) and two processes catching up
-            # at once take turns instead of failing.
-            dbapi_connection.isolation_level = None
-            dbapi_connection.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-
-        @event.listens_for(self.engine, "begin")
-        def _begin(connection: Any) -> None:
-            immediate = connection.get_execution_options().get("immediate")
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        self._writer = self.engine.execution_options(immediate=True)
+        # One connection per thread (a service answers in several), each opened when first used.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
         try:
-            create_missing_tables(self.engine, [*VERIFIER_TABLES, *tables])
-            with self.engine.begin() as connection:
-                connection.exec_driver_sql(f"PRAGMA user_version = {STORE_VERSION}")
+            connection = self._connect()
+            statements = [sql for table in (*VERIFIER_TABLES, *tables) for sql in table.ddl()]
+            if any(not self._exists(connection, table) for table in (*VERIFIER_TABLES, *tables)):
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql in statements:
+                        connection.execute(sql)
+                    connection.execute(f"PRAGMA user_version = {STORE_VERSION}")
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+            elif connection.execute("PRAGMA user_version").fetchone()[0] != STORE_VERSION:
+                connection.execute(f"PRAGMA user_version = {STORE_VERSION}")
             if os.name == "posix":
                 path.chmod(0o600)
-        except Exception as exc:  # an unreadable or foreign file: say where it is
-            self.engine.dispose()
+        except (sqlite3.Error, OSError) as exc:  # an unreadable or foreign file: say where it is
+            self.close()
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise LedgerUnavailable(
-                f"cannot open the verified store {path} ({failure_reason(exc)}); "
+                f"cannot open the verified store {path} ({reason}); "
                 "remove it and run: chainledger projections rebuild"
             ) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            # Transactions are begun here, by hand, so a writer can take the file's write
+            # lock up front (BEGIN IMMEDIATE) and two processes catching up at once take
+            # turns instead of failing.
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
+                                         isolation_level=None, check_same_thread=False)  # fmt: skip
+            connection.row_factory = _make_row
+            self._local.connection = connection
+            self._connections.append(connection)
+        return connection
+
+    @staticmethod
+    def _exists(connection: sqlite3.Connection, table: Table) -> bool:
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
+        ).fetchone()
+        return found is not None
 
     def _set_aside_if_old(self, path: Path) -> None:
         if not path.exists() or path.stat().st_size == 0:
@@ -244,16 +367,34 @@ class LocalStore:
         )
 
     @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Transaction]:
+        connection = self._connect()
+        if connection.in_transaction:  # nested: part of the transaction already open
+            yield Transaction(connection)
+            return
+        connection.execute(begin)
+        try:
+            yield Transaction(connection)
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    @contextmanager
     def reading(self) -> Iterator[Transaction]:
         """A read-only transaction on the store."""
-        with self.engine.begin() as connection:
-            yield Transaction(connection)
+        with self._transaction("BEGIN") as transaction:
+            yield transaction
 
     @contextmanager
     def writing(self) -> Iterator[Transaction]:
         """A transaction holding the store's write lock, committed at the end."""
-        with self._writer.begin() as connection:
-            yield Transaction(connection)
+        with self._transaction("BEGIN IMMEDIATE") as transaction:
+            yield transaction
 
     def close(self) -> None:
-        self.engine.dispose()
+        for connection in self._connections:
+            connection.close()
+        self._connections.clear()
+        self._local = threading.local()

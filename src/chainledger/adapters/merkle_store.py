@@ -250,3 +250,10 @@ def leaf_of(session: Any, notification_id: int) -> tuple[int, bytes] | None:
         )
     ).first()
     return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def leaves_from(session: Any, index: int, limit: int) -> list[int]:
+    """The notification ids of the stored leaves from ``index`` on, at most ``limit``."""
+    query = (select(leaves_table.c.notification_id).where(leaves_table.c.idx >= index)
+             .order_by(leaves_table.c.idx).limit(limit))  # fmt: skip
+    return [int(nid) for nid in session.execute(query).scalars()]

@@ -27,19 +27,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, delete, func, insert, select, update
-
-from chainledger.adapters import merkle_store
 from chainledger.adapters.local_store import (
     LocalStore,
+    Table,
     Transaction,
-    authority_table,
-    chains_table,
-    checkpoints_table,
-    events_table,
-    head_table,
-    keys_table,
-    metadata,
+    placeholders,
     rejected_table,
 )
 from chainledger.application.audit import KeySpan
@@ -83,16 +75,6 @@ class Rejection:
     def describe(self) -> str:
         return (f"event #{self.nid} ({self.topic}, version {self.version} of record "
                 f"{self.aggregate_id}): {self.message}")  # fmt: skip
-
-
-def _package_index() -> Table:
-    # The timeline view's record -> package index (looked up by name: the timeline
-    # projection's module imports this one).
-    return metadata.tables["view_aggregate_packages"]
-
-
-def _timeline() -> Table:
-    return metadata.tables["view_timeline"]
 
 
 def content_hash(state: bytes) -> bytes:
@@ -175,7 +157,8 @@ class ProjectionEngine:
 
     @staticmethod
     def _head(session: Transaction) -> VerifiedHead | None:
-        row = session.execute(select(head_table).where(head_table.c.id == 1)).first()
+        row = session.first("SELECT ledger_id, size, position, edge, last_leaf FROM verified_head "
+                            "WHERE id = 1")  # fmt: skip
         if row is None:
             return None
         edge = bytes(row.edge)
@@ -188,27 +171,24 @@ class ProjectionEngine:
     def pin(self, aggregate_id: UUID) -> tuple[int, str] | None:
         """(version, content hash) of the newest event of a record this reader verified."""
         with self.store.reading() as session:
-            row = session.execute(
-                select(chains_table.c.version, chains_table.c.hash).where(
-                    chains_table.c.aggregate_id == str(aggregate_id)
-                )
-            ).first()
+            row = session.first("SELECT version, hash FROM verified_chains WHERE aggregate_id = ?",
+                                (str(aggregate_id),))  # fmt: skip
         return None if row is None else (int(row[0]), str(row[1]))
 
     def recovered(self) -> set[str]:
         """The organisations this reader saw a registrar recover (a key of theirs ended by a
         recovery): the only ones whose keys can have been declared compromised."""
         with self.store.reading() as session:
-            found = session.execute(select(keys_table.c.org).where(
-                keys_table.c.ended_by == "recovered").distinct())  # fmt: skip
-            return {str(org) for (org,) in found}
+            found = session.column(
+                "SELECT DISTINCT org FROM verified_keys WHERE ended_by = 'recovered'")  # fmt: skip
+            return {str(org) for org in found}
 
     def reached(self, since: datetime) -> int | None:
         """The first position this reader verified whose event was signed at or after
         ``since`` (None: the ledger's order has not reached it yet)."""
         with self.store.reading() as session:
-            found = session.execute(select(func.min(events_table.c.nid)).where(
-                events_table.c.signed_us >= micros(since))).scalar()  # fmt: skip
+            found = session.scalar("SELECT min(nid) FROM verified_events WHERE signed_us >= ?",
+                                   (micros(since),))  # fmt: skip
         return None if found is None else int(found)
 
     def signed_times(self, nids: Sequence[int]) -> dict[int, datetime]:
@@ -216,10 +196,10 @@ class ProjectionEngine:
         found: dict[int, datetime] = {}
         with self.store.reading() as session:
             for chunk in _chunks(sorted(set(nids))):
-                query = select(events_table.c.nid, events_table.c.signed_us).where(
-                    events_table.c.nid.in_(chunk), events_table.c.signed_us.is_not(None))
+                query = (f"SELECT nid, signed_us FROM verified_events WHERE nid IN "
+                         f"({placeholders(chunk)}) AND signed_us IS NOT NULL")  # fmt: skip
                 found.update((int(nid), _EPOCH + timedelta(microseconds=int(us)))
-                             for nid, us in session.execute(query))  # fmt: skip
+                             for nid, us in session.execute(query, chunk))  # fmt: skip
         return found
 
     def checked(self, rows: Sequence[Any], *, whole: bool = False) -> list[Any]:
@@ -236,8 +216,8 @@ class ProjectionEngine:
         failed: dict[int, Rejection] = {}
         with self.store.reading() as session:
             for chunk in _chunks([row.id for row in mine]):
-                query = select(events_table).where(events_table.c.nid.in_(chunk))
-                known.update((int(r.nid), bytes(r.hash)) for r in session.execute(query))
+                query = f"SELECT nid, hash FROM verified_events WHERE nid IN ({placeholders(chunk)})"
+                known.update((int(r.nid), bytes(r.hash)) for r in session.execute(query, chunk))
             if whole:
                 rejected = self.rejections(session)
                 if rejected:
@@ -246,8 +226,8 @@ class ProjectionEngine:
                                       f"{rejected[0].describe()}{more}")  # fmt: skip
             missing = [row.id for row in mine if row.id not in known]
             for chunk in _chunks(missing):
-                query = select(rejected_table).where(rejected_table.c.nid.in_(chunk))
-                for r in session.execute(query):
+                query = f"{rejected_table.select_sql()} WHERE nid IN ({placeholders(chunk)})"
+                for r in session.execute(query, chunk):
                     failed[int(r.nid)] = Rejection(int(r.nid), r.aggregate_id, int(r.version),
                                                    r.topic, r.package, r.message)  # fmt: skip
         for row in mine:
@@ -263,35 +243,28 @@ class ProjectionEngine:
     def last_checkpoint(self, org: str) -> tuple[int, int] | None:
         """(size, last notification id) of ``org``'s last checkpoint signed through this store."""
         with self.store.reading() as session:
-            row = session.execute(
-                select(checkpoints_table.c.size, checkpoints_table.c.position).where(
-                    checkpoints_table.c.org == org
-                )
-            ).first()
+            row = session.first("SELECT size, position FROM signed_checkpoints WHERE org = ?",
+                                (org,))  # fmt: skip
         return None if row is None else (int(row[0]), int(row[1]))
 
     def record_checkpoint(self, org: str, head: Any) -> None:
         """Remember that ``org`` signed a checkpoint of ``head`` (a TreeHead) here."""
-        values = {"size": head.size, "position": head.position, "root": head.root}
         with self.store.writing() as session:
-            moved = session.execute(
-                update(checkpoints_table).where(checkpoints_table.c.org == org).values(**values)
-            )
-            if moved.rowcount == 0:
-                session.execute(insert(checkpoints_table).values(org=org, **values))
+            session.execute(
+                "INSERT OR REPLACE INTO signed_checkpoints (org, size, position, root) "
+                "VALUES (?, ?, ?, ?)", (org, head.size, head.position, head.root),
+            )  # fmt: skip
 
     @staticmethod
     def rejections(session: Transaction, package: str | None = None) -> list[Rejection]:
         """The rows that did not verify: those of ``package`` and those that name no
         package, or every one when ``package`` is None."""
-        query = select(rejected_table).order_by(rejected_table.c.nid)
-        if package is not None:
-            query = query.where(
-                (rejected_table.c.package == package) | rejected_table.c.package.is_(None)
-            )
+        where, parameters = ("", ()) if package is None else (
+            "WHERE package = ? OR package IS NULL", (package,))  # fmt: skip
+        query = f"{rejected_table.select_sql()} {where} ORDER BY nid"
         return [
             Rejection(int(r.nid), r.aggregate_id, int(r.version), r.topic, r.package, r.message)
-            for r in session.execute(query)
+            for r in session.execute(query, parameters)
         ]
 
     # -- catching up ---------------------------------------------------------------------
@@ -357,7 +330,7 @@ class ProjectionEngine:
                         continue
                     # Another row now stands at that id (the rejected one was deleted and the
                     # id handed out again): forget the old rejection and check this row.
-                    session.execute(delete(rejected_table).where(rejected_table.c.nid == row.id))
+                    session.execute("DELETE FROM rejected_rows WHERE nid = ?", (row.id,))
                     if verifier.tainted.get(row.originator_id) == row.id:
                         del verifier.tainted[row.originator_id]
                 verdict = verifier.check(row)
@@ -383,13 +356,13 @@ class ProjectionEngine:
                 raise TamperError(f"event #{nid} does not verify: {why}; nothing was written")
             ledger_id = verifier.ledger_id or (head.ledger_id if head else "")
             if verified:
-                session.connection().exec_driver_sql(
+                session.executemany(
                     "INSERT INTO verified_events (nid, hash, signed_us) VALUES (?, ?, ?)", verified
                 )
             self._save(session, verifier, failed)
             if moved_to is not None or (head is None and ledger_id):
                 at, last_leaf = moved_to or (0, b"")
-                self._save_head(session, head, VerifiedHead(
+                self._save_head(session, VerifiedHead(
                     ledger_id, size, at, tuple(edge), last_leaf,
                 ))  # fmt: skip
                 tail.position = at
@@ -400,11 +373,9 @@ class ProjectionEngine:
         """Of ``ids``, those rejected before, with the leaf hash of the row rejected."""
         found: dict[int, bytes | None] = {}
         for chunk in _chunks(list(ids)):
-            query = select(rejected_table.c.nid, rejected_table.c.leaf).where(
-                rejected_table.c.nid.in_(chunk)
-            )
+            query = f"SELECT nid, leaf FROM rejected_rows WHERE nid IN ({placeholders(chunk)})"
             found.update((int(nid), None if leaf is None else bytes(leaf))
-                         for nid, leaf in session.execute(query))  # fmt: skip
+                         for nid, leaf in session.execute(query, chunk))  # fmt: skip
         return found
 
     def _check_tip(self, ledger: Any, head: VerifiedHead) -> None:
@@ -424,6 +395,8 @@ class ProjectionEngine:
         head = self.head()
         if head is None:
             return []
+        from chainledger.adapters import merkle_store  # only ledgers that keep a tree here
+
         with (
             self.store.reading() as session,
             self.app.transaction(commit=False) as ledger,
@@ -459,17 +432,17 @@ class ProjectionEngine:
         reading on from it never reaches them): the stored tree's leaves past the verified
         size name them; each must exist and be neither verified nor rejected here (the
         tree alone is a hint a writer could edit, not a reason to refuse)."""
-        leaves = merkle_store.leaves_table
-        named = [int(nid) for nid in ledger.execute(
-            select(leaves.c.notification_id).where(leaves.c.idx >= head.size)
-            .order_by(leaves.c.idx).limit(20)
-        ).scalars() if 0 < nid < head.position]  # fmt: skip
+        from chainledger.adapters import merkle_store
+
+        named = [nid for nid in merkle_store.leaves_from(ledger, head.size, 20)
+                 if 0 < nid < head.position]  # fmt: skip
         if not named:
             return []
-        seen = set(session.execute(
-            select(events_table.c.nid).where(events_table.c.nid.in_(named))).scalars())  # fmt: skip
-        seen |= set(session.execute(
-            select(rejected_table.c.nid).where(rejected_table.c.nid.in_(named))).scalars())  # fmt: skip
+        marks = placeholders(named)
+        seen = set(session.column(f"SELECT nid FROM verified_events WHERE nid IN ({marks})",
+                                  named))  # fmt: skip
+        seen |= set(session.column(f"SELECT nid FROM rejected_rows WHERE nid IN ({marks})",
+                                   named))  # fmt: skip
         unseen = [nid for nid in named if nid not in seen]
         if not unseen:
             return []
@@ -485,7 +458,7 @@ class ProjectionEngine:
     def _verifier(self, session: Transaction, head: VerifiedHead | None, rows: Sequence[Any]) -> Verifier:
         spans: dict[str, KeySpan] = {}
         last_signed: dict[str, tuple[datetime, int]] = {}
-        for r in session.execute(select(keys_table)):
+        for r in session.execute("SELECT * FROM verified_keys"):
             spans[r.key_id] = KeySpan(
                 r.org, bytes(r.public_key), int(r.start),
                 None if r.end is None else int(r.end), r.ended_by,
@@ -497,29 +470,26 @@ class ProjectionEngine:
         chains: dict[UUID, tuple[int, str]] = {}
         tainted: dict[UUID, int] = {}
         for chunk in _chunks(ids):
-            query = select(chains_table).where(chains_table.c.aggregate_id.in_(chunk))
-            for r in session.execute(query):
+            marks = placeholders(chunk)
+            query = f"SELECT aggregate_id, version, hash FROM verified_chains WHERE aggregate_id IN ({marks})"
+            for r in session.execute(query, chunk):
                 chains[UUID(r.aggregate_id)] = (int(r.version), r.hash)
-            query = select(rejected_table.c.aggregate_id, rejected_table.c.nid).where(
-                rejected_table.c.aggregate_id.in_(chunk)
-            )
-            for aggregate_id, nid in session.execute(query):
+            query = f"SELECT aggregate_id, nid FROM rejected_rows WHERE aggregate_id IN ({marks})"
+            for aggregate_id, nid in session.execute(query, chunk):
                 key = UUID(aggregate_id)
                 tainted[key] = min(int(nid), tainted.get(key, int(nid)))
         authority = Authority()
-        stored = session.execute(
-            select(authority_table.c.state).where(authority_table.c.id == 1)
-        ).scalar()
+        stored = session.scalar("SELECT state FROM verified_authority WHERE id = 1")
         if stored:
             authority = Authority.from_state(json.loads(stored))
         return Verifier(head.ledger_id if head else None, spans, last_signed, chains, tainted,
                         authority)  # fmt: skip
 
     def _save(self, session: Transaction, verifier: Verifier, failed: list[Verdict]) -> None:
-        connection = session.connection()
+        connection = session
         if verifier.changed_authority:
             state = json.dumps(verifier.authority.state())
-            connection.exec_driver_sql(
+            connection.execute(
                 "INSERT OR REPLACE INTO verified_authority (id, state) VALUES (1, ?)", (state,)
             )
         if verifier.changed_keys:
@@ -533,13 +503,13 @@ class ProjectionEngine:
                     span.end, span.end_at.isoformat() if span.end_at else None, span.ended_by,
                     last[0].isoformat() if last else None, last[1] if last else None,
                 ))  # fmt: skip
-            connection.exec_driver_sql(
+            connection.executemany(
                 'INSERT OR REPLACE INTO verified_keys (key_id, org, public_key, start, start_at, '
                 '"end", end_at, ended_by, last_at, last_nid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
                 rows,
             )
         if verifier.changed_chains:
-            connection.exec_driver_sql(
+            connection.executemany(
                 "INSERT OR REPLACE INTO verified_chains (aggregate_id, version, hash) "
                 "VALUES (?, ?, ?)",
                 [(str(a), *verifier.chains[a]) for a in verifier.changed_chains],
@@ -552,7 +522,7 @@ class ProjectionEngine:
         for nid, why in verifier.late:
             rejections.append(self._late(session, nid, why))
         if rejections:
-            connection.exec_driver_sql(
+            connection.executemany(
                 "INSERT OR IGNORE INTO rejected_rows (nid, aggregate_id, version, topic, package, "
                 "message, leaf) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rejections,
@@ -560,28 +530,25 @@ class ProjectionEngine:
 
     @staticmethod
     def _package_of(session: Transaction, row: Any) -> str | None:
-        index = _package_index()
-        found = session.execute(
-            select(index.c.package).where(index.c.aggregate_id == str(row.originator_id))
-        ).scalar()
+        found = session.scalar("SELECT package FROM view_aggregate_packages WHERE aggregate_id = ?",
+                               (str(row.originator_id),))  # fmt: skip
         return found or package_named(row)
 
     @staticmethod
     def _late(session: Transaction, nid: int, why: str) -> tuple[Any, ...]:
-        timeline = _timeline()
-        row = session.execute(select(timeline).where(timeline.c.notification_id == nid)).first()
+        row = session.first("SELECT aggregate_id, version, event_type, package FROM view_timeline "
+                            "WHERE notification_id = ?", (nid,))  # fmt: skip
         if row is None:  # not an event of a package (an organisation's own)
             return (nid, "", 0, "", None, why, None)
         return (nid, row.aggregate_id, row.version, row.event_type, row.package, why, None)
 
     @staticmethod
-    def _save_head(session: Transaction, old: VerifiedHead | None, new: VerifiedHead) -> None:
-        values = {"ledger_id": new.ledger_id, "size": new.size, "position": new.position,
-                  "edge": b"".join(new.edge), "last_leaf": new.last_leaf}  # fmt: skip
-        if old is None:
-            session.execute(insert(head_table).values(id=1, **values))
-        else:
-            session.execute(update(head_table).where(head_table.c.id == 1).values(**values))
+    def _save_head(session: Transaction, new: VerifiedHead) -> None:
+        session.execute(
+            "INSERT OR REPLACE INTO verified_head (id, ledger_id, size, position, edge, last_leaf) "
+            "VALUES (1, ?, ?, ?, ?, ?)",
+            (new.ledger_id, new.size, new.position, b"".join(new.edge), new.last_leaf),
+        )
 
     # -- rebuilding ----------------------------------------------------------------------
 
@@ -601,10 +568,11 @@ class ProjectionEngine:
         try:
             count = ProjectionEngine(self.app, self.projections, fresh,
                                      batch_size=self.batch_size).catch_up(strict=True)  # fmt: skip
+            columns = "org, size, position, root"
             with self.store.reading() as old, fresh.writing() as new:
-                signed = [dict(r._mapping) for r in old.execute(select(checkpoints_table))]
-                if signed:
-                    new.execute(insert(checkpoints_table), signed)
+                signed = old.execute(f"SELECT {columns} FROM signed_checkpoints").fetchall()
+                new.executemany(f"INSERT INTO signed_checkpoints ({columns}) VALUES (?, ?, ?, ?)",
+                                signed)  # fmt: skip
         except BaseException:
             fresh.close()
             fresh_path.unlink(missing_ok=True)

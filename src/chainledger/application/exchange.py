@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import sqlalchemy.exc
-from sqlalchemy import select
 
 from chainledger.adapters import imported_store
 from chainledger.adapters.crypto import Ed25519Signer
@@ -40,7 +39,7 @@ from chainledger.errors import (
     Refused,
     TamperError,
 )
-from chainledger.projections.timeline import timeline_table
+from chainledger.projections.timeline import notification_ids
 
 if TYPE_CHECKING:
     from chainledger.application.ports import LedgerPort
@@ -76,14 +75,7 @@ class Exchange:
             # The tree as far as this reader verified, so that the bundle holds every event
             # of the package its checkpoint covers (an importer relies on that).
             verified = self.transparency.verified_head()
-            ids = list(
-                views.execute(
-                    select(timeline_table.c.notification_id).where(
-                        timeline_table.c.package == package,
-                        timeline_table.c.notification_id <= verified.position,
-                    )
-                ).scalars()
-            )
+            ids = notification_ids(views, package, up_to=verified.position)
         with self.ledger.transaction(commit=False) as session:
             head = self.ledger.tree.head_at(session, verified.position)
             if (head.size, head.root) != (verified.size, verified.root):

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID
 from chainledger.errors import NotFound, TamperError
 from chainledger.projections.ocds import (
@@ -26,7 +24,7 @@ from chainledger.projections.ocds import (
     compile_releases,
 )
 from chainledger.projections.organisations import OrganisationsProjection
-from chainledger.projections.timeline import timeline_table
+from chainledger.projections.timeline import notification_ids
 
 if TYPE_CHECKING:
     from chainledger.application.ports import LedgerPort
@@ -77,13 +75,7 @@ class OpenData:
         """The events of ``reference``'s records, in the ledger's order, read in batches, each
         as this reader verified it."""
         with self.ledger.projections.session() as session:
-            ids = list(
-                session.execute(
-                    select(timeline_table.c.notification_id)
-                    .where(timeline_table.c.package == reference)
-                    .order_by(timeline_table.c.notification_id)
-                ).scalars()
-            )
+            ids = notification_ids(session, reference)
         for start in range(0, len(ids), BATCH):
             with self.ledger.transaction(commit=False) as session:
                 stored = self.ledger.rows_at(session, ids[start : start + BATCH])

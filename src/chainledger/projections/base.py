@@ -1,29 +1,21 @@
-"""What every read model shares: the verified store's metadata its tables join, the
-``Projection`` protocol, and the ``Writer`` that batches a catch-up's inserts."""
+"""What every read model shares: the ``Projection`` protocol, and the ``Writer`` that batches
+a catch-up's inserts. The tables live in the reader's verified store
+(``chainledger.adapters.local_store``), an SQLite file, and are written in plain SQL."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Table
-
-from chainledger.adapters.event_store import param_marker
-from chainledger.adapters.local_store import Transaction, metadata
+from chainledger.adapters.local_store import Table, Transaction
 from chainledger.domain.events import LedgerEvent
 
-__all__ = ["Projection", "Writer", "metadata"]
+__all__ = ["Projection", "Writer"]
 
 
 class Writer:
-    """Collects a batch's inserts for executemany, keeping them in order with other statements.
-
-    Rows go to the DB-API's ``executemany`` with a statement compiled once per
-    table: SQLAlchemy's per-row parameter processing would otherwise cost more
-    than everything else in a catch-up.
-    """
-
-    _statements: ClassVar[dict[tuple[str, str, tuple[str, ...]], str]] = {}
+    """Collects a batch's inserts for ``executemany``, keeping them in order with the reads and
+    updates between them (each of those runs after everything inserted so far)."""
 
     def __init__(self, session: Transaction) -> None:
         self.session = session
@@ -32,34 +24,26 @@ class Writer:
     def insert(self, table: Table, row: dict[str, Any]) -> None:
         self._pending.setdefault(table, []).append(row)
 
-    def execute(self, statement: Any) -> Any:
-        """Run an update or a read after everything inserted so far."""
+    def first(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        """The first row a query finds (after everything inserted so far), or None."""
         self.flush()
-        return self.session.execute(statement)
+        return self.session.first(sql, parameters)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        """Run an update after everything inserted so far."""
+        self.flush()
+        self.session.execute(sql, parameters)
 
     def flush(self) -> None:
         if not self._pending:
             return
-        connection = self.session.connection()
         for table, rows in self._pending.items():
             groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
             for row in rows:
                 groups.setdefault(tuple(row), []).append(tuple(row.values()))
             for keys, values in groups.items():
-                connection.exec_driver_sql(self._statement(connection.dialect, table, keys), values)
+                self.session.executemany(table.insert_sql(keys), values)
         self._pending = {}
-
-    @classmethod
-    def _statement(cls, dialect: Any, table: Table, keys: tuple[str, ...]) -> str:
-        cache_key = (dialect.name, table.name, keys)
-        if cache_key not in cls._statements:
-            quote = dialect.identifier_preparer.quote
-            marker = param_marker(dialect)
-            cls._statements[cache_key] = (
-                f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
-                f"({', '.join(quote(k) for k in keys)}) VALUES ({', '.join([marker] * len(keys))})"
-            )
-        return cls._statements[cache_key]
 
 
 class Projection(Protocol):

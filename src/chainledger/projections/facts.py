@@ -7,9 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, select
-
-from chainledger.adapters.local_store import Transaction
+from chainledger.adapters.local_store import Table, Transaction, placeholders
 from chainledger.domain.facts import (
     At,
     BidFact,
@@ -34,12 +32,9 @@ from chainledger.projections.organisations import organisations_table
 def _rows(session: Transaction, table: Table, reference: str, as_of: date) -> list[Any]:
     """The package's rows that took effect by ``as_of``, in signed order: effective date,
     then signed timestamp; the notification id (not signed) only breaks exact ties."""
-    query = (
-        select(table)
-        .where(table.c.package == reference, table.c["on"] <= as_of.isoformat())
-        .order_by(table.c["on"], table.c.ts, table.c.nid)
-    )
-    return list(session.execute(query))
+    query = (f'{table.select_sql()} WHERE package = ? AND "on" <= ? '
+             'ORDER BY "on", ts, nid')  # fmt: skip
+    return session.execute(query, (reference, as_of.isoformat())).fetchall()
 
 
 def _d(text: str | None) -> Decimal | None:
@@ -185,14 +180,13 @@ def load_facts(session: Transaction, reference: str, as_of: date) -> PackageFact
             by_concern[(row.subcontractor, row.reference)].answers.append((_day(row.on), row.nid))
     handles = {facts.commissioner, *facts.bids, *(p.subcontractor for p in facts.promises),
                *facts.subcontracts}  # fmt: skip
-    query = select(organisations_table).where(organisations_table.c.handle.in_(handles))
-    for org in session.execute(query):
+    wanted = sorted(handles)
+    query = f"{organisations_table.select_sql()} WHERE handle IN ({placeholders(wanted)})"
+    for org in session.execute(query, wanted):
         facts.orgs[org.handle] = Org(org.handle, org.role, org.sector, org.size)
     return facts
 
 
 def package_references(session: Transaction) -> list[str]:
     """Every package in the view, in the order they were created (signed order)."""
-    t = sc.packages
-    query = select(t.c.package).order_by(t.c["on"], t.c.ts, t.c.nid)
-    return [r for (r,) in session.execute(query)]
+    return session.column('SELECT package FROM sc_packages ORDER BY "on", ts, nid')

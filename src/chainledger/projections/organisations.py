@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
-
-from chainledger.adapters.local_store import Transaction
+from chainledger.adapters.local_store import Table, Transaction, integer, text
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.identity import OrganisationEndorsed, RegistrarAppointed, RegistrarWithdrawn
 from chainledger.domain.keys import key_fingerprint
@@ -20,27 +18,24 @@ from chainledger.domain.organisation import (
     SigningKeyRotated,
 )
 from chainledger.projections.base import Writer
-from chainledger.projections.base import metadata as shared_metadata
-
-metadata: MetaData = shared_metadata
 
 organisations_table = Table(
     "view_organisations",
-    metadata,
-    Column("handle", String(40), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("sector", String(20)),
-    Column("size", String(20)),
-    Column("identifier", String(80)),
-    Column("key_id", String(64), nullable=False),
-    Column("registered_at", String(40), nullable=False),
-    Column("rotations", Integer, nullable=False, default=0),
-    Column("revocations", Integer, nullable=False, default=0),
+    text("handle"),
+    text("name", nullable=False),
+    text("role", nullable=False),
+    text("sector"),
+    text("size"),
+    text("identifier"),
+    text("key_id", nullable=False),
+    text("registered_at", nullable=False),
+    integer("rotations", nullable=False),
+    integer("revocations", nullable=False),
     # Identity (chainledger.domain.identity): who endorsed it, and whether it is a registrar.
-    Column("endorsed_by", String(40)),
-    Column("registrar", Integer, nullable=False, default=0),
-    Column("aggregate_id", String(36), nullable=False, index=True),
+    text("endorsed_by"),
+    integer("registrar", nullable=False),
+    text("aggregate_id", nullable=False, index=True),
+    key=("handle",),
 )
 
 
@@ -76,10 +71,9 @@ class OrganisationsProjection:
         """Nothing is cached in memory."""
 
     def apply(self, event: LedgerEvent, writer: Writer) -> None:
-        t = organisations_table
         if isinstance(event, OrganisationRegistered):
             writer.insert(
-                t,
+                organisations_table,
                 {
                     "handle": event.handle,
                     "name": event.name,
@@ -97,28 +91,31 @@ class OrganisationsProjection:
                 },
             )
         elif isinstance(event, OrganisationEndorsed | RegistrarAppointed | RegistrarWithdrawn):
-            values = ({"endorsed_by": event.org, "identifier": event.identifier}
-                      if isinstance(event, OrganisationEndorsed)
-                      else {"registrar": int(isinstance(event, RegistrarAppointed))})  # fmt: skip
-            writer.execute(
-                update(t).where(t.c.aggregate_id == str(event.originator_id)).values(values)
-            )
+            aggregate = str(event.originator_id)
+            if isinstance(event, OrganisationEndorsed):
+                writer.execute(
+                    "UPDATE view_organisations SET endorsed_by = ?, identifier = ? "
+                    "WHERE aggregate_id = ?", (event.org, event.identifier, aggregate),
+                )  # fmt: skip
+            else:
+                writer.execute(
+                    "UPDATE view_organisations SET registrar = ? WHERE aggregate_id = ?",
+                    (int(isinstance(event, RegistrarAppointed)), aggregate),
+                )
         elif isinstance(event, SigningKeyRotated):
-            counter = t.c.revocations if isinstance(event, SigningKeyRevoked) else t.c.rotations
+            counter = "revocations" if isinstance(event, SigningKeyRevoked) else "rotations"
             writer.execute(
-                update(t)
-                .where(t.c.handle == event.org)
-                .values({"key_id": key_fingerprint(event.new_key), counter.name: counter + 1})
-            )
+                f"UPDATE view_organisations SET key_id = ?, {counter} = {counter} + 1 "
+                "WHERE handle = ?", (key_fingerprint(event.new_key), event.org),
+            )  # fmt: skip
 
     @staticmethod
     def rows(session: Transaction, role: str | None = None) -> list[OrganisationRow]:
         """Every organisation by handle, or those that stated ``role`` when they registered."""
-        query = select(organisations_table).order_by(organisations_table.c.handle)
-        if role:
-            query = query.where(organisations_table.c.role == role)
+        where, parameters = ("WHERE role = ?", (role,)) if role else ("", ())
+        query = f"{organisations_table.select_sql()} {where} ORDER BY handle"
         return [
             OrganisationRow(**{k: v for k, v in row._mapping.items() if k != "aggregate_id"})
-            for row in session.execute(query)
+            for row in session.execute(query, parameters)
         ]
 

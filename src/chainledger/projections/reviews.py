@@ -11,43 +11,40 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, Table, Text, select
-
-from chainledger.adapters.local_store import Transaction
+from chainledger.adapters.local_store import Table, Transaction, integer, text
 from chainledger.domain import review
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.keys import decode_key
 from chainledger.domain.review import Dimension
-from chainledger.projections.base import Writer, metadata
-from chainledger.projections.supply_chain import NID
+from chainledger.projections.base import Writer
 
 rounds_table = Table(
     "rv_rounds",
-    metadata,
-    Column("nid", NID, primary_key=True),
-    Column("round", String(36), nullable=False, index=True),
-    Column("package", String(64), nullable=False, index=True),
-    Column("period", String(10), nullable=False),
-    Column("on", String(10), nullable=False),
-    Column("kind", String(10), nullable=False),  # opened, closed, finalised
-    Column("org", String(40), nullable=False),
-    Column("dimensions", Text),  # JSON [[slug, title], ...] when opened
-    Column("owner_key", String(64)),
-    Column("min_group", Integer),
+    integer("nid"),
+    text("round", nullable=False, index=True),
+    text("package", nullable=False, index=True),
+    text("period", nullable=False),
+    text("on", nullable=False),
+    text("kind", nullable=False),  # opened, closed, finalised
+    text("org", nullable=False),
+    text("dimensions"),  # JSON [[slug, title], ...] when opened
+    text("owner_key"),
+    integer("min_group"),
+    key=("nid",),
 )
 ratings_table = Table(
     "rv_ratings",
-    metadata,
-    Column("nid", NID, primary_key=True),
-    Column("rating", String(36), nullable=False, index=True),
-    Column("package", String(64), nullable=False, index=True),
-    Column("period", String(10), nullable=False),
-    Column("on", String(10), nullable=False),
-    Column("kind", String(10), nullable=False),  # committed, revealed
-    Column("rater", String(40), nullable=False),
-    Column("ratee", String(40), nullable=False),
-    Column("commitment", String(64)),
-    Column("sealed", Text),
+    integer("nid"),
+    text("rating", nullable=False, index=True),
+    text("package", nullable=False, index=True),
+    text("period", nullable=False),
+    text("on", nullable=False),
+    text("kind", nullable=False),  # committed, revealed
+    text("rater", nullable=False),
+    text("ratee", nullable=False),
+    text("commitment"),
+    text("sealed"),
+    key=("nid",),
 )
 
 
@@ -106,11 +103,10 @@ class ReviewsProjection:
                 "owner_key": e.owner_key, "min_group": e.min_group,
             })  # fmt: skip
         elif isinstance(e, review.ReviewRoundClosed | review.ReviewRoundFinalised):
-            opened = writer.execute(
-                select(rounds_table.c.package, rounds_table.c.period).where(
-                    rounds_table.c.round == str(e.originator_id), rounds_table.c.kind == "opened"
-                )
-            ).first()
+            opened = writer.first(
+                "SELECT package, period FROM rv_rounds WHERE round = ? AND kind = 'opened'",
+                (str(e.originator_id),),
+            )
             if opened is not None:
                 writer.insert(rounds_table, {**base, "round": str(e.originator_id),
                                              "package": opened.package,
@@ -133,11 +129,10 @@ class ReviewsProjection:
 
     def _place(self, rating: str, writer: Writer) -> dict[str, Any] | None:
         if rating not in self._ratings:
-            found = writer.execute(
-                select(ratings_table.c.package, ratings_table.c.period, ratings_table.c.rater,
-                       ratings_table.c.ratee)
-                .where(ratings_table.c.rating == rating, ratings_table.c.kind == "committed")
-            ).first()  # fmt: skip
+            found = writer.first(
+                "SELECT package, period, rater, ratee FROM rv_ratings "
+                "WHERE rating = ? AND kind = 'committed'", (rating,),
+            )  # fmt: skip
             if found is None:
                 return None
             self._ratings[rating] = dict(found._mapping)
@@ -148,13 +143,12 @@ def rounds(
     session: Transaction, package: str | None = None, period: str | None = None
 ) -> list[RoundRow]:
     """Every review round (of one package, one period), oldest first."""
-    query = select(rounds_table).order_by(rounds_table.c.nid)
-    if package is not None:
-        query = query.where(rounds_table.c.package == package)
-    if period is not None:
-        query = query.where(rounds_table.c.period == period)
+    conditions = [(name, value) for name, value in (("package", package), ("period", period))
+                  if value is not None]  # fmt: skip
+    where = " AND ".join(f"{name} = ?" for name, _ in conditions)
+    query = f"{rounds_table.select_sql()} {'WHERE ' + where if where else ''} ORDER BY nid"
     found: dict[tuple[str, str], RoundRow] = {}
-    for row in session.execute(query):
+    for row in session.execute(query, [value for _, value in conditions]):
         key = (row.package, row.period)
         if row.kind == "opened":
             found[key] = RoundRow(
@@ -174,13 +168,9 @@ def rounds(
 
 def ratings(session: Transaction, package: str, period: str) -> list[RatingRow]:
     """Every commitment of a round, with its reveal if there is one."""
-    query = (
-        select(ratings_table)
-        .where(ratings_table.c.package == package, ratings_table.c.period == period)
-        .order_by(ratings_table.c.nid)
-    )
+    query = f"{ratings_table.select_sql()} WHERE package = ? AND period = ? ORDER BY nid"
     found: dict[str, RatingRow] = {}
-    for row in session.execute(query):
+    for row in session.execute(query, (package, period)):
         if row.kind == "committed":
             found[row.rating] = RatingRow(row.rater, row.ratee, row.commitment, row.on, row.nid)
         elif row.rating in found:

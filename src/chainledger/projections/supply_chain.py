@@ -15,157 +15,145 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, literal, select, union
-
-from chainledger.adapters.local_store import Transaction
+from chainledger.adapters.local_store import Column, Table, Transaction, integer, text
 from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
 from chainledger.domain.terms import TERM_FIELDS, Terms
-from chainledger.projections.base import Writer, metadata
-
-NID = BigInteger().with_variant(Integer(), "sqlite")
+from chainledger.projections.base import Writer
 
 
-def _table(name: str, *columns: Column[Any], key: tuple[str, ...] = ("nid",)) -> Table:
+def _table(name: str, *columns: Column, key: tuple[str, ...] = ("nid",)) -> Table:
     """A view table: package, nid, on, ts, then its own columns; primary key ``key``."""
     base = [
-        Column("package", String(64), nullable=False, index=True),
-        Column("nid", NID, nullable=False),
-        Column("on", String(10), nullable=False),
-        Column("ts", String(32), nullable=False),
+        text("package", nullable=False, index=True),
+        integer("nid", nullable=False),
+        text("on", nullable=False),
+        text("ts", nullable=False),
     ]
-    table = Table(name, metadata, *base, *columns)
-    table.append_constraint(_primary_key(table, key))
-    return table
+    return Table(name, *base, *columns, key=key)
 
 
-def _primary_key(table: Table, key: tuple[str, ...]) -> Any:
-    from sqlalchemy import PrimaryKeyConstraint
-
-    return PrimaryKeyConstraint(*(table.c[name] for name in key))
-
-
-def _terms_columns() -> list[Column[Any]]:
-    return [Column(name, String(200)) for name in TERM_FIELDS]
+def _terms_columns() -> list[Column]:
+    return [text(name) for name in TERM_FIELDS]
 
 
 packages = _table(
     "sc_packages",
-    Column("commissioner", String(40), nullable=False),
-    Column("title", String(200), nullable=False),
-    Column("area", String(200), nullable=False),
-    Column("value", String(20), nullable=False),
-    Column("start", String(10), nullable=False),
-    Column("end", String(10), nullable=False),
-    Column("payment_model", String(30), nullable=False),
-    Column("at_risk_pct", String(10), nullable=False),
+    text("commissioner", nullable=False),
+    text("title", nullable=False),
+    text("area", nullable=False),
+    text("value", nullable=False),
+    text("start", nullable=False),
+    text("end", nullable=False),
+    text("payment_model", nullable=False),
+    text("at_risk_pct", nullable=False),
 )
 package_changes = _table(
     "sc_package_changes",
-    Column("kind", String(10), nullable=False),  # award, vary, close
-    Column("prime", String(40)),
-    Column("price", String(20)),
-    Column("previous", String(20)),
-    Column("value", String(20)),
-    Column("reason", Text),
+    text("kind", nullable=False),  # award, vary, close
+    text("prime"),
+    text("price"),
+    text("previous"),
+    text("value"),
+    text("reason"),
 )
 kpis = _table(
     "sc_kpis",
-    Column("name", String(100), nullable=False),
-    Column("unit", String(50), nullable=False),
-    Column("target", String(30)),
-    Column("acceptable", String(30)),
-    Column("direction", String(10), nullable=False),
-    Column("cadence", String(10), nullable=False),
+    text("name", nullable=False),
+    text("unit", nullable=False),
+    text("target"),
+    text("acceptable"),
+    text("direction", nullable=False),
+    text("cadence", nullable=False),
 )
 bids = _table(
     "sc_bids",
-    Column("prime", String(40), nullable=False),
-    Column("price", String(20), nullable=False),
-    Column("self_delivery_pct", String(10), nullable=False),
+    text("prime", nullable=False),
+    text("price", nullable=False),
+    text("self_delivery_pct", nullable=False),
 )
 promises = _table(
     "sc_promises",
-    Column("prime", String(40), nullable=False),
-    Column("subcontractor", String(40), nullable=False),
+    text("prime", nullable=False),
+    text("subcontractor", nullable=False),
     *_terms_columns(),
     key=("nid", "subcontractor"),
 )
 bid_answers = _table(
     "sc_bid_answers",
-    Column("kind", String(20), nullable=False),  # acknowledged, disputed, withdrawn, explained
-    Column("prime", String(40), nullable=False),
-    Column("subcontractor", String(40)),
-    Column("reason", String(40)),
-    Column("note", Text),
+    text("kind", nullable=False),  # acknowledged, disputed, withdrawn, explained
+    text("prime", nullable=False),
+    text("subcontractor"),
+    text("reason"),
+    text("note"),
 )
 interests = _table(
     "sc_interests",
-    Column("prime", String(40), nullable=False),
-    Column("subcontractor", String(40), nullable=False),
+    text("prime", nullable=False),
+    text("subcontractor", nullable=False),
 )
 subcontracts = _table(
     "sc_subcontracts",
-    Column("prime", String(40), nullable=False),
-    Column("subcontractor", String(40), nullable=False),
+    text("prime", nullable=False),
+    text("subcontractor", nullable=False),
     *_terms_columns(),
 )
 subcontract_changes = _table(
     "sc_subcontract_changes",
-    Column("subcontractor", String(40), nullable=False),
-    Column("kind", String(20), nullable=False),  # accepted, proposed, agreed, disputed, failing
-    Column("number", Integer),
-    Column("reason", Text),
+    text("subcontractor", nullable=False),
+    text("kind", nullable=False),  # accepted, proposed, agreed, disputed, failing
+    integer("number"),
+    text("reason"),
     *_terms_columns(),
 )
 referrals = _table(
     "sc_referrals",
-    Column("subcontractor", String(40), nullable=False),
-    Column("kind", String(10), nullable=False),  # sent, confirmed
-    Column("period", String(10), nullable=False),
-    Column("count", Integer, nullable=False),
+    text("subcontractor", nullable=False),
+    text("kind", nullable=False),  # sent, confirmed
+    text("period", nullable=False),
+    integer("count", nullable=False),
 )
 invoices = _table(
     "sc_invoices",
-    Column("subcontractor", String(40), nullable=False),
-    Column("prime", String(40), nullable=False),
-    Column("reference", String(64), nullable=False),
-    Column("amount", String(20), nullable=False),
-    Column("invoice_date", String(10), nullable=False),
-    Column("period", String(10), nullable=False),
+    text("subcontractor", nullable=False),
+    text("prime", nullable=False),
+    text("reference", nullable=False),
+    text("amount", nullable=False),
+    text("invoice_date", nullable=False),
+    text("period", nullable=False),
 )
 payments = _table(
     "sc_payments",
-    Column("subcontractor", String(40), nullable=False),
-    Column("reference", String(64), nullable=False),
-    Column("kind", String(10), nullable=False),  # paid, confirmed
-    Column("amount", String(20), nullable=False),
-    Column("date", String(10), nullable=False),
+    text("subcontractor", nullable=False),
+    text("reference", nullable=False),
+    text("kind", nullable=False),  # paid, confirmed
+    text("amount", nullable=False),
+    text("date", nullable=False),
 )
 kpi_reports = _table(
     "sc_kpi_reports",
-    Column("subcontractor", String(40), nullable=False),
-    Column("kind", String(10), nullable=False),  # reported, attested
-    Column("kpi", String(100), nullable=False),
-    Column("period", String(10), nullable=False),
-    Column("actual", String(30)),
+    text("subcontractor", nullable=False),
+    text("kind", nullable=False),  # reported, attested
+    text("kpi", nullable=False),
+    text("period", nullable=False),
+    text("actual"),
 )
 concerns = _table(
     "sc_concerns",
-    Column("subcontractor", String(40), nullable=False),
-    Column("reference", String(64), nullable=False),
-    Column("kind", String(10), nullable=False),  # raised, answered
-    Column("subject", String(200)),
+    text("subcontractor", nullable=False),
+    text("reference", nullable=False),
+    text("kind", nullable=False),  # raised, answered
+    text("subject"),
 )
 contexts = Table(
     "sc_aggregates",
-    metadata,
-    Column("aggregate_id", String(36), primary_key=True),
-    Column("package", String(64), nullable=False),
-    Column("prime", String(40)),
-    Column("subcontractor", String(40)),
-    Column("reference", String(64)),
+    text("aggregate_id"),
+    text("package", nullable=False),
+    text("prime"),
+    text("subcontractor"),
+    text("reference"),
+    key=("aggregate_id",),
 )
 
 TABLES = (
@@ -246,9 +234,7 @@ class SupplyChainProjection:
             self._contexts[aggregate] = context
             return context
         if aggregate not in self._contexts:
-            found = writer.execute(
-                select(contexts).where(contexts.c.aggregate_id == aggregate)
-            ).first()
+            found = writer.first(f"{contexts.select_sql()} WHERE aggregate_id = ?", (aggregate,))
             if found is None:
                 return None
             self._contexts[aggregate] = {
@@ -399,18 +385,12 @@ def _creation_context(event: LedgerEvent) -> dict[str, Any] | None:
 def parts_in(session: Transaction, package_ref: str, handle: str) -> set[str]:
     """The parts ``handle`` took in a package besides commissioning it: ``prime`` where it
     bid, ``subcontractor`` where it was named, offered its service or was subcontracted."""
-    query = union(
-        select(bids.c.prime.label("handle"), literal("prime").label("part")).where(
-            bids.c.package == package_ref, bids.c.prime == handle
-        ),
-        *(
-            select(table.c.subcontractor, literal("subcontractor")).where(
-                table.c.package == package_ref, table.c.subcontractor == handle
-            )
-            for table in (promises, interests, subcontracts)
-        ),
-    )
-    return {row.part for row in session.execute(query)}
+    query = " UNION ".join([
+        "SELECT 'prime' FROM sc_bids WHERE package = ? AND prime = ?",
+        *(f"SELECT 'subcontractor' FROM {table} WHERE package = ? AND subcontractor = ?"
+          for table in ("sc_promises", "sc_interests", "sc_subcontracts")),
+    ])  # fmt: skip
+    return set(session.column(query, (package_ref, handle) * 4))
 
 
 @dataclass(frozen=True)
@@ -442,39 +422,34 @@ class PackageParts:
 
 def package_parts(session: Transaction, package_ref: str) -> PackageParts:
     """The parts taken in a package, from its view rows."""
-    commissioner = session.execute(
-        select(packages.c.commissioner).where(packages.c.package == package_ref)
-    ).scalar()
-    prime = session.execute(
-        select(package_changes.c.prime).where(
-            package_changes.c.package == package_ref, package_changes.c.kind == "award"
-        )
-    ).scalar()
-    bidders = frozenset(
-        session.execute(select(bids.c.prime).where(bids.c.package == package_ref)).scalars()
+    commissioner = session.scalar("SELECT commissioner FROM sc_packages WHERE package = ?",
+                                  (package_ref,))  # fmt: skip
+    prime = session.scalar(
+        "SELECT prime FROM sc_package_changes WHERE package = ? AND kind = 'award'", (package_ref,)
     )
-    subs = union(*(select(t.c.subcontractor).where(t.c.package == package_ref)
-                   for t in (promises, interests, subcontracts)))  # fmt: skip
+    bidders = frozenset(session.column("SELECT prime FROM sc_bids WHERE package = ?",
+                                       (package_ref,)))  # fmt: skip
+    subs = " UNION ".join(f"SELECT subcontractor FROM {table} WHERE package = ?"
+                          for table in ("sc_promises", "sc_interests", "sc_subcontracts"))  # fmt: skip
     aggregates = {
         row.aggregate_id: (row.prime, row.subcontractor)
-        for row in session.execute(select(contexts).where(contexts.c.package == package_ref))
+        for row in session.execute(
+            "SELECT aggregate_id, prime, subcontractor FROM sc_aggregates WHERE package = ?",
+            (package_ref,),
+        )
     }
     return PackageParts(commissioner, prime, bidders,
-                        frozenset(row[0] for row in session.execute(subs)), aggregates)  # fmt: skip
+                        frozenset(session.column(subs, (package_ref,) * 3)), aggregates)  # fmt: skip
 
 
 def subcontractors_of(session: Transaction, package_ref: str, prime: str) -> set[str]:
     """The subcontractors of ``prime`` in a package: named in its bid or holding a subcontract."""
-    query = union(
-        select(promises.c.subcontractor).where(
-            promises.c.package == package_ref, promises.c.prime == prime
-        ),
-        select(subcontracts.c.subcontractor).where(subcontracts.c.package == package_ref),
-    )
-    return {row[0] for row in session.execute(query)}
+    query = ("SELECT subcontractor FROM sc_promises WHERE package = ? AND prime = ? UNION "
+             "SELECT subcontractor FROM sc_subcontracts WHERE package = ?")  # fmt: skip
+    return set(session.column(query, (package_ref, prime, package_ref)))
 
 
 def has_package(session: Transaction, package_ref: str) -> bool:
     """Whether the views hold a package with this reference."""
-    query = select(packages.c.package).where(packages.c.package == package_ref).limit(1)
-    return session.execute(query).first() is not None
+    query = "SELECT 1 FROM sc_packages WHERE package = ? LIMIT 1"
+    return session.first(query, (package_ref,)) is not None

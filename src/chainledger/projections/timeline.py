@@ -12,36 +12,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
-
-from chainledger.adapters.local_store import Transaction
+from chainledger.adapters.local_store import Table, Transaction, integer, placeholders, quoted, text
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
 from chainledger.domain.package import PackageCreated
-from chainledger.projections.base import Writer, metadata
+from chainledger.projections.base import Writer
 from chainledger.projections.supply_chain import PackageParts, package_parts
 
 aggregates_table = Table(
     "view_aggregate_packages",
-    metadata,
-    Column("aggregate_id", String(36), primary_key=True),
-    Column("package", String(64), nullable=False, index=True),
+    text("aggregate_id"),
+    text("package", nullable=False, index=True),
+    key=("aggregate_id",),
 )
 
 timeline_table = Table(
     "view_timeline",
-    metadata,
-    Column("notification_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("package", String(64), nullable=False, index=True),
-    Column("recorded_at", String(40), nullable=False),
-    Column("on", String(10), nullable=False),
-    Column("ts", String(32), nullable=False),  # the signed timestamp, as signed_time writes it
-    Column("org", String(40), nullable=False),
-    Column("event_type", String(64), nullable=False),
-    Column("aggregate_id", String(36), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("event_hash", String(64), nullable=False),
-    Column("summary", Text, nullable=False),
+    integer("notification_id"),
+    text("package", nullable=False, index=True),
+    text("recorded_at", nullable=False),
+    text("on", nullable=False),
+    text("ts", nullable=False),  # the signed timestamp, as signed_time writes it
+    text("org", nullable=False),
+    text("event_type", nullable=False),
+    text("aggregate_id", nullable=False),
+    integer("version", nullable=False),
+    text("event_hash", nullable=False),
+    text("summary", nullable=False),
+    key=("notification_id",),
 )
 
 
@@ -61,7 +59,7 @@ class TimelineRow:
 
 
 # What a row shows (``ts`` only orders the rows; ``recorded_at`` shows when).
-_ROW_COLUMNS = [timeline_table.c[f.name] for f in fields(TimelineRow) if f.name != "role"]
+_ROW_COLUMNS = ", ".join(quoted(f.name) for f in fields(TimelineRow) if f.name != "role")
 
 
 def _with_role(row: Any, parts: PackageParts) -> TimelineRow:
@@ -111,26 +109,21 @@ class TimelineProjection:
             self._packages[aggregate] = package
             return package
         if aggregate not in self._packages:
-            query = select(aggregates_table.c.package).where(
-                aggregates_table.c.aggregate_id == aggregate
+            found = writer.first(
+                "SELECT package FROM view_aggregate_packages WHERE aggregate_id = ?", (aggregate,)
             )
-            found = writer.execute(query).scalar()
             if found is None:
                 return None
-            self._packages[aggregate] = found
+            self._packages[aggregate] = found[0]
         return self._packages[aggregate]
 
     @staticmethod
     def rows(session: Transaction, package: str) -> list[TimelineRow]:
         """The package's events in signed order: effective date, signed timestamp, then id."""
-        t = timeline_table
-        query = (
-            select(*_ROW_COLUMNS)
-            .where(t.c.package == package)
-            .order_by(t.c["on"], t.c.ts, t.c.notification_id)
-        )
+        query = (f"SELECT {_ROW_COLUMNS} FROM view_timeline WHERE package = ? "
+                 'ORDER BY "on", ts, notification_id')  # fmt: skip
         parts = package_parts(session, package)
-        return [_with_role(row, parts) for row in session.execute(query)]
+        return [_with_role(row, parts) for row in session.execute(query, (package,))]
 
     @staticmethod
     def rows_at(session: Transaction, notification_ids: Iterable[int]) -> dict[int, TimelineRow]:
@@ -140,9 +133,20 @@ class TimelineProjection:
         parts: dict[str, PackageParts] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            query = select(*_ROW_COLUMNS).where(timeline_table.c.notification_id.in_(chunk))
-            for row in session.execute(query):
+            query = (f"SELECT {_ROW_COLUMNS} FROM view_timeline "
+                     f"WHERE notification_id IN ({placeholders(chunk)})")  # fmt: skip
+            for row in session.execute(query, chunk):
                 if row.package not in parts:
                     parts[row.package] = package_parts(session, row.package)
                 found[row.notification_id] = _with_role(row, parts[row.package])
         return found
+
+
+def notification_ids(session: Transaction, package: str, up_to: int | None = None) -> list[int]:
+    """The notification ids of the package's events, in the ledger's order (up to ``up_to``)."""
+    if up_to is None:
+        query, parameters = "", (package,)
+    else:
+        query, parameters = " AND notification_id <= ?", (package, up_to)
+    return session.column(f"SELECT notification_id FROM view_timeline WHERE package = ?{query} "
+                          "ORDER BY notification_id", parameters)  # fmt: skip
