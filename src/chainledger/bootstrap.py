@@ -8,9 +8,9 @@ import importlib
 from pathlib import Path
 from typing import Any, ClassVar
 
-from chainledger.adapters.event_store import database_url, sqlite_path
 from chainledger.adapters.keystore import Keystore
 from chainledger.adapters.local_store import default_state_dir
+from chainledger.adapters.locations import database_url, sqlite_path
 from chainledger.adapters.remote_store import is_remote
 from chainledger.application.ledger import LedgerCore
 from chainledger.application.ports import EventStore

@@ -9,8 +9,6 @@ database are exactly the bytes that were signed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -19,39 +17,20 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Table, inspect
 from sqlalchemy.schema import sort_tables
 
-from chainledger.domain.events import LedgerEvent, decode_event, located, stored_state
-from chainledger.errors import InvalidValue, LedgerUnavailable, TamperError
-
-DEFAULT_LEDGER = "chainledger.db"
-APPLICATION_NAME = "ChainLedger"
-EVENTS_TABLE = "chainledger_events"
-
-
-def failure_reason(error: BaseException) -> str:
-    """The database driver's own one-line reason for ``error`` (no SQL, no parameters)."""
-    cause: BaseException = error
-    while True:
-        inner = getattr(cause, "orig", None) or cause.__cause__
-        if inner is None or inner is cause:
-            break
-        cause = inner
-    lines = str(cause).strip().splitlines()
-    reason = lines[0] if lines else type(cause).__name__
-    # SQLite quotes the undecodable value itself: keep binary out of messages.
-    reason = reason.split(" with text '", 1)[0]
-    return "".join(ch if ch.isprintable() else "?" for ch in reason)[:300]
-
-
-EDITED_INTO_TEXT = (
-    "a stored event's bytes were edited into text in the database, behind the application's "
-    "back (see which with: chainledger audit verify)"
+from chainledger.adapters.locations import (  # noqa: F401 - also read from here
+    APPLICATION_NAME,
+    DEFAULT_LEDGER,
+    EDITED_INTO_TEXT,
+    EVENTS_TABLE,
+    StoredRow,
+    database_url,
+    describe,
+    edited_into_text,
+    failure_reason,
+    sqlite_path,
 )
-
-
-def edited_into_text(error: BaseException) -> bool:
-    """Is ``error`` SQLite failing to read a stored event's bytes that someone made text
-    (e.g. with ``replace()``): data edited behind the application's back?"""
-    return failure_reason(error).startswith("Could not decode to UTF-8 column 'state'")
+from chainledger.domain.events import LedgerEvent, decode_event, stored_state
+from chainledger.errors import LedgerUnavailable, TamperError
 
 
 def create_missing_tables(engine: Any, tables: Sequence[Table]) -> None:
@@ -74,37 +53,12 @@ def create_missing_tables(engine: Any, tables: Sequence[Table]) -> None:
                 raise
 
 
-def database_url(ledger: str) -> str:
-    """An SQLAlchemy URL for ``--ledger``: a file path means an embedded SQLite file."""
-    if not ledger or not ledger.strip():
-        raise InvalidValue("the ledger location is empty")
-    if "://" in ledger:
-        return ledger
-    return "sqlite:///" + str(Path(ledger).expanduser().resolve())
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file behind an SQLite URL, or None for other databases."""
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
-    return None
-
-
 def param_marker(dialect: Any) -> str:
     """The DB-API placeholder for one parameter: ``?`` for SQLite, ``%s`` for psycopg."""
     markers = {"qmark": "?", "format": "%s", "pyformat": "%s"}
     if dialect.paramstyle not in markers:
         raise NotImplementedError(f"parameter style {dialect.paramstyle}")
     return markers[dialect.paramstyle]
-
-
-def describe(url: str) -> str:
-    """A URL safe to print: the file for SQLite, no password for servers."""
-    path = sqlite_path(url)
-    if path is not None:
-        return str(path)
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
 
 
 class SignedEventMapper(Mapper[UUID]):
@@ -135,27 +89,6 @@ class SignedEventMapper(Mapper[UUID]):
             originator_version=stored_event.originator_version,
             topic=stored_event.topic,
         )
-
-
-@dataclass(frozen=True)
-class StoredRow:
-    """A stored event with its place in the global order."""
-
-    id: int
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    state: bytes
-
-    def event(self) -> LedgerEvent:
-        """The domain event stored here, knowing its notification id."""
-        event = decode_event(
-            self.state,
-            originator_id=self.originator_id,
-            originator_version=self.originator_version,
-            topic=self.topic,
-        )
-        return located(event, self.id)
 
 
 def uuid_parameter(table: Any, dialect: Any) -> Any:

@@ -33,7 +33,7 @@ from typing import Any
 from uuid import UUID
 
 from chainledger.adapters.crypto import verify
-from chainledger.adapters.event_store import StoredRow
+from chainledger.adapters.locations import StoredRow
 from chainledger.domain.checkpoint import (
     EVIDENCE_FORMAT,
     ORIGIN_PREFIX,

@@ -34,18 +34,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import literal, select
-
-from chainledger.adapters import merkle_store
 from chainledger.adapters.crypto import verify
-from chainledger.adapters.event_store import EventRows
 from chainledger.domain.canonical import GENESIS_HASH, digest
 from chainledger.domain.checkpoint import Checkpoint
 from chainledger.domain.events import (
@@ -293,6 +287,8 @@ def _start_worker(
     types: frozenset[str],
     authority: Authority,
 ) -> None:
+    from chainledger.adapters.event_store import EventRows
+
     _know(EventRows.at(url, table), ledger_id, spans, types, authority)
 
 
@@ -597,6 +593,8 @@ def audit_ledger(
     else:
         url = app.store.url
         table = app.store.recorder.events_table_name
+        from chainledger.adapters.event_store import EventRows
+
         rows = EventRows.at(url, table)
     # Cut by the ids that exist, not by their values: one row with id 2**63-1 must not
     # make the audit walk 2**63 ids.
@@ -619,6 +617,9 @@ def audit_ledger(
     latest = LatestSigned()
     walk = TreeWalk([c.size for _, c in checkpoints])
     if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
         pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                                    initializer=_start_worker, initargs=initargs)  # fmt: skip
         results: Iterator[RangeResult] = pool.map(check_range, ranges)
@@ -653,6 +654,8 @@ def audit_ledger(
 
 def _check_stored_tree(app: Any, report: AuditReport, walk: TreeWalk) -> None:
     """The stored tree (which proofs and checkpoints are made from) must be the events' tree."""
+    from chainledger.adapters import merkle_store
+
     try:
         with app.store.transaction(commit=False) as session:
             head = merkle_store.read_head(session)
@@ -694,6 +697,10 @@ def _id_bytes(nid: int) -> bytes:
 def _stored_level_digests(app: Any) -> dict[int, bytes]:
     """The stored tree's nodes, digested as ``TreeWalk.level_digests`` digests the events'
     tree (read in key order, streamed)."""
+    from sqlalchemy import literal, select
+
+    from chainledger.adapters import merkle_store
+
     leaves, nodes = merkle_store.leaves_table, merkle_store.nodes_table
     digests: dict[int, Any] = {}
     with app.store.transaction(commit=False) as session:

@@ -18,7 +18,7 @@ import sqlalchemy.exc
 
 from chainledger.adapters import imported_store
 from chainledger.adapters.crypto import Ed25519Signer
-from chainledger.adapters.event_store import failure_reason
+from chainledger.adapters.locations import failure_reason
 from chainledger.application.bundles import (
     BundleEvent,
     VerifiedBundle,

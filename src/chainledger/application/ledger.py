@@ -22,9 +22,6 @@ from chainledger.adapters.crypto import (
     Opener,
     VerifiedSignatures,
 )
-from chainledger.adapters.event_store import (
-    StoredRow,
-)
 from chainledger.adapters.keystore import Keystore
 from chainledger.adapters.local_store import (
     LocalStore,
@@ -32,6 +29,7 @@ from chainledger.adapters.local_store import (
     prepare_state_dir,
     store_path,
 )
+from chainledger.adapters.locations import StoredRow
 from chainledger.application.authorisation import Registry
 from chainledger.application.catch_up import ProjectionEngine
 from chainledger.application.ports import EventStore

@@ -31,7 +31,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from chainledger.adapters.crypto import Ed25519Signer, Opener
-    from chainledger.adapters.event_store import StoredRow
+    from chainledger.adapters.locations import StoredRow
     from chainledger.application.catch_up import ProjectionEngine
     from chainledger.domain.aggregate import LedgerAggregate
     from chainledger.domain.events import LedgerEvent

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
-from chainledger.adapters.event_store import StoredRow
+from chainledger.adapters.locations import StoredRow
 from chainledger.application.audit import KeySpan, check_rows
 from chainledger.domain.canonical import GENESIS_HASH
 from chainledger.domain.events import EVENT_TYPES, LedgerEvent, split_state

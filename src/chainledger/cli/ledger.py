@@ -38,7 +38,7 @@ def init(
       chainledger init --name "Barnet employment support" \\
           --registrar "Barnet Council" --identifier GB-GOR-E09000003
     """
-    from chainledger.adapters.event_store import database_url, describe
+    from chainledger.adapters.locations import database_url, describe
 
     if registrar is None and (identifier or handle):
         raise click.UsageError("--identifier and --handle describe the registrar: give --registrar")

@@ -22,7 +22,7 @@ def _database_failure(error: Exception) -> str | None:
     import sqlalchemy.exc
     from eventsourcing.persistence import PersistenceError
 
-    from chainledger.adapters.event_store import EDITED_INTO_TEXT, edited_into_text, failure_reason
+    from chainledger.adapters.locations import EDITED_INTO_TEXT, edited_into_text, failure_reason
 
     if not isinstance(error, (sqlalchemy.exc.SQLAlchemyError, PersistenceError)):
         return None

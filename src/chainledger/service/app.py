@@ -55,7 +55,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from chainledger.adapters import merkle_store
-from chainledger.adapters.event_store import StoredRow
+from chainledger.adapters.locations import StoredRow
 from chainledger.application.submissions import Step, Submissions
 from chainledger.bootstrap import ChainLedger
 from chainledger.domain.checkpoint import ORIGIN_PREFIX
