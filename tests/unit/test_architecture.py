@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import chainledger
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = SRC / "chainledger"
 
@@ -161,6 +163,28 @@ def test_each_use_case_belongs_to_one_service_and_none_is_the_cores() -> None:
             if not name.startswith("__"):
                 assert found[name] == attribute
                 assert not hasattr(LedgerCore, name), f"{attribute}.{name} is the core's too"
+
+
+def test_the_event_registry_names_every_module_that_declares_events() -> None:
+    """``registered()`` loads the modules in ``DECLARING_MODULES``; an event type declared
+    anywhere else would be unreadable to a command that had not imported its module."""
+    from chainledger.domain.events import DECLARING_MODULES
+
+    domain = Path(chainledger.__file__).parent / "domain"
+    declaring = {f"chainledger.domain.{path.stem}" for path in domain.glob("*.py")
+                 if "@ledger_event(" in path.read_text(encoding="utf-8")}  # fmt: skip
+    assert declaring == set(DECLARING_MODULES)
+
+
+def test_the_facade_knows_every_public_use_case_of_each_service() -> None:
+    """``USE_CASES`` (which lets the façade import only the service it calls) lists exactly
+    each service's public use cases: a new one missing there, or an old one left, fails."""
+    from chainledger.bootstrap import SERVICES, USE_CASES, service_class
+
+    assert set(USE_CASES) == set(SERVICES)
+    for attribute, names in USE_CASES.items():
+        public = {name for name in vars(service_class(attribute)) if not name.startswith("_")}
+        assert sorted(names) == sorted(public), attribute
 
 
 def test_a_command_loads_only_the_services_it_uses(tmp_path: Path) -> None:

@@ -44,9 +44,9 @@ from chainledger.domain.canonical import GENESIS_HASH, digest
 from chainledger.domain.checkpoint import Checkpoint
 from chainledger.domain.events import (
     CONTENT_FORMAT,
-    EVENT_TYPES,
     UNSIGNED,
     decode_event,
+    registered,
     split_state,
 )
 from chainledger.domain.identity import (
@@ -61,7 +61,6 @@ from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.keys import decode_key, key_fingerprint, possession_statement
 from chainledger.domain.ledger import ANCHORED_VERSION, LedgerCreated, anchored_ledger_id
 from chainledger.domain.merkle import append_leaf, edge_root, leaf_hash
-from chainledger.domain.model import EVENT_TYPES as _REGISTERED  # noqa: F401 - every type
 from chainledger.domain.organisation import (
     OrganisationRegistered,
     SigningKeyRevoked,
@@ -386,7 +385,7 @@ def _check_event(
         yield "content belongs to another aggregate, version or type: events were moved or swapped"
     if event_type not in known["types"]:
         yield f"unknown event type {event_type!r}"
-    elif same_row and event_type in EVENT_TYPES:  # (a worker knows the domain's own types)
+    elif same_row and event_type in registered():  # (a worker knows the domain's own types)
         try:  # a signed event must also be one the application can read
             decode_event(state, originator_id=aggregate, originator_version=version, topic=topic)
         except TamperError as error:
@@ -611,7 +610,7 @@ def audit_ledger(
     ledger_id, spans, organisations, authority = key_spans(rows.of_types(KEY_TYPES))
     report.ledger_id, report.organisations = ledger_id, organisations
     # The event types this process knows (a worker process imports only the domain's own).
-    initargs = (url, table, ledger_id, spans, frozenset(EVENT_TYPES), authority)
+    initargs = (url, table, ledger_id, spans, frozenset(registered()), authority)
     chains: dict[UUID, tuple[int, str]] = {}
     expected = 1
     latest = LatestSigned()

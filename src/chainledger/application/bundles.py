@@ -46,7 +46,7 @@ from chainledger.application.audit import (
 )
 from chainledger.application.proofs import b64, required_field, unb64
 from chainledger.domain.checkpoint import SignedCheckpoint, parse_checkpoint
-from chainledger.domain.events import EVENT_TYPES, SIGNATURE_LENGTH, split_state
+from chainledger.domain.events import SIGNATURE_LENGTH, registered, split_state
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, package_id
 from chainledger.domain.ledger import LedgerCreated
 from chainledger.domain.merkle import HASH_SIZE, leaf_hash, verify_inclusion
@@ -247,7 +247,7 @@ def audit_events(
     if found_id != str(ledger_id):
         return {}, [(genesis, f"the genesis is not that of ledger {ledger_id}")]
     result = check_rows(rows, {"ledger_id": found_id, "spans": spans, "authority": authority,
-                               "types": frozenset(EVENT_TYPES)})  # fmt: skip
+                               "types": frozenset(registered())})  # fmt: skip
     report = AuditReport()
     walk_chains(result, report, {}, 1, gaps_are_deletions=False)
     by_position = {e.position + 1: e for e in events}

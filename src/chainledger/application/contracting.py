@@ -14,28 +14,28 @@ subcontractor), but never as its own subcontractor, nor in a package it commissi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from chainledger.application.steps import signed_step
-from chainledger.domain.aggregate import LedgerAggregate
+from chainledger.application.unit_of_work import (  # noqa: F401 - also read from here
+    MAX_TEXT,
+    UnitOfWork,
+    text_field,
+    unit_of_work,
+)
 from chainledger.domain.bid import Bid, BidStatus, DisputeReason
 from chainledger.domain.concern import Concern, ExpressionOfInterest
-from chainledger.domain.events import LedgerEvent, Signer
+from chainledger.domain.events import Signer
 from chainledger.domain.ids import (
     bid_id,
     concern_id,
     interest_id,
     invoice_id,
-    organisation_id,
     package_id,
     subcontract_id,
 )
 from chainledger.domain.invoice import Invoice
-from chainledger.domain.organisation import Organisation
 from chainledger.domain.package import Direction, Kpi, Package, PackageStatus
 from chainledger.domain.quantities import (
     Cadence,
@@ -52,7 +52,6 @@ from chainledger.domain.values import (
     Role,
     check_handle,
     check_reference,
-    check_text,
     parse_enum,
 )
 from chainledger.errors import InvalidValue, NotFound, Refused
@@ -61,72 +60,7 @@ from chainledger.projections.supply_chain import parts_in
 if TYPE_CHECKING:
     from chainledger.application.ports import LedgerPort
 
-MAX_TEXT = 2000
 SUBCONTRACTOR_PART = "be a subcontractor in it"
-
-
-class UnitOfWork:
-    """The aggregates one command (or one import) reads and changes, saved together."""
-
-    def __init__(self, ledger: LedgerPort) -> None:
-        self.ledger = ledger
-        self._aggregates: dict[UUID, LedgerAggregate] = {}
-        self._absent: set[UUID] = set()
-
-    def get(self, aggregate_id: UUID) -> Any:
-        """The aggregate (this unit's copy), or None if nothing is recorded under the id."""
-        if aggregate_id not in self._aggregates:
-            if aggregate_id in self._absent:
-                return None
-            try:
-                self._aggregates[aggregate_id] = self.ledger.load(aggregate_id)
-            except NotFound:
-                # If someone else records it meanwhile, saving this unit is a conflict.
-                self._absent.add(aggregate_id)
-                return None
-        return self._aggregates[aggregate_id]
-
-    def organisation(self, handle: str, what: str = "organisation") -> Organisation:
-        """``handle``'s record (this unit's copy); ``what`` names it in the error."""
-        organisation = self.get(organisation_id(check_handle(handle)))
-        if organisation is None:
-            raise NotFound(f"no {what} with handle {handle!r} in this ledger")
-        return organisation
-
-    def add(self, aggregate: LedgerAggregate) -> None:
-        if aggregate.id in self._aggregates and self._aggregates[aggregate.id] is not aggregate:
-            raise Refused("this record already exists")
-        self._absent.discard(aggregate.id)
-        self._aggregates[aggregate.id] = aggregate
-
-    def commit(self) -> list[LedgerEvent]:
-        """Save every change in one transaction; returns the events written.
-
-        The unit keeps its aggregates, up to date, so it can go on to another batch.
-        """
-        changed = [a for a in self._aggregates.values() if a.pending_events]
-        return self.ledger.save_aggregates(*changed) if changed else []
-
-
-def text_field(value: Any, what: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidValue(f"{what} must not be empty")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidValue(f"{what} must be text, not {type(value).__name__}")
-    return check_text(value, what, max_length=max_length)
-
-
-@contextmanager
-def unit_of_work(ledger: LedgerPort, uow: UnitOfWork | None = None) -> Iterator[UnitOfWork]:
-    """Use ``uow`` if given (a bulk import), else a fresh unit committed on success."""
-    if uow is not None:
-        yield uow
-        return
-    fresh = UnitOfWork(ledger)
-    yield fresh
-    fresh.commit()
 
 
 class Contracting:

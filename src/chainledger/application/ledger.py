@@ -33,9 +33,6 @@ from chainledger.adapters.locations import StoredRow
 from chainledger.application.authorisation import Registry
 from chainledger.application.catch_up import ProjectionEngine
 from chainledger.application.ports import EventStore
-from chainledger.domain import (
-    model,  # noqa: F401 - registers every event type
-)
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.events import UNSIGNED, LedgerEvent, decode_event, located
 from chainledger.domain.facts import PackageFacts

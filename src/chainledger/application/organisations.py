@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chainledger.adapters.crypto import Ed25519Signer, raw_public_key, raw_x25519_public_key
-from chainledger.application.contracting import UnitOfWork, unit_of_work
 from chainledger.application.steps import signed_step
+from chainledger.application.unit_of_work import UnitOfWork, unit_of_work
 from chainledger.domain.events import Signer, now
 from chainledger.domain.identity import (
     IdentifierClaim,

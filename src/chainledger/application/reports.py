@@ -16,7 +16,6 @@ from chainledger.application.organisations import Organisations
 from chainledger.application.reviews import Reviews
 from chainledger.domain import (
     assessment,
-    model,  # noqa: F401 - registers every event type
     review_analysis,
 )
 from chainledger.domain.assessment import Thresholds

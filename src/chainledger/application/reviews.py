@@ -20,14 +20,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chainledger.adapters.crypto import Opener, seal_to
-from chainledger.application.contracting import UnitOfWork, text_field, unit_of_work
 from chainledger.application.organisations import Organisations
 from chainledger.application.steps import signed_step
+from chainledger.application.unit_of_work import UnitOfWork, text_field, unit_of_work
 from chainledger.domain import review_analysis
 from chainledger.domain.assessment import Finding, Thresholds, review_evidence
 from chainledger.domain.events import Signer
 from chainledger.domain.ids import package_id, rating_id, review_round_id
-from chainledger.domain.package import Package, PackageStatus
 from chainledger.domain.quantities import Period
 from chainledger.domain.review import (
     DEFAULT_DIMENSIONS,
@@ -51,6 +50,7 @@ from chainledger.projections.supply_chain import subcontractors_of
 
 if TYPE_CHECKING:
     from chainledger.application.ports import LedgerPort
+    from chainledger.domain.package import Package
 
 RATER = "rater"
 OWNER = "owner"
@@ -112,6 +112,8 @@ class Reviews:
         ``min_group`` (at least 3) is the smallest group of raters whose aggregate the
         shared view shows; it is fixed with the round, so views cannot differ by it.
         """
+        from chainledger.domain.package import PackageStatus
+
         package, period = self._place(package, period)
         chosen = tuple(parse_dimension(d) for d in dimensions) or DEFAULT_DIMENSIONS
         k = check_min_group(min_group)

@@ -19,7 +19,7 @@ from uuid import UUID
 from chainledger.adapters.locations import StoredRow
 from chainledger.application.audit import KeySpan, check_rows
 from chainledger.domain.canonical import GENESIS_HASH
-from chainledger.domain.events import EVENT_TYPES, LedgerEvent, split_state
+from chainledger.domain.events import LedgerEvent, registered, split_state
 from chainledger.domain.identity import IDENTITY_TYPES, Authority, OrganisationRecovered
 from chainledger.domain.ids import LEDGER_AGGREGATE_ID, organisation_id
 from chainledger.domain.keys import decode_key, key_fingerprint
@@ -73,7 +73,7 @@ class Verifier:
         if self.ledger_id is None:
             self.ledger_id = _genesis_ledger_id(row)
         known = {"ledger_id": self.ledger_id, "spans": self.spans, "authority": self.authority,
-                 "types": frozenset(EVENT_TYPES)}  # fmt: skip
+                 "types": frozenset(registered())}  # fmt: skip
         result = check_rows(
             [(row.id, aggregate, row.originator_version, row.topic, row.state)], known
         )

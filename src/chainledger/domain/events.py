@@ -10,6 +10,7 @@ verifier checks the stored bytes directly and never re-encodes.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import types
 import typing
@@ -72,8 +73,11 @@ class LedgerEvent:
 
     type_name: ClassVar[str] = ""
     creates: ClassVar[type | None] = None  # the aggregate class a creation event starts
-    _codec: ClassVar[tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...]] = ()
-    _optional: ClassVar[frozenset[str]] = frozenset()  # fields that may be absent (read as None)
+    # (field, encode, decode) for each of the class's own fields, and the fields that may be
+    # absent (read as None): made from the type hints when the class is first encoded or
+    # decoded, not when it is declared (a command that handles no event of a type pays
+    # nothing for it)
+    _codec_made: ClassVar[tuple[Codec, frozenset[str]] | None] = None
 
     originator_id: UUID
     originator_version: int
@@ -96,7 +100,7 @@ class LedgerEvent:
 
     def fields(self) -> dict[str, Any]:
         """The event's own fields, encoded as JSON values."""
-        return {name: encode(getattr(self, name)) for name, encode, _ in self._codec}
+        return {name: encode(getattr(self, name)) for name, encode, _ in codec(type(self))[0]}
 
     def envelope(self) -> dict[str, Any]:
         """Everything the signature covers, as a JSON object."""
@@ -160,7 +164,30 @@ class LedgerEvent:
         )
 
 
+# Every event type declared so far, by type name. A module declares its types when it is
+# imported, so a command that handles only some records loads only their modules;
+# ``registered()`` loads them all (decoding, and any check of a type name, asks it).
 EVENT_TYPES: dict[str, type[LedgerEvent]] = {}
+
+
+# The modules that declare event types (a test checks that no other does): the registry
+# names them, as a plugin registry names its plugins, rather than importing them.
+DECLARING_MODULES = tuple(f"chainledger.domain.{name}" for name in (
+    "bid", "concern", "identity", "invoice", "ledger", "organisation", "package", "review",
+    "subcontract",
+))  # fmt: skip
+
+
+def registered() -> dict[str, type[LedgerEvent]]:
+    """Every event type of the domain, by type name (declaring those not loaded yet)."""
+    if not _all_declared:
+        for module in DECLARING_MODULES:
+            importlib.import_module(module)
+        _all_declared.append(True)
+    return EVENT_TYPES
+
+
+_all_declared: list[bool] = []
 
 
 TEvent = typing.TypeVar("TEvent", bound=type[LedgerEvent])
@@ -178,21 +205,34 @@ def ledger_event(type_name: str) -> Callable[[TEvent], TEvent]:
             raise TypeError(f"event type {type_name!r} is declared twice")
         cls = dataclass(frozen=True, kw_only=True)(cls)
         cls.type_name = type_name
+        cls._codec_made = None
+        EVENT_TYPES[type_name] = cls
+        return cls
+
+    return declare
+
+
+Codec = tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...]
+
+
+def codec(cls: type[LedgerEvent]) -> tuple[Codec, frozenset[str]]:
+    """(field, encode, decode) for each of an event class's own fields, and those of its
+    fields that may be absent; made once per class, when first needed."""
+    made = cls._codec_made
+    if made is None:
         hints = typing.get_type_hints(cls)
-        cls._codec = tuple(
+        fields = tuple(
             (f.name, *_codec_for(hints[f.name]))
             for f in dataclasses.fields(cls)
             if f.name not in BASE_FIELDS
         )
         # Fields that may be None may also be absent: an event recorded before such a
         # field was added reads with None there (its signed content is unchanged).
-        cls._optional = frozenset(
-            name for name, *_ in cls._codec if type(None) in typing.get_args(hints[name])
+        optional = frozenset(
+            name for name, *_ in fields if type(None) in typing.get_args(hints[name])
         )
-        EVENT_TYPES[type_name] = cls
-        return cls
-
-    return declare
+        made = cls._codec_made = (fields, optional)
+    return made
 
 
 def _codec_for(tp: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
@@ -339,7 +379,7 @@ def decode_event(
     signature, content = split_state(state)
     try:
         envelope = json.loads(content)
-        event_class = EVENT_TYPES[envelope["type"]]
+        event_class = EVENT_TYPES.get(envelope["type"]) or registered()[envelope["type"]]
         if envelope["format"] != CONTENT_FORMAT:
             raise tamper(f"unknown content format {envelope['format']!r}")
         if envelope["aggregate"] != str(originator_id):
@@ -349,11 +389,11 @@ def decode_event(
         if envelope["type"] != topic:
             raise tamper("content type differs from the stored event type")
         values = envelope["fields"]
+        own, optional = codec(event_class)
         fields = {
-            name: decode(values[name] if name in values or name not in event_class._optional
-                         else None)
-            for name, _, decode in event_class._codec
-        }  # fmt: skip
+            name: decode(values[name] if name in values or name not in optional else None)
+            for name, _, decode in own
+        }
         event = event_class(
             originator_id=originator_id,
             originator_version=originator_version,

@@ -5,10 +5,12 @@ a catch-up's inserts. The tables live in the reader's verified store
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chainledger.adapters.local_store import Table, Transaction
-from chainledger.domain.events import LedgerEvent
+
+if TYPE_CHECKING:
+    from chainledger.domain.events import LedgerEvent
 
 __all__ = ["Projection", "Writer"]
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainledger.adapters.local_store import Table, Transaction, integer, text
-from chainledger.domain import review
 from chainledger.domain.events import LedgerEvent
-from chainledger.domain.keys import decode_key
-from chainledger.domain.review import Dimension
 from chainledger.projections.base import Writer
+
+if TYPE_CHECKING:
+    from chainledger.domain.review import Dimension
 
 rounds_table = Table(
     "rv_rounds",
@@ -96,13 +96,13 @@ class ReviewsProjection:
     def apply(self, event: LedgerEvent, writer: Writer) -> None:
         e: Any = event
         base = {"nid": e.notification_id, "on": e.on.isoformat()}
-        if isinstance(e, review.ReviewRoundOpened):
+        if e.type_name == "ReviewRoundOpened":
             writer.insert(rounds_table, {
                 **base, "round": str(e.originator_id), "package": e.package, "period": e.period, "kind": "opened", "org": e.org,
                 "dimensions": json.dumps([[d.slug, d.title] for d in e.dimensions]),
                 "owner_key": e.owner_key, "min_group": e.min_group,
             })  # fmt: skip
-        elif isinstance(e, review.ReviewRoundClosed | review.ReviewRoundFinalised):
+        elif e.type_name in ("ReviewRoundClosed", "ReviewRoundFinalised"):
             opened = writer.first(
                 "SELECT package, period FROM rv_rounds WHERE round = ? AND kind = 'opened'",
                 (str(e.originator_id),),
@@ -111,16 +111,16 @@ class ReviewsProjection:
                 writer.insert(rounds_table, {**base, "round": str(e.originator_id),
                                              "package": opened.package,
                                              "period": opened.period, "org": e.org,
-                                             "kind": "closed" if isinstance(e, review.ReviewRoundClosed) else "finalised",
+                                             "kind": "closed" if e.type_name == "ReviewRoundClosed" else "finalised",
                                              "dimensions": None, "owner_key": None,
                                              "min_group": None})  # fmt: skip
-        elif isinstance(e, review.RatingCommitted):
+        elif e.type_name == "RatingCommitted":
             place = {"package": e.package, "period": e.period, "rater": e.org, "ratee": e.ratee}
             self._ratings[str(e.originator_id)] = place
             writer.insert(ratings_table, {**base, **place, "rating": str(e.originator_id),
                                           "kind": "committed", "commitment": e.commitment,
                                           "sealed": None})  # fmt: skip
-        elif isinstance(e, review.RatingRevealed):
+        elif e.type_name == "RatingRevealed":
             place = self._place(str(e.originator_id), writer)
             if place is not None:
                 writer.insert(ratings_table, {**base, **place, "rating": str(e.originator_id),
@@ -143,6 +143,9 @@ def rounds(
     session: Transaction, package: str | None = None, period: str | None = None
 ) -> list[RoundRow]:
     """Every review round (of one package, one period), oldest first."""
+    from chainledger.domain.keys import decode_key
+    from chainledger.domain.review import Dimension
+
     conditions = [(name, value) for name, value in (("package", package), ("period", period))
                   if value is not None]  # fmt: skip
     where = " AND ".join(f"{name} = ?" for name, _ in conditions)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainledger.adapters.local_store import Column, Table, Transaction, integer, text
-from chainledger.domain import bid, concern, invoice, package, subcontract
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
 from chainledger.domain.terms import TERM_FIELDS, Terms
@@ -175,40 +174,40 @@ class SupplyChainProjection:
 
     def __init__(self) -> None:
         self._contexts: dict[str, dict[str, Any]] = {}
-        self._handlers: dict[type, Callable[[Any, dict[str, Any], Writer], None]] = {
-            package.PackageCreated: self._package_created,
-            package.KpiDefined: self._kpi_defined,
-            package.PackageAwarded: self._package_changed,
-            package.ContractValueVaried: self._package_changed,
-            package.PackageClosed: self._package_changed,
-            bid.BidSubmitted: self._bid_submitted,
-            bid.BidWithdrawn: self._bid_answered,
-            bid.PromiseAcknowledged: self._bid_answered,
-            bid.PromiseDisputed: self._bid_answered,
-            bid.ShortfallExplained: self._bid_answered,
-            concern.InterestExpressed: self._interest,
-            subcontract.SubcontractIssued: self._subcontract_issued,
-            subcontract.SubcontractAccepted: self._subcontract_changed,
-            subcontract.VariationProposed: self._subcontract_changed,
-            subcontract.VariationAccepted: self._subcontract_changed,
-            subcontract.VariationDisputed: self._subcontract_changed,
-            subcontract.FailingProviderProcessStarted: self._subcontract_changed,
-            subcontract.ReferralsSent: self._referrals,
-            subcontract.ReferralsConfirmed: self._referrals,
-            subcontract.PerformanceReported: self._kpi_report,
-            subcontract.PerformanceAttested: self._kpi_report,
-            invoice.InvoiceSubmitted: self._invoice,
-            invoice.PaymentRecorded: self._payment,
-            invoice.PaymentConfirmed: self._payment,
-            concern.ConcernRaised: self._concern,
-            concern.ConcernResponded: self._concern,
+        self._handlers: dict[str, Callable[[Any, dict[str, Any], Writer], None]] = {
+            "PackageCreated": self._package_created,
+            "KpiDefined": self._kpi_defined,
+            "PackageAwarded": self._package_changed,
+            "ContractValueVaried": self._package_changed,
+            "PackageClosed": self._package_changed,
+            "BidSubmitted": self._bid_submitted,
+            "BidWithdrawn": self._bid_answered,
+            "PromiseAcknowledged": self._bid_answered,
+            "PromiseDisputed": self._bid_answered,
+            "ShortfallExplained": self._bid_answered,
+            "InterestExpressed": self._interest,
+            "SubcontractIssued": self._subcontract_issued,
+            "SubcontractAccepted": self._subcontract_changed,
+            "VariationProposed": self._subcontract_changed,
+            "VariationAccepted": self._subcontract_changed,
+            "VariationDisputed": self._subcontract_changed,
+            "FailingProviderProcessStarted": self._subcontract_changed,
+            "ReferralsSent": self._referrals,
+            "ReferralsConfirmed": self._referrals,
+            "PerformanceReported": self._kpi_report,
+            "PerformanceAttested": self._kpi_report,
+            "InvoiceSubmitted": self._invoice,
+            "PaymentRecorded": self._payment,
+            "PaymentConfirmed": self._payment,
+            "ConcernRaised": self._concern,
+            "ConcernResponded": self._concern,
         }
 
     def reset(self) -> None:
         self._contexts = {}
 
     def apply(self, event: LedgerEvent, writer: Writer) -> None:
-        handler = self._handlers.get(type(event))
+        handler = self._handlers.get(event.type_name)
         if handler is None:
             return
         context = self._context(event, writer)
@@ -266,9 +265,9 @@ class SupplyChainProjection:
     def _package_changed(e: Any, c: dict[str, Any], w: Writer) -> None:
         row = {**c["row"], "prime": None, "price": None, "previous": None, "value": None,
                "reason": None}  # fmt: skip
-        if isinstance(e, package.PackageAwarded):
+        if e.type_name == "PackageAwarded":
             row.update(kind="award", prime=e.prime, price=str(e.price))
-        elif isinstance(e, package.ContractValueVaried):
+        elif e.type_name == "ContractValueVaried":
             row.update(kind="vary", previous=str(e.previous), value=str(e.value), reason=e.reason)
         else:
             row.update(kind="close", reason=e.reason)
@@ -286,11 +285,11 @@ class SupplyChainProjection:
     def _bid_answered(e: Any, c: dict[str, Any], w: Writer) -> None:
         row = {**c["row"], "prime": c["prime"], "subcontractor": e.org, "reason": None,
                "note": None}  # fmt: skip
-        if isinstance(e, bid.PromiseAcknowledged):
+        if e.type_name == "PromiseAcknowledged":
             row.update(kind="acknowledged")
-        elif isinstance(e, bid.PromiseDisputed):
+        elif e.type_name == "PromiseDisputed":
             row.update(kind="disputed", reason=e.reason.value, note=e.note)
-        elif isinstance(e, bid.ShortfallExplained):
+        elif e.type_name == "ShortfallExplained":
             row.update(kind="explained", subcontractor=e.subcontractor, note=e.explanation)
         else:
             row.update(kind="withdrawn", subcontractor=None, note=e.reason)
@@ -309,13 +308,13 @@ class SupplyChainProjection:
     def _subcontract_changed(e: Any, c: dict[str, Any], w: Writer) -> None:
         row: dict[str, Any] = {**c["row"], "subcontractor": c["subcontractor"], "number": None,
                                "reason": None, **dict.fromkeys(TERM_FIELDS)}  # fmt: skip
-        if isinstance(e, subcontract.SubcontractAccepted):
+        if e.type_name == "SubcontractAccepted":
             row.update(kind="accepted")
-        elif isinstance(e, subcontract.VariationProposed):
+        elif e.type_name == "VariationProposed":
             row.update(kind="proposed", number=e.number, reason=e.reason, **_terms(e.terms))
-        elif isinstance(e, subcontract.VariationAccepted):
+        elif e.type_name == "VariationAccepted":
             row.update(kind="agreed", number=e.number)
-        elif isinstance(e, subcontract.VariationDisputed):
+        elif e.type_name == "VariationDisputed":
             row.update(kind="disputed", number=e.number, reason=e.reason)
         else:
             row.update(kind="failing", reason=e.reason)
@@ -323,13 +322,13 @@ class SupplyChainProjection:
 
     @staticmethod
     def _referrals(e: Any, c: dict[str, Any], w: Writer) -> None:
-        kind = "sent" if isinstance(e, subcontract.ReferralsSent) else "confirmed"
+        kind = "sent" if e.type_name == "ReferralsSent" else "confirmed"
         w.insert(referrals, {**c["row"], "subcontractor": c["subcontractor"], "kind": kind,
                              "period": e.period, "count": e.count})  # fmt: skip
 
     @staticmethod
     def _kpi_report(e: Any, c: dict[str, Any], w: Writer) -> None:
-        reported = isinstance(e, subcontract.PerformanceReported)
+        reported = e.type_name == "PerformanceReported"
         w.insert(kpi_reports, {
             **c["row"], "subcontractor": c["subcontractor"],
             "kind": "reported" if reported else "attested", "kpi": e.kpi, "period": e.period,
@@ -345,7 +344,7 @@ class SupplyChainProjection:
 
     @staticmethod
     def _payment(e: Any, c: dict[str, Any], w: Writer) -> None:
-        paid = isinstance(e, invoice.PaymentRecorded)
+        paid = e.type_name == "PaymentRecorded"
         w.insert(payments, {
             **c["row"], "subcontractor": c["subcontractor"], "reference": c["reference"],
             "kind": "paid" if paid else "confirmed", "amount": str(e.amount),
@@ -354,7 +353,7 @@ class SupplyChainProjection:
 
     @staticmethod
     def _concern(e: Any, c: dict[str, Any], w: Writer) -> None:
-        raised = isinstance(e, concern.ConcernRaised)
+        raised = e.type_name == "ConcernRaised"
         w.insert(concerns, {
             **c["row"], "subcontractor": c["subcontractor"], "reference": c["reference"],
             "kind": "raised" if raised else "answered", "subject": e.subject if raised else None,
@@ -364,20 +363,20 @@ class SupplyChainProjection:
 def _creation_context(event: LedgerEvent) -> dict[str, Any] | None:
     """Package, prime, subcontractor and reference from an aggregate's first event."""
     e: Any = event
-    if isinstance(e, package.PackageCreated):
+    if e.type_name == "PackageCreated":
         return {"package": e.reference, "prime": None, "subcontractor": None, "reference": None}
-    if isinstance(e, bid.BidSubmitted):
+    if e.type_name == "BidSubmitted":
         return {"package": e.package, "prime": e.org, "subcontractor": None, "reference": None}
-    if isinstance(e, subcontract.SubcontractIssued):
+    if e.type_name == "SubcontractIssued":
         return {"package": e.package, "prime": e.org, "subcontractor": e.subcontractor,
                 "reference": None}  # fmt: skip
-    if isinstance(e, invoice.InvoiceSubmitted):
+    if e.type_name == "InvoiceSubmitted":
         return {"package": e.package, "prime": e.prime, "subcontractor": e.org,
                 "reference": e.reference}  # fmt: skip
-    if isinstance(e, concern.ConcernRaised):
+    if e.type_name == "ConcernRaised":
         return {"package": e.package, "prime": None, "subcontractor": e.org,
                 "reference": e.reference}  # fmt: skip
-    if isinstance(e, concern.InterestExpressed):
+    if e.type_name == "InterestExpressed":
         return {"package": e.package, "prime": e.prime, "subcontractor": e.org, "reference": None}
     return None
 

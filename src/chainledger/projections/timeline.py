@@ -15,7 +15,6 @@ from typing import Any
 from chainledger.adapters.local_store import Table, Transaction, integer, placeholders, quoted, text
 from chainledger.domain.events import LedgerEvent
 from chainledger.domain.facts import signed_time
-from chainledger.domain.package import PackageCreated
 from chainledger.projections.base import Writer
 from chainledger.projections.supply_chain import PackageParts, package_parts
 
@@ -101,7 +100,8 @@ class TimelineProjection:
 
     def _package_of(self, event: LedgerEvent, aggregate: str, writer: Writer) -> str | None:
         if event.originator_version == 1:
-            package = event.reference if isinstance(event, PackageCreated) else None
+            e: Any = event
+            package = e.reference if e.type_name == "PackageCreated" else None
             package = package or getattr(event, "package", None)
             if package is None:
                 return None
