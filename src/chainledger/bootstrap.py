@@ -131,8 +131,9 @@ class ChainLedger:
         if name.startswith("__") or "core" not in self.__dict__:
             raise AttributeError(name)
         if name in SERVICES:  # a service, made when first used
-            needs = SERVICES[name][2]
-            made = service_class(name)(self.core, *(getattr(self, need) for need in needs))
+            needs = [_Later(self, need) if need in SERVICES else getattr(self, need)
+                     for need in SERVICES[name][2]]  # fmt: skip
+            made = service_class(name)(self.core, *needs)
             self.__dict__[name] = made
             return made
         core = self.__dict__["core"]
@@ -147,6 +148,18 @@ class ChainLedger:
             else:  # the event store's own (``recorder``, for tools and tests)
                 return getattr(core.store, name)
         return getattr(getattr(self, service), name)
+
+
+class _Later:
+    """A service another is made with, made itself only when that one first uses it (a
+    report that opens no review round never loads the reviews' module)."""
+
+    def __init__(self, facade: ChainLedger, name: str) -> None:
+        self._facade = facade
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(getattr(self._facade, self._name), attribute)
 
 
 def open_ledger(

@@ -13,12 +13,8 @@ from functools import cached_property, lru_cache
 from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chainledger.domain.canonical import canonical_json
 from chainledger.domain.keys import key_fingerprint
@@ -27,7 +23,7 @@ from chainledger.errors import KeyProblem, TamperError
 
 def raw_public_key(private_key: Ed25519PrivateKey) -> bytes:
     """The 32 raw bytes of the public half of ``private_key``."""
-    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return private_key.public_key().public_bytes_raw()
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,7 @@ _SEAL_INFO = b"chainledger sealed content v1"
 
 
 def raw_x25519_public_key(private_key: X25519PrivateKey) -> bytes:
-    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return private_key.public_key().public_bytes_raw()
 
 
 def _b64(data: bytes) -> str:
@@ -107,6 +103,10 @@ def _b64(data: bytes) -> str:
 
 
 def _seal_key(shared: bytes, ephemeral: bytes, recipient: bytes, context: bytes) -> bytes:
+    # (the sealing primitives are loaded by the commands that seal or open, not by all)
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=_SEAL_INFO + context
     ).derive(shared)
@@ -125,6 +125,8 @@ def seal_to(recipient_public_key: bytes, plaintext: bytes, context: bytes) -> st
     ephemeral_public = raw_x25519_public_key(ephemeral)
     key = _seal_key(ephemeral.exchange(recipient), ephemeral_public, recipient_public_key, context)
     nonce = os.urandom(12)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     ciphertext = AESGCM(key).encrypt(nonce, plaintext, context)
     return canonical_json(
         {
@@ -179,6 +181,8 @@ class Opener:
             ciphertext = base64.b64decode(parts["ct"], validate=True)
             shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
             key = _seal_key(shared, ephemeral_public, recipient, context)
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
             return AESGCM(key).decrypt(nonce, ciphertext, context)
         except (InvalidTag, ValueError):
             raise TamperError(

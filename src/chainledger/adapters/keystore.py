@@ -19,10 +19,8 @@ import os
 import stat
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from chainledger.adapters.crypto import raw_public_key, raw_x25519_public_key
 from chainledger.domain.keys import key_fingerprint
@@ -36,6 +34,9 @@ MIN_PASSPHRASE = 8
 
 
 def _stretch(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    # (loaded by the commands that use a key, not by every command that opens a ledger)
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     derived = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
     return base64.b64encode(derived)
 
@@ -77,6 +78,8 @@ class Keystore:
         key_id = key_fingerprint(_public_bytes(private_key))
         salt = os.urandom(16)
         password = _stretch(passphrase, salt, self.scrypt_n, SCRYPT_R, SCRYPT_P)
+        from cryptography.hazmat.primitives import serialization
+
         pem = private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -141,6 +144,8 @@ class Keystore:
         except (ValueError, IndexError, KeyError, UnicodeDecodeError):
             raise KeyProblem(f"key file {path} is damaged or not a chainledger key") from None
         password = _stretch(passphrase, salt, n, r, p)
+        from cryptography.hazmat.primitives import serialization
+
         try:
             private_key = serialization.load_pem_private_key(b"-----BEGIN" + pem, password)
         except (ValueError, TypeError):

@@ -157,6 +157,10 @@ class RemoteEventStore:
 
     keeps_tree = False  # the service's tree is checked through its signed checkpoints
 
+    def known_ledger_id(self) -> str | None:
+        """The ledger pinned on first contact (every genesis read is checked against it)."""
+        return str(self.witness.data["ledger"]) if self.witness.pinned else None
+
     def __init__(self, url: str, state_dir: Path) -> None:
         self.url = url.rstrip("/")
         self.location = self.url

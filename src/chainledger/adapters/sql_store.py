@@ -38,6 +38,9 @@ class SqlEventStore(Application):
 
     name = APPLICATION_NAME
     keeps_tree = True  # the Merkle tree beside the events, in the same database
+
+    def known_ledger_id(self) -> str | None:
+        return None  # the genesis is read from the database (see EventStore.known_ledger_id)
     tree = merkle_store  # its reads take a session on this database
 
     def __init__(self, url: str) -> None:

@@ -186,6 +186,10 @@ class LedgerCore:
     def ledger_id(self) -> UUID:
         """This ledger's id, from its genesis event."""
         if self._ledger_id is None:
+            known = self.store.known_ledger_id()
+            if known is not None:
+                self._ledger_id = UUID(known)
+                return self._ledger_id
             try:
                 ledger = self.load(LEDGER_AGGREGATE_ID)
             except NotFound:

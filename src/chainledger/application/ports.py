@@ -53,6 +53,12 @@ class EventStore(Protocol):
     # Whether the Merkle tree is kept beside the events, for the catch-up to compare with
     # the tree it computes (a service's tree is checked through its signed checkpoints)
     keeps_tree: bool
+
+    def known_ledger_id(self) -> str | None:
+        """The id of the ledger here if the store knows it without reading the ledger (a
+        service's client: the id it pinned on first contact and checks every genesis it reads
+        against), else None (read it from the genesis)."""
+        ...
     # The events imported from other ledgers, kept apart from its own (``ledgers``,
     # ``package_events``, ``all_events``: checked again before anything is shown; ``submit``:
     # a bundle sent for a service to import, None where the importer keeps it itself)

@@ -14,17 +14,13 @@ from chainledger.adapters.crypto import (
 )
 from chainledger.application.organisations import Organisations
 from chainledger.application.reviews import Reviews
-from chainledger.domain import (
-    assessment,
-    review_analysis,
-)
+from chainledger.domain import assessment
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.facts import PackageFacts
 from chainledger.domain.identity import (
     in_compromised_window,
 )
 from chainledger.domain.ids import bid_id
-from chainledger.domain.review_analysis import RoundRatings
 from chainledger.domain.values import (
     Role,
     check_handle,
@@ -38,6 +34,7 @@ from chainledger.projections.timeline import TimelineProjection, TimelineRow
 
 if TYPE_CHECKING:
     from chainledger.application.ports import LedgerPort
+    from chainledger.domain.review_analysis import RoundRatings
 
 
 class Reports:
@@ -211,7 +208,10 @@ class Reports:
         """The findings of these packages' facts and of these opened 360 review rounds,
         most severe first."""
         found = [x for f in facts for x in assessment.findings(f, t)]
-        found += review_analysis.findings(list(rounds), t)
+        if rounds:
+            from chainledger.domain import review_analysis
+
+            found += review_analysis.findings(list(rounds), t)
         order = {"high": 0, "medium": 1, "low": 2}
         found.sort(key=lambda x: (order[x.severity], x.package, x.rule, x.organisations))
         return [x.as_dict() for x in found]

@@ -571,9 +571,3 @@ def history(runtime: Runtime, package_ref: str, fmt: str) -> None:
     else:
         data = [r.__dict__ for r in rows]
     click.echo(render(data, fmt))
-
-
-GROUPS = (
-    package, kpi, bid, interest, subcontract, variation, referral, invoice, payment,
-    performance, concern,
-)  # fmt: skip
