@@ -12,8 +12,9 @@ dropped or inserted row without signing a tree that contradicts it. Any of these
 the command with ``SecurityError`` and writes both signed checkpoints to an evidence
 file.
 
-Only the standard library is used here (``urllib``), so that a client does not load
-the service's database stack.
+Only the standard library is used here (``http.client``, one kept-alive connection per
+command; ``urllib`` where a proxy is configured), so that a client does not load the
+service's database stack.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ import base64
 import hashlib
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,6 +167,7 @@ class RemoteEventStore:
         self.tree = RemoteTree(self)
         self.imported = RemoteImported(self)
         self.witness = Witness(state_dir, self.url)
+        self.http = Http(self.url)
         self.claim: Claim | None = None
         self._log: tuple[str, bytes] | None = None
         self.steps: list[dict[str, Any]] = []  # run here since the last append
@@ -176,32 +176,26 @@ class RemoteEventStore:
     # -- talking to the service -----------------------------------------------------------
 
     def get(self, path: str, **query: Any) -> dict[str, Any]:
-        target = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310 - is_remote: http(s) only
-        return self._ask(request)
+        target = path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        return self._ask("GET", target, None)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = urllib.request.Request(  # noqa: S310 - is_remote: http(s) only
-            f"{self.url}{path}", data=json.dumps(body).encode(), method="POST",
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
-        )  # fmt: skip
-        return self._ask(request)
+        return self._ask("POST", path, json.dumps(body).encode())
 
-    def _ask(self, request: urllib.request.Request) -> dict[str, Any]:
+    def _ask(self, method: str, path: str, data: bytes | None) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - http(s) only
-                body = answer.read(MAX_ANSWER + 1)
-        except urllib.error.HTTPError as error:
-            reason = _reason(error)
-            if error.code == 409:
-                raise Conflict(reason) from None
-            if error.code in (400, 403, 404):
-                raise Refused(reason) from None  # the service's own one-line refusal
-            raise LedgerUnavailable(f"the ledger service at {self.url} failed: {reason}") from None
-        except (urllib.error.URLError, OSError) as error:
+            status, body = self.http.exchange(method, path, data)
+        except OSError as error:
             reason = getattr(error, "reason", error)
             raise LedgerUnavailable(f"cannot reach the ledger service at {self.url}: "
                                     f"{reason}") from None  # fmt: skip
+        if status != 200:
+            reason = _reason(status, body)
+            if status == 409:
+                raise Conflict(reason) from None
+            if status in (400, 403, 404):
+                raise Refused(reason) from None  # the service's own one-line refusal
+            raise LedgerUnavailable(f"the ledger service at {self.url} failed: {reason}") from None
         if len(body) > MAX_ANSWER:
             raise LedgerUnavailable(f"the ledger service at {self.url} answered too much")
         try:
@@ -416,7 +410,8 @@ class RemoteEventStore:
             self.witness.keep(claim.checkpoint)
 
     def close(self) -> None:
-        """(Nothing to release: each request has its own connection.)"""
+        """Close the connection to the service."""
+        self.http.close()
 
 
 class RemoteTree:
@@ -664,8 +659,105 @@ class RemoteRows:
         return sorted(found, key=lambda row: row.id)
 
 
-def _reason(error: urllib.error.HTTPError) -> str:
+def _reason(status: int, body: bytes) -> str:
     try:
-        return str(json.loads(error.read(64 * 1024))["error"])
-    except (ValueError, KeyError, TypeError, OSError):
-        return f"HTTP {error.code}"
+        return str(json.loads(body[: 64 * 1024])["error"])
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return f"HTTP {status}"
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+class Http:
+    """Requests to one service over one connection, kept alive between the requests of a
+    command (a command makes several: one connection each cost a TCP, and for https a
+    TLS, handshake apiece). A configured proxy (``https_proxy``…) is honoured through
+    ``urllib``, which knows proxies, with a connection per request."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.port = parts.port
+        self.base = url.rstrip("/")
+        self.prefix = parts.path.rstrip("/")
+        self._connection: Any = None
+        self._used = False  # whether the open connection served a request already
+        self.proxied = any(os.environ.get(name) or os.environ.get(name.upper())
+                           for name in _PROXY_VARIABLES)  # fmt: skip
+
+    def exchange(self, method: str, path: str, data: bytes | None) -> tuple[int, bytes]:
+        """(status, body) of one request; the body is read up to ``MAX_ANSWER`` + 1 bytes."""
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.proxied:
+            return self._through_urllib(method, path, data, headers)
+        # A kept-alive connection the service has since closed fails on its next request;
+        # a read is sent again on a new connection, a write always goes on a fresh one
+        # (so that a step is never sent twice).
+        if method != "GET" and self._used:
+            self.close()
+        for attempt in (0, 1):
+            reused = self._used
+            connection = self._connect()
+            try:
+                connection.request(method, self.prefix + path, body=data, headers=headers)
+                response = connection.getresponse()
+                body = response.read(MAX_ANSWER + 1)
+            except OSError as error:
+                self.close()
+                if reused and attempt == 0 and method == "GET" and _dropped(error):
+                    continue
+                raise
+            self._used = True
+            if response.will_close or len(body) > MAX_ANSWER:
+                self.close()
+            return response.status, body
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connect(self) -> Any:
+        if self._connection is None:
+            import http.client
+
+            if self.https:
+                import ssl
+
+                self._connection = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=TIMEOUT, context=ssl.create_default_context()
+                )
+            else:
+                self._connection = http.client.HTTPConnection(self.host, self.port,
+                                                              timeout=TIMEOUT)  # fmt: skip
+            self._used = False
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._used = False
+
+    def _through_urllib(self, method: str, path: str, data: bytes | None,
+                        headers: dict[str, str]) -> tuple[int, bytes]:  # fmt: skip
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.base}{path}", data=data, method=method,  # noqa: S310 - is_remote: http(s) only
+                                         headers=headers)  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - http(s) only
+                return answer.status, answer.read(MAX_ANSWER + 1)
+        except urllib.error.HTTPError as error:
+            return error.code, error.read(64 * 1024)
+        except urllib.error.URLError as error:
+            raise OSError(error.reason) from None
+
+
+def _dropped(error: OSError) -> bool:
+    """Whether ``error`` is a kept-alive connection the other side had closed."""
+    import http.client
+
+    return isinstance(error, http.client.RemoteDisconnected | ConnectionResetError
+                      | BrokenPipeError | ConnectionAbortedError)

@@ -175,13 +175,12 @@ class ProjectionEngine:
                                 (str(aggregate_id),))  # fmt: skip
         return None if row is None else (int(row[0]), str(row[1]))
 
-    def recovered(self) -> set[str]:
-        """The organisations this reader saw a registrar recover (a key of theirs ended by a
-        recovery): the only ones whose keys can have been declared compromised."""
+    def authority(self) -> Authority:
+        """Who could act as registrar, whom they endorsed, and which organisations' keys they
+        declared compromised, as this reader verified it (``Authority``)."""
         with self.store.reading() as session:
-            found = session.column(
-                "SELECT DISTINCT org FROM verified_keys WHERE ended_by = 'recovered'")  # fmt: skip
-            return {str(org) for org in found}
+            stored = session.scalar("SELECT state FROM verified_authority WHERE id = 1")
+        return Authority.from_state(json.loads(stored)) if stored else Authority()
 
     def reached(self, since: datetime) -> int | None:
         """The first position this reader verified whose event was signed at or after

@@ -65,19 +65,18 @@ class Reports:
         """Of these timeline rows, the positions of those whose signer's key was compromised
         when it signed: the organisation was recovered by a registrar naming since when, and
         the event was signed at or after that moment, or placed after an event that was."""
-        if not rows or not self.ledger.registry.has_registrar():
+        # The recoveries that named a compromise, as this reader verified them (its own
+        # verified state: no record is loaded, which through a service is a request each).
+        authority = self.ledger.projections.authority()
+        if not rows or authority.root is None:
             return set()
         windows: dict[str, list[tuple[datetime, int | None, int | None]]] = {}
-        # Only an organisation a registrar recovered can have had its key compromised: the
-        # others' records are not loaded (through a service, each would be a request).
-        for org in {row.org for row in rows} & self.ledger.projections.recovered():
-            try:
-                compromised = self.ledger.organisation_record(org).compromised
-            except NotFound:
-                continue
-            if compromised:  # with where this reader's order first reached each window
-                windows[org] = [(since, until, self.ledger.projections.reached(since))
-                                for since, until in compromised]  # fmt: skip
+        for org in {row.org for row in rows} & set(authority.compromised):
+            windows[org] = []
+            for since_text, until in authority.compromised[org]:
+                since = datetime.fromisoformat(since_text)
+                # with where this reader's order first reached the window
+                windows[org].append((since, until, self.ledger.projections.reached(since)))
         suspects = [row.notification_id for row in rows if row.org in windows]
         if not suspects:
             return set()
@@ -177,7 +176,7 @@ class Reports:
         """Of these events, those signed by a key a registrar later declared compromised
         (when recovering the organisation)."""
         wanted = set(nids)
-        if not wanted or not self.ledger.registry.has_registrar():
+        if not wanted or self.ledger.projections.authority().root is None:
             return set()
         with self.ledger.projections.session() as session:
             rows = TimelineProjection.rows_at(session, wanted)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import click
@@ -60,11 +59,10 @@ def serve(runtime: Runtime, host: str, port: int, log_keys: Path | None, workers
         _serve_workers(runtime, host, port, workers, directory, passphrase, ledger_id, log)
         return
     app.core.store.limit_waits()
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    from chainledger.service.listener import tcp_listener
+
     try:
-        listener.bind((host, port))
-        listener.listen(2048)  # connections wait in the queue until the server takes them
+        listener = tcp_listener(host, port, 2048)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound = listener.getsockname()[1]

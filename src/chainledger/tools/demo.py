@@ -351,21 +351,18 @@ def _bundle_to_the_council(app: Any, directory: Path, say: Callable[[str], None]
 @contextmanager
 def _serving(database: Path, directory: Path, port: int = 0) -> Iterator[str]:
     """``chainledger serve`` on ``database``, in this process, on a loopback port (0: any)."""
-    import socket
     import threading
 
     import uvicorn
 
     from chainledger.service.app import create_app
+    from chainledger.service.listener import tcp_listener
     from chainledger.service.log import LogKey
 
     ledger = open_ledger(str(database), directory / "service-keys",
                          state=directory / "state" / "service")  # fmt: skip
     log = LogKey(ledger.ledger_id, directory / "service-keys" / "log", DEMO_PASSPHRASE)
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
-    listener.listen(64)
+    listener = tcp_listener("127.0.0.1", port, 64)
     server = uvicorn.Server(uvicorn.Config(create_app(ledger, log), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
