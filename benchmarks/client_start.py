@@ -24,6 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+# What any client command imports before chainledger's own code runs: click, tabulate (and
+# the importlib.metadata it loads), http.client (email, ssl), sqlite3 and cryptography's
+# Ed25519; the lower bound of a command's start in the same run.
+FLOOR = ("import click, tabulate, http.client, sqlite3, json, decimal, uuid, dataclasses, "
+         "datetime; from cryptography.hazmat.primitives.asymmetric.ed25519 import "
+         "Ed25519PublicKey")  # fmt: skip
+# What a recording step adds before it signs: unlocking the organisation's key file
+# (scrypt at the key store's parameters, a cost chosen to slow down passphrase guessing).
+UNLOCK = ("from chainledger.adapters.keystore import SCRYPT_N, SCRYPT_R, SCRYPT_P, _stretch; "
+          "_stretch('a passphrase', bytes(16), SCRYPT_N, SCRYPT_R, SCRYPT_P)")  # fmt: skip
+
+
 def median_seconds(command: list[str], env: dict[str, str], runs: int) -> float:
     times = []
     for run in range(runs):
@@ -64,6 +76,9 @@ def main() -> None:
             base = median_seconds([sys.executable, "-c", "import click"], env, runs)
             rows = [
                 ("python -c 'import click'", base),
+                ("the libraries alone", median_seconds([sys.executable, "-c", FLOOR], env, runs)),
+                ("the libraries + a key unlock", median_seconds(
+                    [sys.executable, "-c", f"{FLOOR}; {UNLOCK}"], env, runs)),
                 ("remote report findings", median_seconds(
                     [chainledger, "--ledger", url, "report", "findings", "--as-of", "2026-10-31"],
                     env, runs)),
@@ -81,7 +96,7 @@ def main() -> None:
             service.terminate()
             service.wait()
     for name, seconds in rows:
-        print(f"{name:<26} {seconds * 1000:7.0f} ms  {seconds / base:5.1f}x")
+        print(f"{name:<26} {seconds * 1000:7.0f} ms  {seconds / base:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 from chainledger.adapters.crypto import (
     Opener,
 )
-from chainledger.application.organisations import Organisations
-from chainledger.application.reviews import Reviews
 from chainledger.domain import assessment
 from chainledger.domain.assessment import Thresholds
 from chainledger.domain.facts import PackageFacts
@@ -33,7 +31,9 @@ from chainledger.errors import (
 from chainledger.projections.timeline import TimelineProjection, TimelineRow
 
 if TYPE_CHECKING:
+    from chainledger.application.organisations import Organisations
     from chainledger.application.ports import LedgerPort
+    from chainledger.application.reviews import Reviews
     from chainledger.domain.review_analysis import RoundRatings
 
 
