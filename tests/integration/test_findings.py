@@ -281,7 +281,7 @@ def test_thresholds_are_configurable(app: ChainLedger) -> None:
 
     # 8 invoices of £50,000 each paid 15 days late: simple interest at base + 8% a year,
     # owed (and so rounded to the penny) invoice by invoice.
-    per_invoice = (Decimal(50000) * Decimal("0.12") * 15 / Decimal("365.25")).quantize(
+    per_invoice = (Decimal(50000) * Decimal("0.12") * 15 / 365).quantize(
         Decimal("0.01")
     )
     assert interest("4") == per_invoice * 8
@@ -294,3 +294,76 @@ def test_working_days() -> None:
     assert working_days_between(date(2026, 9, 4), date(2026, 9, 7)) == 1  # Fri -> Mon
     assert working_days_between(date(2026, 9, 1), date(2026, 9, 29)) == 20
     assert working_days_between(date(2026, 9, 1), date(2026, 9, 1)) == 0
+
+
+# -- issue 21: exact thresholds and one calendar ----------------------------------------------
+
+
+@pytest.mark.parametrize(("share", "candy"), [
+    (Decimal("0.2497"), True),  # 24.97% of the promised value: below 25%, shown as 25.0
+    (Decimal("0.25"), False),  # exactly at the threshold
+    (Decimal("0.2503"), False),  # just above
+])  # fmt: skip
+def test_bid_candy_compares_the_exact_share_with_its_threshold(
+    app: ChainLedger, share: Decimal, candy: bool
+) -> None:
+    """Mind invoices and is paid ``share`` of its promised £200,000 a year for all eight
+    quarters of a two-year contract: 8 × £50,000 × share of £400,000 due. Before the fix
+    the share was rounded to one decimal before the test (24.97% became 25.0%, no finding),
+    and the two years were 730/365.25 of a year."""
+    build(app, Story(s2_invoice_share=share))
+    found = {f["rule"]: f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)}
+    assert ("BID_CANDY" in found) is candy
+    rows = app.report("workshare", package=PACKAGE, as_of=AS_OF)
+    mind = next(r for r in rows if r["subcontractor"] == "mind")
+    assert Decimal(mind["due_to_date"]) == Decimal("400000.00")  # exactly two years' value
+    if candy:
+        assert "25.0% of the promised value" in found["BID_CANDY"]["finding"]  # shown rounded
+
+
+@pytest.mark.parametrize(("threshold", "flagged"), [
+    ("1000000", False),  # the package is worth exactly £1,000,000 a year: not more
+    ("999999.99", True),  # a penny below: more
+])  # fmt: skip
+def test_a_package_at_exactly_the_kpi_threshold_is_not_flagged(
+    app: ChainLedger, threshold: str, flagged: bool
+) -> None:
+    """£2,000,000 from 1 July 2024 to 30 June 2026 is £1,000,000 a year exactly, with one
+    KPI against a minimum of 3. With a year of 365.25 days it was "£1,000,684.46 a year"
+    and flagged at a £1,000,000 threshold."""
+    build(app, Story())
+    t = Thresholds.parse({"kpi_large_package_per_year": threshold})
+    found = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF, thresholds=t)
+             if f["rule"] == "KPI_UNDEFINED"]  # fmt: skip
+    assert bool(found) is flagged
+    if flagged:
+        assert "worth £1,000,000.00 a year" in found[0]["finding"]
+
+
+def test_late_payment_interest_is_simple_interest_at_a_365th_a_day_and_a_field(
+    app: ChainLedger,
+) -> None:
+    """The Late Payment Act: simple interest at (base rate + 8%) ÷ 365 a day, per invoice,
+    rounded to the penny; the finding carries it as an exact amount, not only in its
+    sentence. Eight £50,000 invoices each paid 15 days late at 12%: £246.58 each."""
+    build(app, Story(s2_pay_days=45))
+    (late,) = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+               if f["rule"] == "LATE_PAYMENT"]  # fmt: skip
+    per_invoice = (Decimal(50000) * Decimal("0.12") * 15 / 365).quantize(Decimal("0.01"))
+    assert per_invoice == Decimal("246.58")  # (with 365.25 days: 246.41)
+    assert late["amounts"] == {"interest_owed": str(per_invoice * 8)}
+    assert f"£{per_invoice * 8:,}" in late["finding"]
+    assert all(f["amounts"] == {} for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+               if f["rule"] != "LATE_PAYMENT")  # fmt: skip
+
+
+def test_months_and_years_are_counted_on_the_calendar() -> None:
+    from chainledger.domain.dates import months_between, years_between
+
+    assert years_between(date(2025, 1, 1), date(2026, 1, 1)) == 1
+    assert years_between(date(2024, 1, 1), date(2025, 1, 1)) == 1  # a leap year is a year
+    assert years_between(date(2024, 7, 1), date(2026, 7, 1)) == 2
+    assert months_between(date(2025, 1, 31), date(2025, 2, 28)) == 1  # month ends clamp
+    assert months_between(date(2025, 4, 1), date(2025, 4, 16)) == Decimal(15) / 30
+    assert months_between(date(2025, 1, 1), date(2025, 1, 1)) == 0
+    assert months_between(date(2025, 3, 1), date(2025, 2, 1)) == 0

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from chainledger.domain.assessment import Thresholds, pct, rating
+from chainledger.domain.assessment import Thresholds, pct, rating, shown
 from chainledger.domain.review import Dimension, RaterGroup
 from chainledger.domain.review_analysis import (
     OpenedRating,
@@ -49,7 +49,7 @@ def workshare_row(
     status: str = "behind",
 ) -> dict[str, Any]:
     """A row of ``assessment.workshare``; the delivered % is worked out as it does it."""
-    share = pct(Decimal(paid), Decimal(due))
+    share = shown(pct(Decimal(paid), Decimal(due)))
     promised = promised_value is not None
     contracted = contracted_value is not None
     return {
@@ -405,7 +405,7 @@ def test_workshare_note_and_summary_give_the_share_delivered() -> None:
     ]
     (chart,) = charts.workshare_bars(rows)
     for row, group in zip(rows, chart.groups, strict=True):
-        share = pct(Decimal(row["paid_to_date"]), Decimal(row["due_to_date"]))
+        share = shown(pct(Decimal(row["paid_to_date"]), Decimal(row["due_to_date"])))
         assert f"{share}%" in group.note
         assert f"({share}%)" in chart.summary
     assert "bravo-care paid £45,000 of £60,000 due (75.0%), behind" in chart.summary

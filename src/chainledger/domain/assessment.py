@@ -9,19 +9,22 @@ timestamp), never by those ids, which the database assigns.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from chainledger.domain.dates import (
+    INTEREST_DAYS_PER_YEAR,
+    add_months,
+    months_between,
+)
 from chainledger.domain.facts import At, InvoiceFact, PackageFacts, PromiseFact, SubcontractFact
 from chainledger.domain.quantities import Cadence, Period
 from chainledger.domain.terms import Terms
 from chainledger.errors import InvalidValue
 
-DAYS_PER_YEAR = Decimal("365.25")
 MAX_WHOLE_THRESHOLD = 3650  # days, months, periods: ten years is more than any contract
 MAX_THRESHOLD = Decimal(1_000_000_000_000)
 HUNDRED = Decimal(100)
@@ -92,6 +95,8 @@ class Finding:
     sentence: str
     evidence: tuple[int, ...]
     roles: tuple[str, ...] = ()  # one per organisation, in the same order
+    # The money the sentence speaks of, exact, by name (e.g. ``interest_owed``), in pounds
+    amounts: tuple[tuple[str, Decimal], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +106,8 @@ class Finding:
             "organisations": list(self.organisations),
             "roles": dict(zip(self.organisations, self.roles, strict=False)),
             "finding": self.sentence,
+            # decimal text, as every amount of money the ledger shows: exact to the penny
+            "amounts": {name: str(value) for name, value in self.amounts},
             "evidence": list(self.evidence),
         }
 
@@ -125,13 +132,6 @@ def role_in(facts: PackageFacts, handle: str) -> str:
 # -- arithmetic on dates and money ----------------------------------------------------------
 
 
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def working_days_between(start: date, end: date) -> int:
     """Weekdays after ``start`` up to and including ``end`` (bank holidays not counted out)."""
     if end <= start:
@@ -146,10 +146,16 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def pct(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
-    """``part`` as a percentage of ``whole`` to one decimal place; None when whole is 0."""
+    """``part`` as a percentage of ``whole``, unrounded (rules compare it with their
+    thresholds exactly: 24.97% is below 25%); None when whole is 0."""
     if not whole:
         return None
-    return (Decimal(part) / Decimal(whole) * HUNDRED).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return Decimal(part) * HUNDRED / Decimal(whole)
+
+
+def shown(percentage: Decimal | None) -> Decimal | None:
+    """A percentage as reports show it: to one decimal place. Only for display."""
+    return None if percentage is None else percentage.quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 def money(amount: Decimal) -> str:
@@ -168,10 +174,6 @@ def periods_between(first: date, last: date, cadence: str) -> Iterator[Period]:
         current = add_months(current, months)
 
 
-def period_length_days(cadence: str) -> Decimal:
-    return DAYS_PER_YEAR / (4 if cadence == Cadence.QUARTER.value else 12)
-
-
 # -- what was promised and what was delivered ---------------------------------------------
 
 
@@ -181,19 +183,21 @@ class Elapsed:
 
     days: int
     total_days: int
+    months: Decimal = Decimal(0)  # calendar months passed (``chainledger.domain.dates``)
 
     @classmethod
     def of(cls, facts: PackageFacts, until: date | None = None) -> Elapsed:
         until = min(until or facts.as_of, facts.end)
         total = (facts.end - facts.start).days + 1
-        return cls(max(0, min(total, (until - facts.start).days + 1)), total)
+        days = max(0, min(total, (until - facts.start).days + 1))
+        return cls(days, total, months_between(facts.start, facts.start + timedelta(days=days)))
 
     @property
     def years(self) -> Decimal:
-        return Decimal(self.days) / DAYS_PER_YEAR
+        return self.months / 12
 
     def periods(self, cadence: str) -> Decimal:
-        return Decimal(self.days) / period_length_days(cadence)
+        return self.months / (3 if cadence == Cadence.QUARTER.value else 1)
 
 
 @dataclass
@@ -299,9 +303,9 @@ def workshare(facts: PackageFacts) -> list[dict[str, Any]]:
             "due_to_date": _s(item.value_due.quantize(PENNY, ROUND_HALF_UP)),
             "paid_to_date": _s(item.paid),
             "referrals_received": item.referrals,
-            "elapsed_pct": _s(pct(elapsed.days, elapsed.total_days)),
-            "value_delivered_pct": _s(item.value_pct),
-            "referrals_delivered_pct": _s(item.referrals_pct),
+            "elapsed_pct": _p(pct(elapsed.days, elapsed.total_days)),
+            "value_delivered_pct": _p(item.value_pct),
+            "referrals_delivered_pct": _p(item.referrals_pct),
             "status": _status(item, elapsed),
             "evidence": _evidence(promise.nid if promise else None, contract.nid if contract else None),
         })  # fmt: skip
@@ -310,6 +314,10 @@ def workshare(facts: PackageFacts) -> list[dict[str, Any]]:
 
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _p(percentage: Decimal | None) -> str | None:
+    return _s(shown(percentage))
 
 
 def _referrals(terms: Terms) -> str:
@@ -347,12 +355,12 @@ def invoice_timing(facts: PackageFacts, record: InvoiceFact, t: Thresholds) -> I
             continue
         paid += payment.amount
         if payment.paid_on > due:
-            interest += payment.amount * rate * (payment.paid_on - due).days / DAYS_PER_YEAR
+            interest += payment.amount * rate * (payment.paid_on - due).days / INTEREST_DAYS_PER_YEAR
         if paid >= record.amount and days_to_pay is None:
             days_to_pay = (payment.paid_on - record.invoice_date).days
     outstanding = record.amount - paid
     if outstanding > 0 and facts.as_of > due:
-        interest += outstanding * rate * (facts.as_of - due).days / DAYS_PER_YEAR
+        interest += outstanding * rate * (facts.as_of - due).days / INTEREST_DAYS_PER_YEAR
     return InvoiceTiming(record, due, terms_days, days_to_pay, outstanding,
                          interest.quantize(PENNY, ROUND_HALF_UP))  # fmt: skip
 
@@ -381,10 +389,10 @@ def payments(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
             "mean_days_to_pay": _s(
                 (Decimal(sum(settled)) / len(settled)).quantize(Decimal("0.1")) if settled else None
             ),
-            "paid_within_30_days_pct": _s(pct(within, len(settled))),
-            "paid_1_30_days_pct": _s(pct(within, len(settled))),
-            "paid_31_60_days_pct": _s(pct(middle, len(settled))),
-            "paid_61_plus_days_pct": _s(pct(len(settled) - within - middle, len(settled))),
+            "paid_within_30_days_pct": _p(pct(within, len(settled))),
+            "paid_1_30_days_pct": _p(pct(within, len(settled))),
+            "paid_31_60_days_pct": _p(pct(middle, len(settled))),
+            "paid_61_plus_days_pct": _p(pct(len(settled) - within - middle, len(settled))),
             "overdue_invoices": len(overdue),
             "overdue_amount": _s(sum((x.outstanding for x in overdue), Decimal("0.00"))),
             "oldest_overdue": oldest.record.reference if oldest else None,
@@ -440,7 +448,7 @@ def referrals(facts: PackageFacts) -> list[dict[str, Any]]:
                 "promised": promised,
                 "sent": sent.count if sent else None,
                 "confirmed": confirmed.count if confirmed else None,
-                "sent_vs_promised_pct": _s(pct(sent.count, promised)) if sent else None,
+                "sent_vs_promised_pct": _p(pct(sent.count, promised)) if sent else None,
                 "disagreement": bool(sent and confirmed and sent.count != confirmed.count),
                 "difference": (confirmed.count - sent.count) if sent and confirmed else None,
                 "evidence": _evidence(sent.nid if sent else None, confirmed.nid if confirmed else None),
@@ -530,10 +538,11 @@ def findings(facts: PackageFacts, t: Thresholds) -> list[Finding]:
 
 
 def _finding(facts: PackageFacts, rule: str, severity: str, orgs: list[str | None], sentence: str,
-             *evidence: int | None) -> Finding:  # fmt: skip
+             *evidence: int | None, amounts: dict[str, Decimal] | None = None) -> Finding:  # fmt: skip
     named = tuple(o for o in orgs if o)
     return Finding(rule, severity, facts.reference, named, sentence, tuple(_evidence(*evidence)),
-                   tuple(role_in(facts, o) for o in named))  # fmt: skip
+                   tuple(role_in(facts, o) for o in named),
+                   tuple((amounts or {}).items()))  # fmt: skip
 
 
 def bid_candy(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
@@ -544,7 +553,7 @@ def bid_candy(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
     for promise in facts.winning_promises():
         item = delivery(facts, promise.subcontractor)
         short = [
-            f"{measure}% of the promised {what}"
+            f"{shown(measure)}% of the promised {what}"
             for measure, what in ((item.value_pct, "value"), (item.referrals_pct, "referrals"))
             if measure is not None and measure < t.bid_candy_pct
         ]
@@ -719,6 +728,7 @@ def late_payment(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
             f"{min(late[0].terms_days, t.late_payment_days)} days; late-payment interest owed "
             f"{money(interest)}.",
             *(n for x in late for n in [x.record.nid, *(p.nid for p in x.record.payments)]),
+            amounts={"interest_owed": interest},
         )  # fmt: skip
 
 
@@ -906,24 +916,24 @@ def scorecard(prime: str, packages: list[PackageFacts], t: Thresholds) -> list[d
             "packages primed": len(mine),
             "mean self-delivery share %": _s(_mean(self_shares)),
             "subcontractors": len(subcontracted),
-            "voluntary-sector share of subcontracted value %": _s(pct(value_vcs, value_all)),
+            "voluntary-sector share of subcontracted value %": _p(pct(value_vcs, value_all)),
         },
         "Commitment": {
             "promises made in winning bids": len(promises),
-            "promises acknowledged %": _s(
+            "promises acknowledged %": _p(
                 pct(sum(p.answer == "acknowledged" for p in promises), len(promises))
             ),
-            "promised value delivered to date %": _s(pct(paid, due)),
+            "promised value delivered to date %": _p(pct(paid, due)),
         },
         "Conduct": {
             "invoices": len(timings),
-            "paid within 30 days %": _s(pct(sum(d <= 30 for d in settled), len(settled))),
+            "paid within 30 days %": _p(pct(sum(d <= 30 for d in settled), len(settled))),
             "mean days to pay": _s(_mean([Decimal(d) for d in settled])),
             "late-payment interest owed £": _s(sum((x.interest for x in timings), Decimal(0))),
         },
         "Review": {
             "concerns raised by its subcontractors": len(concerns),
-            "concerns answered %": _s(pct(sum(bool(c.answers) for c in concerns), len(concerns))),
+            "concerns answered %": _p(pct(sum(bool(c.answers) for c in concerns), len(concerns))),
             "failing-provider processes recorded": sum(
                 len(c.failing_processes) for c in subcontracted
             ),
@@ -961,7 +971,7 @@ class Measure:
     evidence: tuple[int, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"measure": self.label, "value": _s(self.value), "evidence": list(self.evidence)}
+        return {"measure": self.label, "value": _p(self.value), "evidence": list(self.evidence)}
 
 
 def review_evidence(facts: PackageFacts, ratee: str, t: Thresholds) -> dict[str, Measure]:

@@ -12,9 +12,10 @@ whoever can write to it can renumber them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from chainledger.domain.dates import years_between
 from chainledger.domain.terms import Terms
 
 # (effective date, signed timestamp as ``signed_time`` writes it): tuples compare in the
@@ -230,4 +231,4 @@ class PackageFacts:
     @property
     def years(self) -> Decimal:
         """The contract's length in years."""
-        return Decimal((self.end - self.start).days + 1) / Decimal("365.25")
+        return years_between(self.start, self.end + timedelta(days=1))

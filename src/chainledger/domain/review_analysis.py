@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from chainledger.domain.assessment import Finding, Measure, Thresholds
+from chainledger.domain.assessment import Finding, Measure, Thresholds, shown
 from chainledger.domain.review import (
     MAX_SCORE,
     MIN_GROUP,
@@ -201,7 +201,7 @@ def _measure_fields(r: RoundRatings, ratee: str, slug: str) -> dict[str, Any]:
     measure = r.measures.get(ratee, {}).get(slug)
     if measure is None:
         return {"ledger_measure": None, "ledger_value": None}
-    return {"ledger_measure": measure.label, "ledger_value": _s(measure.value)}
+    return {"ledger_measure": measure.label, "ledger_value": _s(shown(measure.value))}
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -428,7 +428,7 @@ def _ratee_findings(r: RoundRatings, ratee: str, t: Thresholds) -> list[Finding]
                 way = "well" if rated_high else "poorly"
                 perception_notes.append(
                     f"{dim.title.lower()} rated {way} (median {stats.median}, n={stats.n}) "
-                    f"while the ledger shows {measure.label} {measure.value}"
+                    f"while the ledger shows {measure.label} {shown(measure.value)}"
                 )
                 evidence.update(measure.evidence)
     evidence.update(n for x in r.of(ratee) for n in x.evidence)

@@ -25,7 +25,7 @@ from typing import Any
 from chainledger.adapters.keystore import Keystore
 from chainledger.application.contracting import UnitOfWork
 from chainledger.bootstrap import ChainLedger
-from chainledger.domain.assessment import add_months
+from chainledger.domain.dates import add_months
 from chainledger.domain.ids import package_id
 from chainledger.domain.values import Role, Sector, Size
 
