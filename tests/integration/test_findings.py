@@ -32,6 +32,8 @@ class Story:
     s2_answer: str = "acknowledged"  # or "disputed", "none"
     s1_contract: dict[str, str] = field(default_factory=dict)  # terms that differ from the promise
     s1_promise: dict[str, str] = field(default_factory=dict)
+    s2_terms: dict[str, str] = field(default_factory=dict)  # S2's promise and subcontract
+    s2_unpaid: tuple[str, ...] = ()  # quarters whose S2 invoice is never paid
     s3_named: bool = False  # a third charity, named and acknowledged, never contracted
     s2_pay_days: int = 20
     s2_invoice_share: Decimal = Decimal(1)  # what share of its quarterly value S2 invoices
@@ -82,7 +84,7 @@ def build(app: ChainLedger, story: Story) -> None:
     if story.extra_kpi_without_acceptable:
         app.define_kpi(at("council", "2024-03-02"), PACKAGE, "satisfaction", "%", "80", None)
     promises = [{"subcontractor": "hope", **TERMS["hope"], **story.s1_promise},
-                {"subcontractor": "mind", **TERMS["mind"]}]  # fmt: skip
+                {"subcontractor": "mind", **TERMS["mind"], **story.s2_terms}]  # fmt: skip
     if story.s3_named:
         promises.append({"subcontractor": "arts", **TERMS["arts"]})
     app.submit_bid(at("prime", "2024-04-01"), PACKAGE, "1900000", story.self_share, promises)
@@ -96,7 +98,8 @@ def build(app: ChainLedger, story: Story) -> None:
     app.award_package(at("council", "2024-05-01"), PACKAGE, "prime")
     hope_terms = {**TERMS["hope"], **story.s1_promise, **story.s1_contract}
     app.issue_subcontract(at("prime", "2024-05-15"), PACKAGE, "hope", **hope_terms)
-    app.issue_subcontract(at("prime", "2024-05-15"), PACKAGE, "mind", **TERMS["mind"])
+    app.issue_subcontract(at("prime", "2024-05-15"), PACKAGE, "mind",
+                          **{**TERMS["mind"], **story.s2_terms})  # fmt: skip
     app.accept_subcontract(at("hope", "2024-05-20"), PACKAGE)
     app.accept_subcontract(at("mind", "2024-05-20"), PACKAGE)
 
@@ -134,6 +137,8 @@ def build(app: ChainLedger, story: Story) -> None:
             app.report_performance(at(sub, end + timedelta(5)), PACKAGE, "job starts", quarter,
                                    actual, uow=unit)  # fmt: skip
             unit.commit()
+            if sub == "mind" and quarter in story.s2_unpaid:
+                continue
             paid_on = end + timedelta(days)
             app.record_payment(at("prime", paid_on), PACKAGE, sub, reference, str(value),
                                paid_on.isoformat())  # fmt: skip
@@ -194,6 +199,12 @@ SCENARIOS: list[tuple[str, Story, list[str]]] = [
      ["PERFORMANCE_FAILING"]),
     ("promise 80% delivered, unexplained", Story(s2_invoice_share=Decimal("0.8")),
      ["UNEXPLAINED_SHORTFALL"]),
+    # All delivered and billed, the last invoice never paid: the money is late, the
+    # promise is not undelivered (one fact, one finding).
+    ("last invoice unpaid", Story(s2_unpaid=("2026-Q2",)), ["LATE_PAYMENT"]),
+    ("medium charity carries 20 points more risk than the prime",
+     Story(s2_terms={"payment_model": "payment-by-results", "at_risk_pct": "40"}),
+     ["DISPROPORTIONATE_RISK"]),
     ("concern unanswered", Story(concern_on=date(2026, 9, 1)), ["CONCERN_UNANSWERED"]),
 ]  # fmt: skip
 
@@ -367,3 +378,30 @@ def test_months_and_years_are_counted_on_the_calendar() -> None:
     assert months_between(date(2025, 4, 1), date(2025, 4, 16)) == Decimal(15) / 30
     assert months_between(date(2025, 1, 1), date(2025, 1, 1)) == 0
     assert months_between(date(2025, 3, 1), date(2025, 2, 1)) == 0
+
+
+def test_an_unpaid_last_invoice_of_a_promise_also_short_is_both_findings(app: ChainLedger) -> None:
+    """Billed only 80% of the promise and the last invoice unpaid: the shortfall (80% < 90%)
+    and the late money are two facts, two findings."""
+    build(app, Story(s2_unpaid=("2026-Q2",), s2_invoice_share=Decimal("0.8")))
+    assert rules_found(app) == ["LATE_PAYMENT", "UNEXPLAINED_SHORTFALL"]
+
+
+@pytest.mark.parametrize(("at_risk", "flagged"), [
+    ("30", False),  # the prime has 20% at risk; a medium organisation may carry 10 points more
+    ("30.01", True),
+])  # fmt: skip
+def test_a_medium_charitys_risk_is_judged_against_its_margin(
+    app: ChainLedger, at_risk: str, flagged: bool
+) -> None:
+    build(app, Story(s2_terms={"payment_model": "payment-by-results", "at_risk_pct": at_risk}))
+    found = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+             if f["rule"] == "DISPROPORTIONATE_RISK"]  # fmt: skip
+    assert bool(found) is flagged
+    if flagged:
+        assert found[0]["organisations"] == ["prime", "mind"]
+        assert "a medium voluntary-sector organisation" in found[0]["finding"]
+        assert "more than 10 points above the 20% at risk" in found[0]["finding"]
+    wider = Thresholds.parse({"risk_margin_medium_pct": "11"})
+    assert not [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF, thresholds=wider)
+                if f["rule"] == "DISPROPORTIONATE_RISK"]  # fmt: skip

@@ -41,6 +41,11 @@ class Thresholds:
     base_rate_pct: Decimal = Decimal("4.00")  # statutory interest: base rate + 8% a year
     referral_shortfall_pct: Decimal = Decimal(75)  # referrals below this % of promised…
     referral_shortfall_periods: int = 2  # …for this many periods in a row
+    # A subcontractor's share of payment at risk may exceed the prime's own by at most this
+    # many percentage points, by its size (unknown sizes count as small)
+    risk_margin_small_pct: Decimal = Decimal(0)  # micro and small organisations
+    risk_margin_medium_pct: Decimal = Decimal(10)
+    risk_margin_large_pct: Decimal = Decimal(20)
     kpi_large_package_per_year: Decimal = Decimal(5_000_000)  # packages worth more a year…
     kpi_minimum: int = 3  # …need at least this many KPIs
     performance_failing_periods: int = 2  # below acceptable this many periods in a row
@@ -207,6 +212,7 @@ class Delivery:
     promise: PromiseFact | None
     contract: SubcontractFact | None
     paid: Decimal = Decimal(0)
+    invoiced: Decimal = Decimal(0)  # what it billed: the work it was given, paid or not
     referrals: int = 0
     value_due: Decimal = Decimal(0)
     referrals_due: Decimal = Decimal(0)
@@ -246,6 +252,8 @@ def delivery(facts: PackageFacts, subcontractor: str, until: date | None = None)
     result = Delivery(promise, contract)
     for record in facts.invoices:
         if record.subcontractor == subcontractor:
+            if record.invoice_date <= until:
+                result.invoiced += record.amount
             for payment in record.payments:
                 if payment.paid_on <= until:
                     result.paid += payment.amount
@@ -770,17 +778,33 @@ def prime_self_delivery(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]
         )  # fmt: skip
 
 
+def risk_margin(size: str | None, t: Thresholds) -> Decimal:
+    """How many percentage points more of its payment a subcontractor of ``size`` may have
+    at risk than the prime has in its own contract (unknown sizes count as small)."""
+    if size == "large":
+        return t.risk_margin_large_pct
+    if size == "medium":
+        return t.risk_margin_medium_pct
+    return t.risk_margin_small_pct
+
+
 def disproportionate_risk(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
     for sub, contract in sorted(facts.subcontracts.items()):
         org = facts.orgs.get(sub)
-        if org is None or org.sector != "vcs" or org.size not in ("micro", "small"):
-            continue
-        if contract.terms.at_risk_pct > facts.at_risk_pct:
+        size = org.size if org is not None else None
+        margin = risk_margin(size, t)
+        if contract.terms.at_risk_pct > facts.at_risk_pct + margin:
+            what = (f"a {size} voluntary-sector organisation" if org is not None
+                    and org.sector == "vcs" and size else
+                    f"a {size} organisation" if size else "an organisation of unstated size")  # fmt: skip
+            allowed = (f"more than the {facts.at_risk_pct}% at risk in {facts.prime}'s own "
+                       "contract" if margin == 0 else
+                       f"more than {margin} points above the {facts.at_risk_pct}% at risk in "
+                       f"{facts.prime}'s own contract")  # fmt: skip
             yield _finding(
                 facts, "DISPROPORTIONATE_RISK", "medium", [facts.prime, sub],
-                f"{sub}, a {org.size} voluntary-sector organisation, has {contract.terms.at_risk_pct}% "
-                f"of its payment at risk, more than the {facts.at_risk_pct}% at risk in "
-                f"{facts.prime}'s own contract.",
+                f"{sub}, {what}, has {contract.terms.at_risk_pct}% of its payment at risk, "
+                f"{allowed}.",
                 facts.nid, contract.nid,
             )  # fmt: skip
 
@@ -843,7 +867,10 @@ def unexplained_shortfall(facts: PackageFacts, t: Thresholds) -> Iterator[Findin
     for promise in facts.winning_promises():
         # Everything received so far counts: work done in the contract is often paid after it.
         item = delivery(facts, promise.subcontractor)
-        measures = [m for m in (item.value_pct, item.referrals_pct) if m is not None]
+        # Value billed counts as delivered: what was billed and not paid is the money's
+        # lateness (LATE_PAYMENT), not a promise undelivered (one fact, one finding).
+        billed = pct(max(item.paid, item.invoiced), item.value_due)
+        measures = [m for m in (billed, item.referrals_pct) if m is not None]
         if measures and min(measures) >= t.shortfall_delivered_pct:
             continue
         if any(on <= deadline for on, _ in promise.explanations):
