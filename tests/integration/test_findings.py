@@ -34,6 +34,7 @@ class Story:
     s1_promise: dict[str, str] = field(default_factory=dict)
     s2_terms: dict[str, str] = field(default_factory=dict)  # S2's promise and subcontract
     s2_unpaid: tuple[str, ...] = ()  # quarters whose S2 invoice is never paid
+    s2_received_days: int | None = None  # S2 confirms receipt this long after the quarter
     s3_named: bool = False  # a third charity, named and acknowledged, never contracted
     s2_pay_days: int = 20
     s2_invoice_share: Decimal = Decimal(1)  # what share of its quarterly value S2 invoices
@@ -142,7 +143,10 @@ def build(app: ChainLedger, story: Story) -> None:
             paid_on = end + timedelta(days)
             app.record_payment(at("prime", paid_on), PACKAGE, sub, reference, str(value),
                                paid_on.isoformat())  # fmt: skip
-            app.confirm_payment(at(sub, paid_on), PACKAGE, reference, paid_on.isoformat())
+            received = paid_on
+            if sub == "mind" and story.s2_received_days is not None:
+                received = end + timedelta(story.s2_received_days)
+            app.confirm_payment(at(sub, received), PACKAGE, reference, received.isoformat())
             app.attest_performance(at("prime", end + timedelta(7)), PACKAGE, sub, "job starts",
                                    quarter)  # fmt: skip
     if story.s2_failing_process_on:
@@ -202,6 +206,10 @@ SCENARIOS: list[tuple[str, Story, list[str]]] = [
     # All delivered and billed, the last invoice never paid: the money is late, the
     # promise is not undelivered (one fact, one finding).
     ("last invoice unpaid", Story(s2_unpaid=("2026-Q2",)), ["LATE_PAYMENT"]),
+    # The prime signs paying 5 days after each invoice; the charity signs receiving it 77
+    # days after: lateness is judged on the receipt, and the disagreement is a finding.
+    ("payment backdated", Story(s2_pay_days=5, s2_received_days=77),
+     ["LATE_PAYMENT", "PAYMENT_DATE_DISPUTED"]),
     ("medium charity carries 20 points more risk than the prime",
      Story(s2_terms={"payment_model": "payment-by-results", "at_risk_pct": "40"}),
      ["DISPROPORTIONATE_RISK"]),
@@ -405,3 +413,29 @@ def test_a_medium_charitys_risk_is_judged_against_its_margin(
     wider = Thresholds.parse({"risk_margin_medium_pct": "11"})
     assert not [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF, thresholds=wider)
                 if f["rule"] == "DISPROPORTIONATE_RISK"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("received_days", "disputed"), [
+    (25, False),  # paid on day 20, received on day 25: 5 days apart, within the tolerance
+    (26, True),  # 6 days apart: the receipt date counts (still within 30 days: not late)
+    (31, True),  # the receipt is past the 30 days: late, judged on the receipt
+])  # fmt: skip
+def test_a_payment_is_judged_on_its_receipt_when_the_two_dates_disagree(
+    app: ChainLedger, received_days: int, disputed: bool
+) -> None:
+    build(app, Story(s2_received_days=received_days))  # mind paid 20 days after each quarter
+    rules = rules_found(app)
+    assert ("PAYMENT_DATE_DISPUTED" in rules) is disputed
+    assert ("LATE_PAYMENT" in rules) is (received_days > 30)
+    mind = next(r for r in app.report("payments", package=PACKAGE, as_of=AS_OF)
+                if r["payee"] == "mind")  # fmt: skip
+    assert Decimal(mind["mean_days_to_pay"]) == (received_days if disputed else 20)
+    if disputed:
+        (found,) = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+                    if f["rule"] == "PAYMENT_DATE_DISPUTED"]  # fmt: skip
+        assert f"up to {received_days - 20} days later" in found["finding"]
+        assert len(found["evidence"]) == 16  # each of the 8 payments and its receipt
+    patient = Thresholds.parse({"payment_date_tolerance_days": "20"})
+    assert "PAYMENT_DATE_DISPUTED" not in [
+        f["rule"] for f in app.report("findings", package=PACKAGE, as_of=AS_OF,
+                                      thresholds=patient)]  # fmt: skip

@@ -20,7 +20,15 @@ from chainledger.domain.dates import (
     add_months,
     months_between,
 )
-from chainledger.domain.facts import At, InvoiceFact, PackageFacts, PromiseFact, SubcontractFact
+from chainledger.domain.facts import (
+    At,
+    InvoiceFact,
+    PackageFacts,
+    PaymentFact,
+    PromiseFact,
+    ReceiptFact,
+    SubcontractFact,
+)
 from chainledger.domain.quantities import Cadence, Period
 from chainledger.domain.terms import Terms
 from chainledger.errors import InvalidValue
@@ -38,6 +46,7 @@ class Thresholds:
     bid_candy_pct: Decimal = Decimal(25)  # below this % of promised value or referrals…
     bid_candy_months: int = 6  # …this long after award
     late_payment_days: int = 30  # paid later than this, or than the agreed terms
+    payment_date_tolerance_days: int = 5  # a receipt this much later than the paid date agrees
     base_rate_pct: Decimal = Decimal("4.00")  # statutory interest: base rate + 8% a year
     referral_shortfall_pct: Decimal = Decimal(75)  # referrals below this % of promised…
     referral_shortfall_periods: int = 2  # …for this many periods in a row
@@ -340,6 +349,19 @@ def _evidence(*nids: int | None) -> list[int]:
 
 
 @dataclass(frozen=True)
+class DisputedDate:
+    """A payment whose paid date, as the payer signed it, and received date, as the payee
+    signed it, are further apart than ``payment_date_tolerance_days``."""
+
+    payment: PaymentFact
+    receipt: ReceiptFact
+
+    @property
+    def days(self) -> int:
+        return (self.receipt.received_on - self.payment.paid_on).days
+
+
+@dataclass(frozen=True)
 class InvoiceTiming:
     record: InvoiceFact
     due: date  # the later payment counts as late after this
@@ -347,6 +369,33 @@ class InvoiceTiming:
     days_to_pay: int | None  # when fully paid by the as-of date
     outstanding: Decimal
     interest: Decimal
+    disputed: tuple[DisputedDate, ...] = ()
+
+
+def settled_on(record: InvoiceFact, as_of: date, t: Thresholds
+               ) -> list[tuple[PaymentFact, date, ReceiptFact | None]]:  # fmt: skip
+    """Each payment recorded by ``as_of`` with the date lateness is judged on: the date the
+    payer signed, unless the payee signed receiving it more than
+    ``payment_date_tolerance_days`` later, then the receipt's date (a payer cannot make a
+    payment on time by dating it early). A receipt confirms every payment not yet confirmed
+    before it, so payments are matched to receipts by running totals, in signed order."""
+    payments = [p for p in record.payments if p.paid_on <= as_of]
+    receipts = [r for r in record.confirmed if r.received_on <= as_of]
+    found: list[tuple[PaymentFact, date, ReceiptFact | None]] = []
+    paid = confirmed = Decimal(0)
+    index = 0
+    for payment in payments:
+        paid += payment.amount
+        while index < len(receipts) and confirmed + receipts[index].amount < paid:
+            confirmed += receipts[index].amount
+            index += 1
+        receipt = receipts[index] if index < len(receipts) else None
+        late = receipt is not None and (
+            (receipt.received_on - payment.paid_on).days > t.payment_date_tolerance_days
+        )
+        found.append((payment, receipt.received_on if late and receipt else payment.paid_on,
+                      receipt if late else None))  # fmt: skip
+    return found
 
 
 def invoice_timing(facts: PackageFacts, record: InvoiceFact, t: Thresholds) -> InvoiceTiming:
@@ -358,19 +407,21 @@ def invoice_timing(facts: PackageFacts, record: InvoiceFact, t: Thresholds) -> I
     paid = Decimal(0)
     interest = Decimal(0)
     days_to_pay = None
-    for payment in sorted(record.payments, key=lambda p: p.paid_on):
-        if payment.paid_on > facts.as_of:
-            continue
+    disputed = []
+    for payment, when, receipt in sorted(settled_on(record, facts.as_of, t),
+                                         key=lambda x: x[1]):  # fmt: skip
+        if receipt is not None:
+            disputed.append(DisputedDate(payment, receipt))
         paid += payment.amount
-        if payment.paid_on > due:
-            interest += payment.amount * rate * (payment.paid_on - due).days / INTEREST_DAYS_PER_YEAR
+        if when > due:
+            interest += payment.amount * rate * (when - due).days / INTEREST_DAYS_PER_YEAR
         if paid >= record.amount and days_to_pay is None:
-            days_to_pay = (payment.paid_on - record.invoice_date).days
+            days_to_pay = (when - record.invoice_date).days
     outstanding = record.amount - paid
     if outstanding > 0 and facts.as_of > due:
         interest += outstanding * rate * (facts.as_of - due).days / INTEREST_DAYS_PER_YEAR
     return InvoiceTiming(record, due, terms_days, days_to_pay, outstanding,
-                         interest.quantize(PENNY, ROUND_HALF_UP))  # fmt: skip
+                         interest.quantize(PENNY, ROUND_HALF_UP), tuple(disputed))  # fmt: skip
 
 
 def payments(facts: PackageFacts, t: Thresholds) -> list[dict[str, Any]]:
@@ -740,6 +791,24 @@ def late_payment(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
         )  # fmt: skip
 
 
+def payment_date_disputed(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
+    pairs: dict[tuple[str, str], list[DisputedDate]] = {}
+    for record in facts.invoices:
+        for disputed in invoice_timing(facts, record, t).disputed:
+            pairs.setdefault((record.prime, record.subcontractor), []).append(disputed)
+    for (payer, payee), found in sorted(pairs.items()):
+        widest = max(found, key=lambda d: d.days)
+        yield _finding(
+            facts, "PAYMENT_DATE_DISPUTED", "medium", [payer, payee],
+            f"{payer} signed {len(found)} payment(s) to {payee} as paid on dates that {payee} "
+            f"signed receiving up to {widest.days} days later (e.g. paid {widest.payment.paid_on},"
+            f" received {widest.receipt.received_on}): more than "
+            f"{t.payment_date_tolerance_days} days apart, so lateness is judged on the date "
+            "received.",
+            *(n for d in found for n in (d.payment.nid, d.receipt.nid)),
+        )  # fmt: skip
+
+
 def referral_shortfall(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
     for sub, contract in sorted(facts.subcontracts.items()):
         promised = contract.terms.referrals_per_period
@@ -900,7 +969,7 @@ def concern_unanswered(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
 
 RULES = (
     bid_candy, named_without_consent, terms_worsened, cut_passed_down, unilateral_variation,
-    late_payment, referral_shortfall, prime_self_delivery, disproportionate_risk, kpi_undefined,
+    late_payment, payment_date_disputed, referral_shortfall, prime_self_delivery, disproportionate_risk, kpi_undefined,
     performance_failing, unexplained_shortfall, concern_unanswered,
 )  # fmt: skip
 RULE_IDS = tuple(rule.__name__.upper() for rule in RULES)
@@ -913,6 +982,7 @@ MERLIN_AREAS = {
     "Commitment": ("BID_CANDY", "NAMED_WITHOUT_CONSENT", "TERMS_WORSENED", "CUT_PASSED_DOWN"),
     "Conduct": (
         "LATE_PAYMENT",
+        "PAYMENT_DATE_DISPUTED",
         "UNILATERAL_VARIATION",
         "REFERRAL_SHORTFALL",
         "PERFORMANCE_FAILING",

@@ -142,6 +142,16 @@ class PaymentFact:
     at: At
 
 
+@dataclass(frozen=True)
+class ReceiptFact:
+    """A subcontractor's signed word that it received the payments of an invoice not yet
+    confirmed (``amount`` in all), on ``received_on``."""
+
+    amount: Decimal
+    received_on: date
+    nid: int
+
+
 @dataclass
 class InvoiceFact:
     subcontractor: str
@@ -154,7 +164,7 @@ class InvoiceFact:
     nid: int
     at: At
     payments: list[PaymentFact] = field(default_factory=list)
-    confirmed: list[tuple[date, int]] = field(default_factory=list)
+    confirmed: list[ReceiptFact] = field(default_factory=list)
 
     @property
     def paid(self) -> Decimal:

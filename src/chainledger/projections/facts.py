@@ -19,6 +19,7 @@ from chainledger.domain.facts import (
     PackageFacts,
     PaymentFact,
     PromiseFact,
+    ReceiptFact,
     ReferralFact,
     SubcontractFact,
     ValueChange,
@@ -156,7 +157,7 @@ def load_facts(session: Transaction, reference: str, as_of: date) -> PackageFact
                 PaymentFact(Decimal(row.amount), _day(row.date), row.nid, _at(row))
             )
         else:
-            record.confirmed.append((_day(row.date), row.nid))
+            record.confirmed.append(ReceiptFact(Decimal(row.amount), _day(row.date), row.nid))
     reports: dict[tuple[str, str, str], KpiReportFact] = {}
     kpi_rows = _rows(session, sc.kpi_reports, reference, as_of)
     for row in _first_then_answers(kpi_rows, "reported"):
