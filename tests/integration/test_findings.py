@@ -43,6 +43,7 @@ class Story:
     s2_failing_process_on: date | None = None
     cut: bool = False  # commissioner cuts 10% and the prime cuts S1 by 20% (agreed)
     referral_variation: bool = False  # prime cuts S2's referrals 40 -> 32; S2 disputes
+    reproposed_on: date | None = None  # …then the prime proposes the cut again; S2 agrees
     extra_kpi_without_acceptable: bool = False
     s2_explanation_on: date | None = None
     concern_on: date | None = None
@@ -117,6 +118,12 @@ def build(app: ChainLedger, story: Story) -> None:
             app.propose_variation(at("prime", "2025-07-10"), PACKAGE, "mind", "fewer referrals",
                                   referrals_per_period="32")  # fmt: skip
             app.answer_variation(at("mind", "2025-07-12"), PACKAGE, 1, False, "not agreed")
+            if story.reproposed_on is not None:
+                app.propose_variation(at("prime", story.reproposed_on), PACKAGE, "mind",
+                                      "fewer referrals, as discussed",
+                                      referrals_per_period="32")  # fmt: skip
+                app.answer_variation(at("mind", story.reproposed_on + timedelta(2)), PACKAGE, 2,
+                                     True)  # fmt: skip
         mind_referrals = story.s2_referrals.get(quarter, 40)
         if story.referral_variation and quarter >= "2025-Q3":
             mind_referrals = 32
@@ -439,3 +446,23 @@ def test_a_payment_is_judged_on_its_receipt_when_the_two_dates_disagree(
     assert "PAYMENT_DATE_DISPUTED" not in [
         f["rule"] for f in app.report("findings", package=PACKAGE, as_of=AS_OF,
                                       thresholds=patient)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("agreed_on", "unilateral"), [
+    (date(2025, 7, 20), False),  # agreed before any later period: every act follows it
+    (date(2025, 10, 1), False),  # agreed on the first day of the next period
+    (date(2025, 10, 2), True),  # a day into it: that period's cut began before the agreement
+])  # fmt: skip
+def test_a_disputed_variation_later_agreed_is_not_unilateral_once_agreed(
+    app: ChainLedger, agreed_on: date, unilateral: bool
+) -> None:
+    """The prime cuts mind's referrals 40 -> 32 on 10 July 2025; mind disputes; the prime
+    proposes the same cut again and mind accepts two days later. Referrals sent at the cut
+    level in a period that began before the agreement were acted on unilaterally; those
+    after it follow the agreement."""
+    build(app, Story(referral_variation=True, reproposed_on=agreed_on - timedelta(2)))
+    found = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+             if f["rule"] == "UNILATERAL_VARIATION"]  # fmt: skip
+    assert bool(found) is unilateral
+    if unilateral:
+        assert "variation 1" in found[0]["finding"]

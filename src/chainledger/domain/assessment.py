@@ -28,6 +28,7 @@ from chainledger.domain.facts import (
     PromiseFact,
     ReceiptFact,
     SubcontractFact,
+    VariationFact,
 )
 from chainledger.domain.quantities import Cadence, Period
 from chainledger.domain.terms import Terms
@@ -734,8 +735,10 @@ def unilateral_variation(facts: PackageFacts, t: Thresholds) -> Iterator[Finding
         new, old = variation.terms, before
         if new.referrals_per_period < old.referrals_per_period:
             for period, (_count, nid, sent) in received_referrals(facts, sub).items():
-                if (sent is not None and Period.parse(period).first_day >= variation.on
-                        and sent <= new.referrals_per_period):  # fmt: skip
+                first_day = Period.parse(period).first_day
+                if (sent is not None and first_day >= variation.on
+                        and sent <= new.referrals_per_period
+                        and not _superseded(facts, variation, first_day, "referrals")):  # fmt: skip
                     acts.append(nid)
         if new.value_per_year < old.value_per_year and old.value_per_year:
             ratio = new.value_per_year / old.value_per_year
@@ -744,6 +747,7 @@ def unilateral_variation(facts: PackageFacts, t: Thresholds) -> Iterator[Finding
                     record.subcontractor == sub
                     and record.invoice_date >= variation.on
                     and record.payments
+                    and not _superseded(facts, variation, record.invoice_date, "value")
                 ) and (
                     0 < record.paid < record.amount and record.paid <= record.amount * ratio + PENNY
                 ):
@@ -756,6 +760,23 @@ def unilateral_variation(facts: PackageFacts, t: Thresholds) -> Iterator[Finding
                 f"{sub} {state}: later referrals or payments follow the varied terms.",
                 variation.nid, variation.answer_nid, *acts,
             )  # fmt: skip
+
+
+def _superseded(facts: PackageFacts, variation: VariationFact, on: date, what: str) -> bool:
+    """Whether, by ``on``, the subcontractor had agreed a later variation of its subcontract
+    that cuts ``what`` (``referrals`` or ``value``) at least as far as ``variation`` did:
+    acting on those terms from then on follows an agreement, not a disputed variation."""
+    for later in facts.variations:
+        if (later.subcontractor != variation.subcontractor or later.number <= variation.number
+                or later.status != "agreed" or later.answer_on is None or later.answer_on > on):
+            continue  # fmt: skip
+        if what == "referrals" and (
+            later.terms.referrals_per_period <= variation.terms.referrals_per_period
+        ):
+            return True
+        if what == "value" and later.terms.value_per_year <= variation.terms.value_per_year:
+            return True
+    return False
 
 
 def late_payment(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
