@@ -44,6 +44,7 @@ class Story:
     cut: bool = False  # commissioner cuts 10% and the prime cuts S1 by 20% (agreed)
     referral_variation: bool = False  # prime cuts S2's referrals 40 -> 32; S2 disputes
     reproposed_on: date | None = None  # …then the prime proposes the cut again; S2 agrees
+    s2_agreed_referrals: str | None = None  # S2 agrees in August 2025 to these referrals
     extra_kpi_without_acceptable: bool = False
     s2_explanation_on: date | None = None
     concern_on: date | None = None
@@ -124,6 +125,10 @@ def build(app: ChainLedger, story: Story) -> None:
                                       referrals_per_period="32")  # fmt: skip
                 app.answer_variation(at("mind", story.reproposed_on + timedelta(2)), PACKAGE, 2,
                                      True)  # fmt: skip
+        if story.s2_agreed_referrals is not None and quarter == "2025-Q3":
+            app.propose_variation(at("prime", "2025-08-01"), PACKAGE, "mind", "fewer referrals",
+                                  referrals_per_period=story.s2_agreed_referrals)  # fmt: skip
+            app.answer_variation(at("mind", "2025-08-04"), PACKAGE, 1, True)
         mind_referrals = story.s2_referrals.get(quarter, 40)
         if story.referral_variation and quarter >= "2025-Q3":
             mind_referrals = 32
@@ -466,3 +471,30 @@ def test_a_disputed_variation_later_agreed_is_not_unilateral_once_agreed(
     assert bool(found) is unilateral
     if unilateral:
         assert "variation 1" in found[0]["finding"]
+
+
+def test_a_later_agreed_variation_does_not_rewrite_an_earlier_shortfall(app: ChainLedger) -> None:
+    """Mind received 25 referrals in 2025-Q1 and Q2 against 40 promised (below 75%: 30);
+    in August it agreed to 20 a quarter. July's report found the shortfall; so must every
+    later one: each period is judged by the terms of its own time."""
+    build(app, Story(s2_referrals={"2025-Q1": 25, "2025-Q2": 25}, s2_agreed_referrals="20"))
+    july = rules_found(app, as_of=date(2025, 7, 31))
+    assert "REFERRAL_SHORTFALL" in july
+    (found,) = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+                if f["rule"] == "REFERRAL_SHORTFALL"]  # fmt: skip
+    assert "25 in 2025-Q1, 25 in 2025-Q2 against 40 promised per quarter" in found["finding"]
+    promised = {r["period"]: r["promised"] for r in app.report(
+        "referrals", package=PACKAGE, as_of=AS_OF) if r["subcontractor"] == "mind"}  # fmt: skip
+    assert (promised["2025-Q2"], promised["2025-Q3"], promised["2026-Q2"]) == (40, 20, 20)
+
+
+@pytest.mark.parametrize(("count", "short"), [
+    (15, False),  # 75% of the 20 agreed: not below
+    (14, True),  # below 75% of 20 (and far below the 40 of before the variation)
+])  # fmt: skip
+def test_periods_after_an_agreed_variation_are_judged_by_its_terms(
+    app: ChainLedger, count: int, short: bool
+) -> None:
+    build(app, Story(s2_agreed_referrals="20",
+                     s2_referrals={"2025-Q4": count, "2026-Q1": count}))  # fmt: skip
+    assert ("REFERRAL_SHORTFALL" in rules_found(app)) is short

@@ -491,7 +491,6 @@ def referrals(facts: PackageFacts) -> list[dict[str, Any]]:
     """Per subcontractor and period: promised, sent by the prime, confirmed by the subcontractor."""
     rows = []
     for sub, contract in sorted(facts.subcontracts.items()):
-        terms = contract.terms
         records = {}
         for r in facts.referrals:
             if r.subcontractor == sub:
@@ -500,7 +499,8 @@ def referrals(facts: PackageFacts) -> list[dict[str, Any]]:
         for period in sorted(periods, key=lambda p: Period.parse(p)):
             sent = records.get(period, {}).get("sent")
             confirmed = records.get(period, {}).get("confirmed")
-            promised = terms.referrals_per_period
+            # the promise of the period's own time (see ``terms_on``)
+            promised = terms_on(facts, contract, Period.parse(period).last_day).referrals_per_period
             rows.append({
                 "package": facts.reference,
                 "subcontractor": sub,
@@ -830,29 +830,47 @@ def payment_date_disputed(facts: PackageFacts, t: Thresholds) -> Iterator[Findin
         )  # fmt: skip
 
 
+def terms_on(facts: PackageFacts, contract: SubcontractFact, day: date) -> Terms:
+    """The subcontract's terms in force on ``day``: as issued, changed by each variation the
+    subcontractor had agreed by then, in the order agreed. A period is judged by the terms
+    of its time: a variation agreed later does not rewrite what was owed before it."""
+    agreed = sorted(
+        (v for v in facts.variations
+         if v.subcontractor == contract.subcontractor and v.status == "agreed"
+         and v.answer_on is not None and v.answer_on <= day),
+        key=lambda v: (v.answer_on, v.answer_at or v.at),
+    )  # fmt: skip
+    return agreed[-1].terms if agreed else contract.issued_terms
+
+
 def referral_shortfall(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
     for sub, contract in sorted(facts.subcontracts.items()):
-        promised = contract.terms.referrals_per_period
-        if promised == 0:
-            continue
         received = received_referrals(facts, sub)
-        run: list[tuple[str, int, int | None]] = []
+        run: list[tuple[str, int, int | None, int]] = []  # (period, count, nid, promised)
         for period in _completed_periods(facts, contract):
+            # the promise of the period's own time: the terms in force on its last day
+            promised = terms_on(facts, contract, period.last_day).referrals_per_period
             count, nid, _sent = received.get(str(period), (0, None, None))
-            if Decimal(count) < promised * t.referral_shortfall_pct / HUNDRED:
-                run.append((str(period), count, nid))
+            if promised and Decimal(count) < promised * t.referral_shortfall_pct / HUNDRED:
+                run.append((str(period), count, nid, promised))
                 if len(run) >= t.referral_shortfall_periods:
                     break
             else:
                 run = []
         if len(run) >= t.referral_shortfall_periods:
-            counts = ", ".join(f"{c} in {p}" for p, c, _ in run)
+            promises = {promised for *_, promised in run}
+            if len(promises) == 1:
+                counts = ", ".join(f"{c} in {p}" for p, c, _, _ in run)
+                against = f"against {promises.pop()} promised"
+            else:
+                counts = ", ".join(f"{c} in {p} (of {m})" for p, c, _, m in run)
+                against = "against what was promised"
             yield _finding(
                 facts, "REFERRAL_SHORTFALL", "medium", [facts.prime, sub],
-                f"{sub} received {counts} against {promised} promised per "
+                f"{sub} received {counts} {against} per "
                 f"{contract.terms.referral_cadence}: below {t.referral_shortfall_pct}% for "
                 f"{len(run)} periods in a row, so a review discussion is due.",
-                contract.nid, *(n for _, _, n in run),
+                contract.nid, *(n for _, _, n, _ in run),
             )  # fmt: skip
 
 
