@@ -459,14 +459,9 @@ def test_acknowledging_a_bid_that_does_not_name_you_is_refused(
     "args",
     [
         ("kpi", "define", "OLD-1", "--as", "barnet-council", "--name", "outcomes", "--unit", "people"),
-        referral("OLD-1"),
-        invoice("INV-2", package="OLD-1"),
-        pay(package="OLD-1"),
         concern("OLD-1"),
         issue("OLD-1", "mind-in-barnet"),
         bid("OLD-1", "acme-prime", "100"),
-        confirm("hope-trust", package="OLD-1"),
-        received(package="OLD-1"),
         propose("hope-trust", "--value", "1000", package="OLD-1"),
         ("bid", "acknowledge", "OLD-1", "--as", "hope-trust", "--prime", "northgate"),
         award("OLD-1", "northgate"),
@@ -477,6 +472,34 @@ def test_acknowledging_a_bid_that_does_not_name_you_is_refused(
 )  # fmt: skip
 def test_nothing_more_is_recorded_on_a_closed_package(ledger: CliLedger, args: Args) -> None:
     assert_refused(ledger, args, "package OLD-1 is closed: nothing more can be recorded")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        referral("OLD-1", period="2027-Q1"),
+        invoice("INV-2", "--period", "2027-Q1", package="OLD-1"),
+        confirm("hope-trust", period="2027-Q1", package="OLD-1"),
+        report(period="2027-Q1", package="OLD-1"),
+    ],
+    ids=command_id,
+)  # fmt: skip
+def test_the_run_off_of_a_closed_package_is_for_periods_it_ran(
+    ledger: CliLedger, args: Args
+) -> None:
+    """Settling steps after close are for periods that began before it closed (OLD-1 was
+    closed today, 2 December 2026 or later, so 2027-Q1 began after it)."""
+    assert_refused(ledger, args, "package OLD-1 closed on ")
+
+
+def test_the_run_off_of_a_closed_package_is_recorded(ledger: CliLedger) -> None:
+    """The last quarter is settled after the close: referrals, an invoice, its payment and
+    the receipt; each recorded."""
+    for args in (referral("OLD-1"), confirm("hope-trust", package="OLD-1"),
+                 invoice("INV-2", package="OLD-1"),
+                 pay("100", "--date", "2026-03-10", package="OLD-1", ref="INV-2"),
+                 received(date="2026-03-10", package="OLD-1", ref="INV-2")):  # fmt: skip
+        ledger.ok(*args)
 
 
 # -- values -------------------------------------------------------------------------------

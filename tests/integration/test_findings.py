@@ -44,7 +44,8 @@ class Story:
     cut: bool = False  # commissioner cuts 10% and the prime cuts S1 by 20% (agreed)
     referral_variation: bool = False  # prime cuts S2's referrals 40 -> 32; S2 disputes
     reproposed_on: date | None = None  # …then the prime proposes the cut again; S2 agrees
-    s2_agreed_referrals: str | None = None  # S2 agrees in August 2025 to these referrals
+    s2_agreed: dict[str, str] = field(default_factory=dict)  # terms S2 agrees to in August 2025
+    closed_on: date | None = None  # the council closes the package before 2026-Q2 is settled
     extra_kpi_without_acceptable: bool = False
     s2_explanation_on: date | None = None
     concern_on: date | None = None
@@ -125,10 +126,12 @@ def build(app: ChainLedger, story: Story) -> None:
                                       referrals_per_period="32")  # fmt: skip
                 app.answer_variation(at("mind", story.reproposed_on + timedelta(2)), PACKAGE, 2,
                                      True)  # fmt: skip
-        if story.s2_agreed_referrals is not None and quarter == "2025-Q3":
-            app.propose_variation(at("prime", "2025-08-01"), PACKAGE, "mind", "fewer referrals",
-                                  referrals_per_period=story.s2_agreed_referrals)  # fmt: skip
+        if story.s2_agreed and quarter == "2025-Q3":
+            app.propose_variation(at("prime", "2025-08-01"), PACKAGE, "mind", "new terms",
+                                  **story.s2_agreed)  # fmt: skip
             app.answer_variation(at("mind", "2025-08-04"), PACKAGE, 1, True)
+        if story.closed_on is not None and quarter == "2026-Q2":
+            app.close_package(at("council", story.closed_on), PACKAGE, "the contract ended")
         mind_referrals = story.s2_referrals.get(quarter, 40)
         if story.referral_variation and quarter >= "2025-Q3":
             mind_referrals = 32
@@ -477,7 +480,7 @@ def test_a_later_agreed_variation_does_not_rewrite_an_earlier_shortfall(app: Cha
     """Mind received 25 referrals in 2025-Q1 and Q2 against 40 promised (below 75%: 30);
     in August it agreed to 20 a quarter. July's report found the shortfall; so must every
     later one: each period is judged by the terms of its own time."""
-    build(app, Story(s2_referrals={"2025-Q1": 25, "2025-Q2": 25}, s2_agreed_referrals="20"))
+    build(app, Story(s2_referrals={"2025-Q1": 25, "2025-Q2": 25}, s2_agreed={"referrals_per_period": "20"}))
     july = rules_found(app, as_of=date(2025, 7, 31))
     assert "REFERRAL_SHORTFALL" in july
     (found,) = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
@@ -495,6 +498,48 @@ def test_a_later_agreed_variation_does_not_rewrite_an_earlier_shortfall(app: Cha
 def test_periods_after_an_agreed_variation_are_judged_by_its_terms(
     app: ChainLedger, count: int, short: bool
 ) -> None:
-    build(app, Story(s2_agreed_referrals="20",
+    build(app, Story(s2_agreed={"referrals_per_period": "20"},
                      s2_referrals={"2025-Q4": count, "2026-Q1": count}))  # fmt: skip
     assert ("REFERRAL_SHORTFALL" in rules_found(app)) is short
+
+
+def test_the_last_quarter_is_settled_after_the_package_is_closed(app: ChainLedger) -> None:
+    """The council closes the package the day the contract ends; the last quarter's
+    referrals, invoices, payments, confirmations, KPI reports and attestations all come
+    after, and a shortfall can still be explained: the run-off is recorded, and the
+    well-run package has no findings."""
+    build(app, Story(closed_on=date(2026, 6, 30), s2_invoice_share=Decimal("0.8"),
+                     s2_explanation_on=date(2026, 7, 20)))  # fmt: skip
+    assert rules_found(app) == []  # the 80% shortfall was explained after the close
+    assert any(e.type_name == "PaymentConfirmed" and e.on == date(2026, 7, 20)
+               for e in app.all_events())  # fmt: skip
+
+
+def test_after_close_only_the_run_off_is_recorded(app: ChainLedger) -> None:
+    build(app, Story(closed_on=date(2026, 6, 30)))
+    prime = app.signer("prime", PASSPHRASE).dated(date(2026, 7, 10))
+    mind = app.signer("mind", PASSPHRASE).dated(date(2026, 7, 10))
+    before = len(list(app.all_events()))
+    refusals = [
+        lambda: app.send_referrals(prime, PACKAGE, "mind", "2026-Q3", 40),  # after the end
+        lambda: app.submit_invoice(mind, PACKAGE, "mind-late", "100", "2026-07-10", "2026-Q3"),
+        lambda: app.propose_variation(prime, PACKAGE, "mind", "more", referrals_per_period="50"),
+        lambda: app.raise_concern(mind, PACKAGE, "Late", "Paid late", "MIND-9"),
+        lambda: app.define_kpi(app.signer("council", PASSPHRASE), PACKAGE, "x", "y", "1", "1"),
+    ]
+    for refused in refusals:
+        with pytest.raises(Exception, match="closed"):
+            refused()
+    assert len(list(app.all_events())) == before  # nothing written
+    app.submit_invoice(mind, PACKAGE, "mind-extra", "100", "2026-07-10", "2026-Q2")  # run-off
+    assert len(list(app.all_events())) == before + 1
+
+
+def test_an_invoice_is_due_by_the_payment_terms_of_its_date(app: ChainLedger) -> None:
+    """Mind is paid 25 days after each invoice; in August 2025 it agreed to be paid within
+    20 days. The four invoices before the agreement were on time under the 30 days then in
+    force; the four after it are late."""
+    build(app, Story(s2_pay_days=25, s2_agreed={"payment_terms_days": "20"}))
+    (late,) = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+               if f["rule"] == "LATE_PAYMENT"]  # fmt: skip
+    assert "paid 4 invoice(s) late" in late["finding"]

@@ -111,11 +111,17 @@ class Contracting:
             return Role.PRIME
         return None
 
-    def _package(self, uow: UnitOfWork, reference: str) -> Package:
+    def _package(self, uow: UnitOfWork, reference: str, *, run_off: bool = False,
+                 period: Period | None = None) -> Package:  # fmt: skip
+        """The package, refused when closed, unless the step is part of its run-off (which
+        settles the contract period: then refused only for a ``period`` after it)."""
         package = uow.get(package_id(check_reference(reference, "package reference")))
         if package is None:
             raise NotFound(f"no package {reference!r} in this ledger")
-        package.require_open_for_business()
+        if run_off:
+            package.require_run_off(period)
+        else:
+            package.require_open_for_business()
         return package
 
     @staticmethod
@@ -127,7 +133,7 @@ class Contracting:
 
     @staticmethod
     def _awarded_prime_only(package: Package, signer: Signer, step: str) -> None:
-        if package.status is not PackageStatus.AWARDED:
+        if package.prime is None:  # (awarded, or awarded and then closed: its run-off)
             raise Refused(f"package {package.reference} has not been awarded yet")
         if signer.org != package.prime:
             raise Refused(f"only {package.prime}, the prime of {package.reference}, can {step}")
@@ -280,7 +286,7 @@ class Contracting:
     ) -> None:
         """The commissioner answers a subcontractor's concern."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True)
             self._commissioner_only(contract, signer, "respond to concerns")
             record = work.get(
                 concern_id(
@@ -427,7 +433,8 @@ class Contracting:
     ) -> None:
         """The prime records the referrals it sent a subcontractor in a period."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True,
+                                     period=Period.parse(period))
             self._awarded_prime_only(contract, signer, "send referrals")
             self._subcontract(work, contract, subcontractor).send_referrals(
                 signer, period=Period.parse(period), count=parse_count(count, "referrals")
@@ -447,7 +454,7 @@ class Contracting:
     ) -> None:
         """The prime records a payment against a subcontractor's invoice."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True)
             record = work.get(
                 invoice_id(
                     contract.reference, check_handle(subcontractor), check_reference(invoice)
@@ -478,7 +485,8 @@ class Contracting:
     ) -> None:
         """The prime attests a subcontractor's KPI report."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True,
+                                     period=Period.parse(period))
             self._awarded_prime_only(contract, signer, "attest performance reports")
             self._subcontract(work, contract, subcontractor).attest_performance(
                 signer, kpi=text_field(kpi, "KPI"), period=Period.parse(period)
@@ -514,7 +522,7 @@ class Contracting:
     ) -> None:
         """The prime explains in writing why a promise in its bid was not delivered."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True)
             bid = self._bid(work, contract, signer.org)
             bid.explain_shortfall(
                 signer,
@@ -643,7 +651,8 @@ class Contracting:
     ) -> None:
         """The subcontractor confirms how many referrals it received in a period."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True,
+                                     period=Period.parse(period))
             self._own_subcontract(work, contract, signer).confirm_referrals(
                 signer, period=Period.parse(period), count=parse_count(count, "referrals")
             )
@@ -662,7 +671,8 @@ class Contracting:
     ) -> None:
         """The subcontractor invoices its prime."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True,
+                                     period=Period.parse(period))
             subcontract = self._own_subcontract(work, contract, signer)
             reference = check_reference(reference, "invoice reference")
             if work.get(invoice_id(contract.reference, signer.org, reference)) is not None:
@@ -691,7 +701,7 @@ class Contracting:
     ) -> Decimal:
         """The subcontractor confirms it received what was paid against an invoice."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True)
             record = work.get(invoice_id(contract.reference, signer.org, check_reference(invoice)))
             if record is None:
                 raise NotFound(f"{signer.org} has no invoice {invoice!r} on {contract.reference}")
@@ -712,7 +722,8 @@ class Contracting:
     ) -> None:
         """The subcontractor reports a KPI's actual value for a period."""
         with unit_of_work(self.ledger, uow) as work:
-            contract = self._package(work, package)
+            contract = self._package(work, package, run_off=True,
+                                     period=Period.parse(period))
             definition = contract.kpis.get(str(kpi))
             if definition is None:
                 known = ", ".join(sorted(contract.kpis)) or "none defined yet"

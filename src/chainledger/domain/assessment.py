@@ -401,7 +401,10 @@ def settled_on(record: InvoiceFact, as_of: date, t: Thresholds
 
 def invoice_timing(facts: PackageFacts, record: InvoiceFact, t: Thresholds) -> InvoiceTiming:
     contract = facts.subcontracts.get(record.subcontractor)
-    terms_days = contract.terms.payment_terms_days if contract else t.late_payment_days
+    # the payment terms in force when it was invoiced (a later variation does not change
+    # when an earlier invoice fell due)
+    terms_days = (terms_on(facts, contract, record.invoice_date).payment_terms_days
+                  if contract else t.late_payment_days)  # fmt: skip
     allowed = min(terms_days, t.late_payment_days)
     due = record.invoice_date + timedelta(days=allowed)
     rate = (t.base_rate_pct + 8) / HUNDRED

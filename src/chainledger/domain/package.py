@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainledger.domain.aggregate import LedgerAggregate
 from chainledger.domain.events import LedgerEvent, Signer, ledger_event
 from chainledger.domain.ids import package_id
 from chainledger.domain.terms import PaymentModel
 from chainledger.errors import Refused
+
+if TYPE_CHECKING:
+    from chainledger.domain.quantities import Period
 
 
 class PackageStatus(StrEnum):
@@ -40,6 +43,12 @@ class Kpi:
     cadence: str  # "month" or "quarter"
 
 
+# What may still be recorded on a closed package: the steps that settle the contract period.
+RUN_OFF = ("invoices, payments and their confirmations, referrals and KPI reports for periods "
+           "that began before it closed, attestations, shortfall explanations and answers to "
+           "concerns")  # fmt: skip
+
+
 class Package(LedgerAggregate):
     """A contract package, from tender to close. Only its commissioner signs its events."""
 
@@ -58,6 +67,7 @@ class Package(LedgerAggregate):
     status: PackageStatus
     prime: str | None
     awarded_price: Decimal | None
+    closed_on: date | None = None  # when it was closed (its close event's effective date)
 
     @classmethod
     def create(
@@ -97,7 +107,21 @@ class Package(LedgerAggregate):
     def require_open_for_business(self) -> None:
         """Refuse any step on a closed package."""
         if self.status is PackageStatus.CLOSED:
-            raise Refused(f"package {self.reference} is closed: nothing more can be recorded")
+            raise Refused(f"package {self.reference} is closed: nothing more can be recorded "
+                          f"but its run-off ({RUN_OFF})")  # fmt: skip
+
+    def require_run_off(self, period: Period | None = None) -> None:
+        """Refuse a step that settles the contract period, once the package is closed, if it
+        is for a ``period`` that began after the contract ended or the package closed. The
+        run-off (``RUN_OFF``) settles what was done while the contract ran: the last
+        quarter's invoices, payments and their confirmations, referral counts and KPI
+        reports, a prime's explanation of a shortfall, an answer to a concern."""
+        if self.status is not PackageStatus.CLOSED or period is None:
+            return
+        last = min(self.end, self.closed_on or self.end)
+        if period.first_day > last:
+            raise Refused(f"package {self.reference} closed on {last}: {period} began after it, "
+                          "so nothing for it can be recorded")  # fmt: skip
 
     def define_kpi(self, signer: Signer, kpi: Kpi) -> None:
         self.require_open_for_business()
@@ -226,6 +250,7 @@ class PackageClosed(LedgerEvent):
 
     def apply(self, aggregate: Any) -> None:
         aggregate.status = PackageStatus.CLOSED
+        aggregate.closed_on = self.on
 
     def summary(self) -> str:
         return f"package closed: {self.reason}"
