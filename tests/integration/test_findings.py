@@ -391,6 +391,17 @@ def test_late_payment_interest_is_simple_interest_at_a_365th_a_day_and_a_field(
                if f["rule"] != "LATE_PAYMENT")  # fmt: skip
 
 
+def test_a_shortfall_states_the_money_it_is_about(app: ChainLedger) -> None:
+    """Mind billed 80% of each quarter's £50,000 for two years of a £200,000-a-year promise:
+    £320,000 of £400,000 due, a £80,000 shortfall, in the sentence and as exact amounts."""
+    build(app, Story(s2_invoice_share=Decimal("0.8")))
+    (short,) = [f for f in app.report("findings", package=PACKAGE, as_of=AS_OF)
+                if f["rule"] == "UNEXPLAINED_SHORTFALL"]  # fmt: skip
+    assert short["amounts"] == {"value_due": "400000.00", "value_billed": "320000.00",
+                                "shortfall_value": "80000.00"}  # fmt: skip
+    assert "£320,000.00 billed of £400,000.00 due, 320 of 320 referrals" in short["finding"]
+
+
 def test_months_and_years_are_counted_on_the_calendar() -> None:
     from chainledger.domain.dates import months_between, years_between
 

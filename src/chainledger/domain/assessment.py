@@ -334,6 +334,16 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _pennies(amount: Decimal) -> Decimal:
+    """An amount of money to the penny, for showing (rules compare the exact value)."""
+    return amount.quantize(PENNY, ROUND_HALF_UP)
+
+
+def _whole(count: Decimal) -> Decimal:
+    """A count worked out pro rata, as shown: to one decimal place if it is not whole."""
+    return count if count == count.to_integral_value() else count.quantize(Decimal("0.1"))
+
+
 def _p(percentage: Decimal | None) -> str | None:
     return _s(shown(percentage))
 
@@ -630,6 +640,8 @@ def bid_candy(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
             f"{money(promise.terms.value_per_year)} a year but, {t.bid_candy_months} months after "
             f"award, has received {received} (pro rata to the contract period so far).",
             promise.nid, facts.award_nid, item.contract.nid if item.contract else None, *item.evidence,
+            amounts={"promised_value_per_year": promise.terms.value_per_year,
+                     "value_due_to_date": _pennies(item.value_due), "paid_to_date": item.paid},
         )  # fmt: skip
 
 
@@ -668,6 +680,10 @@ def terms_worsened(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
                 f"{promise.subcontractor}'s subcontract is worse than {facts.prime}'s bid promised: "
                 f"{'; '.join(worse)}.",
                 promise.nid, contract.nid,
+                amounts=({"promised_value_per_year": promise.terms.value_per_year,
+                          "contracted_value_per_year": contract.issued_terms.value_per_year}
+                         if contract.issued_terms.value_per_year < promise.terms.value_per_year
+                         else None),
             )  # fmt: skip
 
 
@@ -726,6 +742,8 @@ def cut_passed_down(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
                     f"proposed cutting {variation.subcontractor}'s value by {sub_cut:.1f}% "
                     f"({money(before.value_per_year)} to {money(variation.terms.value_per_year)} a year).",
                     cut.nid, variation.nid,
+                    amounts={"value_per_year_before": before.value_per_year,
+                             "value_per_year_proposed": variation.terms.value_per_year},
                 )  # fmt: skip
 
 
@@ -937,6 +955,7 @@ def kpi_undefined(facts: PackageFacts, t: Thresholds) -> Iterator[Finding]:
             f"The package is worth {money(per_year)} a year but has {len(facts.kpis)} KPI(s); "
             f"packages over {money(t.kpi_large_package_per_year)} a year need at least {t.kpi_minimum}.",
             facts.nid, *(k.nid for k in facts.kpis.values()),
+            amounts={"value_per_year": _pennies(per_year)},
         )  # fmt: skip
 
 
@@ -980,8 +999,8 @@ def unexplained_shortfall(facts: PackageFacts, t: Thresholds) -> Iterator[Findin
         item = delivery(facts, promise.subcontractor)
         # Value billed counts as delivered: what was billed and not paid is the money's
         # lateness (LATE_PAYMENT), not a promise undelivered (one fact, one finding).
-        billed = pct(max(item.paid, item.invoiced), item.value_due)
-        measures = [m for m in (billed, item.referrals_pct) if m is not None]
+        billed = max(item.paid, item.invoiced)
+        measures = [m for m in (pct(billed, item.value_due), item.referrals_pct) if m is not None]
         if measures and min(measures) >= t.shortfall_delivered_pct:
             continue
         if any(on <= deadline for on, _ in promise.explanations):
@@ -989,9 +1008,12 @@ def unexplained_shortfall(facts: PackageFacts, t: Thresholds) -> Iterator[Findin
         yield _finding(
             facts, "UNEXPLAINED_SHORTFALL", "medium", [facts.prime, promise.subcontractor],
             f"The promise to {promise.subcontractor} was not delivered by the contract's end "
-            f"({facts.end}) and {facts.prime} gave no signed explanation within "
-            f"{t.shortfall_explanation_days} days.",
+            f"({facts.end}: {money(billed)} billed of {money(item.value_due)} due, "
+            f"{item.referrals} of {_whole(item.referrals_due)} referrals) and {facts.prime} gave "
+            f"no signed explanation within {t.shortfall_explanation_days} days.",
             promise.nid, *item.evidence,
+            amounts={"value_due": _pennies(item.value_due), "value_billed": billed,
+                     "shortfall_value": _pennies(max(Decimal(0), item.value_due - billed))},
         )  # fmt: skip
 
 
