@@ -474,3 +474,13 @@ def test_a_rating_recorded_around_the_rules_is_not_counted(
     assert [(u["rater"], u["ratee"], u["status"]) for u in report["unusable"]] == [
         ("prime", "council", "not a rating this rater may give")
     ]
+
+
+def test_every_sealed_value_of_a_round_has_the_same_length(scenario: Scenario) -> None:
+    """The scenario's comments run from none to 35 characters; every sealed copy the ledger
+    holds, the raters' own and those revealed to the owner, is exactly as long as every
+    other: a blob's length says nothing about what it holds."""
+    sealed = [getattr(e, name) for e in scenario.app.all_events()
+              for name in ("sealed", "sealed_for_rater") if getattr(e, name, None)]  # fmt: skip
+    assert len(sealed) > 2 * len(SUBS)
+    assert len({len(s) for s in sealed}) == 1, sorted({len(s) for s in sealed})

@@ -213,7 +213,7 @@ class Reviews:
             rater = self._rater(unit, signer.org)
             key = RatingKey(signer.ledger_id, package, period, signer.org, ratee)
             sealed = seal_to(
-                rater.encryption_key[1], content.to_bytes(), key.sealing_context(RATER)
+                rater.encryption_key[1], content.sealable(), key.sealing_context(RATER)
             )
             return self.commit_rating(signer, package, period, ratee, key.commitment(content),
                                       sealed, uow=unit)  # fmt: skip
@@ -309,7 +309,7 @@ class Reviews:
                             f"to while the round was open; a sealed rating cannot change after "
                             "the fact, so nothing was revealed"
                         )
-                sealed = seal_to(round_.owner_key, content.to_bytes(), key.sealing_context(OWNER))
+                sealed = seal_to(round_.owner_key, content.sealable(), key.sealing_context(OWNER))
                 self.reveal_rating(signer, package, period, handle, sealed, uow=unit)
                 revealed.append(handle)
             if not revealed:

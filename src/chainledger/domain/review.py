@@ -34,6 +34,10 @@ from chainledger.errors import InvalidValue, Refused
 MIN_SCORE = 1
 MAX_SCORE = 5
 MAX_DIMENSIONS = 20
+# Every sealed rating is this many bytes before encryption, whatever it says: the largest
+# content fits (a MAX_COMMENT-character comment of 4-byte characters, 4,000 bytes, and
+# MAX_DIMENSIONS scores under 30-character slugs, 700, with the salt and the JSON around).
+SEALED_RATING_SIZE = 5120
 MAX_COMMENT = 1000
 SCORE_TEXTS = frozenset(str(n) for n in range(MIN_SCORE, MAX_SCORE + 1))
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}\Z")
@@ -212,6 +216,15 @@ class RatingContent:
 
     def to_bytes(self) -> bytes:
         return canonical_json({"scores": self.scores, "comment": self.comment, "salt": self.salt})
+
+    def sealable(self) -> bytes:
+        """What is sealed: the content padded with spaces (which JSON ignores) to
+        ``SEALED_RATING_SIZE`` bytes, so that a sealed rating's length says nothing about
+        its comment (a 42-character comment was attributable by its 550-byte blob)."""
+        data = self.to_bytes()
+        if len(data) > SEALED_RATING_SIZE:  # cannot happen within the limits below
+            raise InvalidValue("a rating is too large to seal")
+        return data.ljust(SEALED_RATING_SIZE, b" ")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RatingContent:
