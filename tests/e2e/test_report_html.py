@@ -165,7 +165,8 @@ def test_the_summary_shows_the_audit_and_the_tree_head(demo_run: DemoRun, shared
 
 
 def test_every_finding_is_listed_with_its_evidence(demo_run: DemoRun, shared: Page) -> None:
-    findings = report(demo_run, "findings", "--as", "barnet-council")
+    # the page to share holds no review findings (the owner's own: see the next test)
+    findings = report(demo_run, "findings")
     history = {
         row["notification_id"]: row
         for row in json.loads(demo_run.run("history", "BAR-ES-2026", "--format", "json").stdout)
@@ -259,6 +260,33 @@ def test_the_shared_view_shows_only_what_each_organisation_may_see(
     shown = sum(1 for row in table if row["median of others"] != "–")
     assert len(re.findall(r">withheld</text>", shared.text)) == len(table) - shown
     assert shown > 0
+
+
+REVIEW_RULES = ("SELF_OTHER_GAP", "LOW_RATED", "PERCEPTION_GAP")
+
+
+def test_review_findings_are_only_on_the_owners_page(
+    demo_run: DemoRun, shared: Page, tmp_path: Path
+) -> None:
+    """The review findings are medians over any group of raters, however small: beside the
+    shared view they could pin a withheld rater's score (issue 22). The page made to share
+    (--as) has none and says where they are; the owner's page (--full-review) has them and
+    says on its face that it is not for sharing."""
+    owners = [f for f in report(demo_run, "findings", "--as", "barnet-council")
+              if f["rule"] in REVIEW_RULES]  # fmt: skip
+    assert owners  # the demo's round gives the owner review findings
+    for rule in REVIEW_RULES:
+        assert f"<b>{rule}</b>" not in shared.text
+    assert "Owner only, not for sharing" not in shared.text
+    assert "Review findings (self-other gaps, low ratings) are the owner&#x27;s alone" in shared.text
+    full = make_page(demo_run, tmp_path, "--as", "barnet-council", "--full-review")
+    assert "<strong>Owner only, not for sharing:</strong>" in full.text
+    for finding in owners:
+        assert escape(finding["finding"]) in full.text
+    table = demo_run.run("report", "findings", "--as-of", AS_OF, "--as", "barnet-council")
+    assert "owner only, not for sharing" in table.stdout.splitlines()[1]  # on its face
+    plain = demo_run.run("report", "findings", "--as-of", AS_OF)
+    assert "not for sharing" not in plain.stdout
 
 
 def test_the_full_view_is_the_owners_and_says_so(demo_run: DemoRun, tmp_path: Path) -> None:

@@ -483,10 +483,11 @@ def test_the_owner_sees_every_rating_by_group(stages: Stages) -> None:
     assert gaps[(PRIME, "commitments")]["ledger_value"] == "0.0"  # nothing paid yet
 
     table = ledger.ok("report", "reviews", "--package", PACKAGE, "--as", COUNCIL).stdout
-    assert table.startswith(
-        f"Review of {PACKAGE} for {PERIOD} (owner {COUNCIL}, closed): {len(RATINGS)} ratings "
+    assert table.startswith("OWNER ONLY, NOT FOR SHARING: ")  # on its face (issue 22)
+    assert (
+        f"\nReview of {PACKAGE} for {PERIOD} (owner {COUNCIL}, closed): {len(RATINGS)} ratings "
         "revealed, 0 that count for nothing\n"
-    )
+    ) in table
     for title in ("Ratings by ratee, dimension and rater group", "Self-assessment against others",
                   "Mutual ratings", "Trend: others' median by period",
                   "Commitments that count for nothing"):  # fmt: skip

@@ -107,7 +107,12 @@ class Pages:
         # The owner's rounds, opened once for the review findings and the heatmap.
         rounds = (self.reviews.opened_rounds(review_opener, package=package, thresholds=t)
                   if review_opener is not None else [])  # fmt: skip
-        found = self.reports.marked_rows(self.reports.findings(facts, t, rounds))
+        # Review findings are statistics of the owner's full view (medians over any group,
+        # however small): on a page only with ``full_review``, which says it is not for
+        # sharing. Beside the shared view they could pin a withheld rater's scores.
+        found = self.reports.marked_rows(
+            self.reports.findings(facts, t, rounds if full_review else [])
+        )
         review = self._review_section(package, rounds, review_opener, full_review)
         with self.ledger.projections.session() as session:
             evidence = TimelineProjection.rows_at(

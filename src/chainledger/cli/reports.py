@@ -84,6 +84,9 @@ def _run(runtime: Runtime, name: str, package_ref: str | None, as_of: str | None
             columns = (*columns, "compromised_evidence")
         rows = [{k: _cell(row.get(k)) for k in columns} for row in rows]
         click.echo(f"{name} as of {day}" + (f", package {package_ref}" if package_ref else ""))
+        if review_owner:  # the 360 review findings are statistics of the owner's full view
+            click.echo(f"with the 360 review findings of the rounds {review_owner} owns: owner "
+                       "only, not for sharing (without --as, nothing here is)")  # fmt: skip
     elif fmt == "csv":
         rows = [{k: _cell(v) for k, v in row.items()} for row in rows]
     click.echo(render(rows, fmt, empty=f"Nothing to report as of {day}."))

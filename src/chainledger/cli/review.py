@@ -279,10 +279,16 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
     return {k: _dist(v) if k == "distribution" else v for k, v in row.items()}
 
 
+# On the face of every output only a round's owner may see (its statistics can single out
+# a rater): what to share instead.
+OWNER_ONLY = ("OWNER ONLY, NOT FOR SHARING: every revealed rating counts here, however small "
+              "the group. To share, use: chainledger report reviews --as OWNER --for HANDLE")  # fmt: skip
+
+
 def _owner_text(result: dict[str, Any]) -> str:
     if not result["rounds"]:
         return "No review rounds to report."
-    out = []
+    out = [OWNER_ONLY]
     for r in result["rounds"]:
         out.append(
             f"Review of {r['package']} for {r['period']} (owner {r['owner']}, {r['status']}): "

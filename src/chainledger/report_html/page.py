@@ -30,6 +30,7 @@ h1 { font-size: 1.6rem; margin: 1.2rem 0 .2rem; }
 h2 { font-size: 1.3rem; margin-top: 2.2rem; border-bottom: 2px solid var(--ink); }
 h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
 p.lede, .muted { color: var(--muted); }
+p.owner-only { border: 2px solid currentColor; padding: 0.5em 0.75em; }
 nav ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .3rem 1rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(9.5rem, 1fr)); gap: .8rem; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; }
@@ -95,6 +96,10 @@ def render_page(data: PageData) -> str:
     scope = f"package {data.package}" if data.package else counted(count, "package")
     body = [
         f"<header><h1>Supply-chain audit: {e(data.ledger_name)}</h1>",
+        *(['<p class="owner-only"><strong>Owner only, not for sharing:</strong> this page '
+           f"holds {e(data.review.owner or '')}'s full 360 review view and its findings, "
+           "which can single out a rater. Make the page to share without --full-review.</p>"]
+          if data.review.view == "full" else []),
         f'<p class="lede">{e(scope)}, as the ledger stood on {data.as_of.isoformat()}. '
         "Every number below comes from events signed by the organisation accountable for "
         "them; a number after # is the id of such an event in the ledger.</p></header>",
@@ -350,7 +355,9 @@ def _review(data: PageData, figures: _Figures) -> str:
             f"The shared view, opened by {review.owner}: for each organisation, the median "
             "of others' scores in each group of at least the round's minimum number of "
             "raters (smaller groups pooled), final rounds only, nobody named; cells that "
-            "could single out a rater are withheld. Safe to hand to the organisations rated."
+            "could single out a rater are withheld. Safe to hand to the organisations rated. "
+            "Review findings (self-other gaps, low ratings) are the owner's alone: they are on "
+            "the page made with --full-review, which is not for sharing."
         )
         found = charts.shared_heatmaps(review.shared)
     else:
