@@ -459,6 +459,7 @@ def test_the_owner_sees_every_rating_by_group(stages: Stages) -> None:
         .stdout
     )  # fmt: skip
     assert report["view"] == "owner"
+    assert report["sharing"].startswith("owner only, not for sharing")  # on its face
     assert report["rounds"] == [{
         "package": PACKAGE, "period": PERIOD, "owner": COUNCIL, "status": "closed",
         "dimensions": DIMS, "revealed": len(RATINGS), "unusable": 0,

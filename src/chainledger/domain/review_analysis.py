@@ -264,6 +264,8 @@ def owner_report(rounds: list[RoundRatings]) -> dict[str, Any]:
     """Everything the round owner sees, in sections."""
     return {
         "view": "owner",
+        # on the face of the output: its statistics can single out a rater
+        "sharing": "owner only, not for sharing; share the view of --for HANDLE instead",
         "rounds": [
             {"package": r.package, "period": r.period, "owner": r.owner, "status": r.status,
              "dimensions": [d.slug for d in r.dimensions], "revealed": len(r.ratings),
