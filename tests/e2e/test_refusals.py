@@ -808,7 +808,7 @@ def test_only_its_subcontractor_answers_a_variation(
         ("accept", "2", "there is no variation 2 to hope-trust's subcontract"),
         ("dispute", "2", "there is no variation 2 to hope-trust's subcontract"),
         ("accept", "0", "there is no variation 0 to hope-trust's subcontract"),
-        ("dispute", "-1", "variation number must be between 0 and 10,000,000"),
+        ("dispute", "10000001", "variation number must be between 0 and 10,000,000"),
     ],
 )
 def test_only_a_proposed_variation_can_be_answered(
@@ -861,3 +861,35 @@ def test_reports_and_referrals_follow_their_cadence(
 )  # fmt: skip
 def test_usage_errors_are_refused_by_click(ledger: CliLedger, args: Args, message: str) -> None:
     assert_refused(ledger, args, message, code=2)
+
+
+# -- strict values (issue 24): what int() would take, and text that displays other than it is
+
+
+@pytest.mark.parametrize(
+    "count", ["\u0661\u0662", "\uff11\uff12", "1_000", "+5", "-1", "1e3", " "],
+    ids=["arabic-indic", "full-width", "underscore", "plus", "minus", "exponent", "blank"],
+)  # fmt: skip
+def test_counts_are_ascii_digits_only(ledger: CliLedger, count: str) -> None:
+    args = ("referral", "send", "BAR-1", "--as", "northgate", "--sub", "hope-trust",
+            "--period", "2026-Q1", "--count", count)  # fmt: skip
+    assert_refused(ledger, args, "Invalid value for '--count'", code=2)
+
+
+@pytest.mark.parametrize("number", ["\u0661", "-1", "+1"], ids=["arabic-indic", "minus", "plus"])
+def test_a_variation_number_is_ascii_digits_only(ledger: CliLedger, number: str) -> None:
+    assert_refused(ledger, answer("accept", "hope-trust", number),
+                   "Invalid value for '--number'", code=2)  # fmt: skip
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200f", "\u061c"],
+                         ids=["rlo", "lri", "rlm", "alm"])  # fmt: skip
+def test_text_with_bidirectional_controls_is_refused(ledger: CliLedger, char: str) -> None:
+    args = ("concern", "raise", "BAR-1", "--as", "hope-trust", "--subject",
+            f"Paid {char}0001£", "--text", "Fewer referrals than promised")  # fmt: skip
+    assert_refused(ledger, args, "subject contains a bidirectional control character")
+
+
+def test_an_empty_as_of_date_is_refused(ledger: CliLedger) -> None:
+    assert_refused(ledger, ("report", "findings", "--as-of", ""),
+                   "--as-of date '' is not an ISO 8601 date")  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from chainledger.cli.options import WholeNumber
 from chainledger.cli.runtime import Runtime
 
 
@@ -23,7 +24,7 @@ def audit() -> None:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=WholeNumber(1, 64),
     help="Processes for signature checks. [default: one per core on large ledgers]",
 )
 @click.option(

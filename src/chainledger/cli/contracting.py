@@ -12,7 +12,13 @@ from typing import Any
 
 import click
 
-from chainledger.cli.options import as_option, parse_inline_promise, term_options, terms_given
+from chainledger.cli.options import (
+    WholeNumber,
+    as_option,
+    parse_inline_promise,
+    term_options,
+    terms_given,
+)
 from chainledger.cli.render import format_option, render
 from chainledger.cli.runtime import Runtime
 
@@ -347,7 +353,7 @@ def variation_propose(runtime: Runtime, package_ref: str, handle: str, subcontra
 @variation.command("accept")
 @click.argument("package_ref", metavar="PACKAGE")
 @as_option
-@click.option("--number", required=True, type=int)
+@click.option("--number", required=True, type=WholeNumber())
 @click.pass_obj
 def variation_accept(runtime: Runtime, package_ref: str, handle: str, number: int) -> None:
     """Accept variation NUMBER to your subcontract."""
@@ -359,7 +365,7 @@ def variation_accept(runtime: Runtime, package_ref: str, handle: str, number: in
 @variation.command("dispute")
 @click.argument("package_ref", metavar="PACKAGE")
 @as_option
-@click.option("--number", required=True, type=int)
+@click.option("--number", required=True, type=WholeNumber())
 @click.option("--reason", required=True)
 @click.pass_obj
 def variation_dispute(runtime: Runtime, package_ref: str, handle: str, number: int,
@@ -384,7 +390,7 @@ def referral() -> None:
 @as_option
 @click.option("--sub", "subcontractor", required=True, metavar="HANDLE")
 @click.option("--period", required=True, metavar="2026-03|2026-Q1")
-@click.option("--count", required=True, type=int)
+@click.option("--count", required=True, type=WholeNumber())
 @click.pass_obj
 def referral_send(runtime: Runtime, package_ref: str, handle: str, subcontractor: str,
                   period: str, count: int) -> None:  # fmt: skip
@@ -401,7 +407,7 @@ def referral_send(runtime: Runtime, package_ref: str, handle: str, subcontractor
 @click.argument("package_ref", metavar="PACKAGE")
 @as_option
 @click.option("--period", required=True, metavar="2026-03|2026-Q1")
-@click.option("--count", required=True, type=int)
+@click.option("--count", required=True, type=WholeNumber())
 @click.pass_obj
 def referral_confirm(runtime: Runtime, package_ref: str, handle: str, period: str,
                      count: int) -> None:  # fmt: skip

@@ -22,6 +22,31 @@ TERM_OPTIONS = (
 INLINE_KEYS = {option.removeprefix("--"): name for name, option, _ in TERM_OPTIONS}
 
 
+class WholeNumber(click.ParamType):
+    """A whole number written in ASCII digits only, within ``low``..``high``: Python's
+    ``int()`` (and so click's) would also take '1_000', Arabic-Indic or full-width digits
+    and signs, which no ledger should record as a count."""
+
+    name = "integer"
+
+    def __init__(self, low: int = 0, high: int | None = None) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:  # fmt: skip
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if not (text.isascii() and text.isdigit()):
+                self.fail(f"{value!r} is not a whole number (digits 0-9 only)", param, ctx)
+            number = int(text)
+        if number < self.low or (self.high is not None and number > self.high):
+            top = f"{self.high}" if self.high is not None else "any"
+            self.fail(f"{number} is not between {self.low} and {top}", param, ctx)
+        return number
+
+
 def _remember_on(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:
         ctx.find_root().obj.on = value

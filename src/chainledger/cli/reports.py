@@ -65,7 +65,7 @@ def _settings(
         settings[key.strip()] = value.strip()
     if base_rate is not None:
         settings["base_rate_pct"] = base_rate
-    day = parse_date(as_of, "--as-of date") if as_of else date.today()
+    day = parse_date(as_of, "--as-of date") if as_of is not None else date.today()
     return day, Thresholds.parse(settings)
 
 

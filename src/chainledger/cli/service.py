@@ -6,17 +6,18 @@ from pathlib import Path
 
 import click
 
+from chainledger.cli.options import WholeNumber
 from chainledger.cli.runtime import Runtime
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (behind a TLS-terminating proxy in production).")  # fmt: skip
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=8080, show_default=True, type=WholeNumber(0, 65535),
               help="Port to listen on (0: any free port, printed at start).")  # fmt: skip
 @click.option("--log-keys", type=click.Path(file_okay=False, path_type=Path), default=None,
               metavar="DIR", help="Directory of the service's log key [default: KEYS/log].")  # fmt: skip
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+@click.option("--workers", default=1, show_default=True, type=WholeNumber(1, 64),
               help="Processes serving at once (PostgreSQL only; they share the port).")  # fmt: skip
 @click.pass_obj
 def serve(runtime: Runtime, host: str, port: int, log_keys: Path | None, workers: int) -> None:

@@ -47,6 +47,12 @@ class Size(StrEnum):
     LARGE = "large"
 
 
+# Characters that reorder how text displays (a right-to-left override can make "£1,000"
+# show as something else): refused in any text the ledger keeps.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")  # fmt: skip
+
+
 def check_text(value: str, what: str, *, max_length: int = MAX_NAME_LENGTH) -> str:
     """Strip ``value`` and refuse empty, overlong or control-character text."""
     if not isinstance(value, str):
@@ -60,6 +66,9 @@ def check_text(value: str, what: str, *, max_length: int = MAX_NAME_LENGTH) -> s
         category = unicodedata.category(ch)
         if category in ("Cc", "Cs", "Co", "Cn"):
             raise InvalidValue(f"{what} contains a control or invalid character ({ord(ch):#x})")
+        if ch in BIDI_CONTROLS:
+            raise InvalidValue(f"{what} contains a bidirectional control character "
+                               f"({ord(ch):#x}): it can make text read other than it is stored")  # fmt: skip
     return text
 
 
