@@ -15,6 +15,7 @@ each); the pools of organisations stay the same size.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -275,3 +276,42 @@ def generate_ledger(path: Path, keys: Path, *, events: int, seed: int = 2026) ->
     app = open_ledger(str(path), keys, create=True)
     app.init_ledger(f"generated ({events} events, seed {seed})")
     return generate(app, events=events, seed=seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m chainledger.tools.generator``: make a generated ledger to try things on."""
+    import argparse
+
+    from chainledger.errors import ChainledgerError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m chainledger.tools.generator",
+        description="Make a new SQLite ledger filled with about EVENTS signed, realistic "
+                    "events (the benchmarks' ledgers). Its organisations' keys go to KEYS, "
+                    f"encrypted with the passphrase {PASSPHRASE!r}: test data, not secrets.",
+    )  # fmt: skip
+    parser.add_argument("ledger", type=Path, help="the new ledger's file (must not exist)")
+    parser.add_argument("--keys", type=Path, required=True, help="a directory for the keys")
+    parser.add_argument("--events", type=int, default=10_000,
+                        help="about how many events to make (default: 10000)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=2026,
+                        help="the same seed makes the same ledger (default: 2026)")  # fmt: skip
+    options = parser.parse_args(argv)
+    if options.ledger.exists():
+        parser.error(f"{options.ledger} exists: give a new file")
+    if not 1 <= options.events <= 10_000_000:
+        parser.error("--events must be between 1 and 10000000")
+    try:
+        made = generate_ledger(options.ledger, options.keys, events=options.events,
+                               seed=options.seed)  # fmt: skip
+    except ChainledgerError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    print(f"Made {options.ledger}: {made.events:,} events, {made.packages} packages, "
+          f"{made.organisations} organisations in {made.seconds:.1f} s "
+          f"({made.events_per_second:,.0f} events/s).")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
