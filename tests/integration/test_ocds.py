@@ -286,7 +286,8 @@ def test_nothing_in_the_export_names_a_person_or_a_free_text_concern(demo: Path)
 
 def test_csv_tables_hold_the_same_payments(demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "tables"
-    result = _run(demo, "export", "ocds", "--format", "csv", "-o", str(out))
+    result = _run(demo, "export", "ocds", "--format", "csv", "-o", str(out),
+                  "--ocid-prefix", PREFIX)  # fmt: skip
     assert result.stderr.startswith("Wrote releases.csv, parties.csv, awards.csv")
     with (out / "transactions.csv").open(encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
@@ -379,3 +380,36 @@ def test_a_package_recorded_through_the_cli_exports_valid_ocds_on_each_engine(
     payments = [e for e in event_types(cli_ledger.url).elements() if e == "PaymentRecorded"]
     assert payments
     assert len(contract["implementation"]["transactions"]) == len(payments)
+
+
+def test_ocds_dates_are_when_the_facts_took_effect(demo: Path) -> None:
+    """The award, the contract's signature and each amendment are dated when they took effect
+    (their signed effective date), not when someone typed them in (issue 24): the demo
+    records in one sitting, on one day, a package awarded on 1 March 2025."""
+    app = open_ledger(str(demo / "chainledger.db"), demo / "keys")
+    try:
+        events = {e.notification_id: e for e in app.all_events()}
+        package = app.ocds(PREFIX, "BAR-ES-2026", compiled=True)
+    finally:
+        app.close()
+    awarded = next(e for e in events.values() if e.type_name == "PackageAwarded")
+    compiled = package["records"][0]["compiledRelease"]
+    (award,) = compiled["awards"]
+    (contract,) = compiled["contracts"]
+    assert award["date"] == contract["dateSigned"] == f"{awarded.on.isoformat()}T00:00:00Z"
+    assert award["date"] == "2025-03-01T00:00:00Z"
+    varied = [e for e in events.values() if e.type_name == "ContractValueVaried"]
+    amendments = contract.get("amendments", [])
+    assert len(amendments) == len(varied) > 0
+    for amendment in amendments:
+        event = events[int(amendment["id"].removeprefix("amendment-"))]
+        assert amendment["date"] == f"{event.on.isoformat()}T00:00:00Z"
+        assert event.timestamp.date() != event.on  # recorded later than it took effect
+
+
+def test_the_default_ocid_prefix_comes_with_a_note(demo: Path) -> None:
+    plain = _run(demo, "export", "ocds")
+    assert "Note: ocds-chainledger is not a registered OCID prefix" in plain.stderr
+    assert '"ocid": "ocds-chainledger-' in plain.stdout
+    given = _run(demo, "export", "ocds", "--ocid-prefix", PREFIX)
+    assert "Note:" not in given.stderr

@@ -196,10 +196,9 @@ def imported(runtime: Runtime, package_ref: str | None, fmt: str) -> None:
 @click.option(
     "--ocid-prefix",
     envvar="CHAINLEDGER_OCID_PREFIX",
-    default="ocds-chainledger",
-    show_default=True,
     metavar="PREFIX",
-    help="Your registered OCID prefix (e.g. ocds-213czf). Env: CHAINLEDGER_OCID_PREFIX.",
+    help="Your registered OCID prefix (e.g. ocds-213czf). Env: CHAINLEDGER_OCID_PREFIX. "
+    "[default: ocds-chainledger, which is not registered: a note on standard error says so]",
 )
 @click.option(
     "-o",
@@ -209,7 +208,7 @@ def imported(runtime: Runtime, package_ref: str | None, fmt: str) -> None:
 )
 @click.pass_obj
 def export_ocds(runtime: Runtime, package_ref: str | None, compiled: bool, fmt: str,
-                ocid_prefix: str, output: Path | None) -> None:  # fmt: skip
+                ocid_prefix: str | None, output: Path | None) -> None:  # fmt: skip
     """Publish the ledger in the Open Contracting Data Standard (OCDS 1.1).
 
     \b
@@ -225,8 +224,15 @@ def export_ocds(runtime: Runtime, package_ref: str | None, compiled: bool, fmt: 
 
     if fmt == "csv" and output is None:
         raise click.UsageError("--format csv writes several files: give -o DIRECTORY")
+    from chainledger.projections.ocds import DEFAULT_OCID_PREFIX
+
     app = runtime.app()
-    document = app.ocds(ocid_prefix, package_ref, compiled=compiled or fmt == "csv")
+    prefix = ocid_prefix if ocid_prefix is not None else DEFAULT_OCID_PREFIX
+    document = app.ocds(prefix, package_ref, compiled=compiled or fmt == "csv")
+    if ocid_prefix is None:
+        click.echo(f"Note: {DEFAULT_OCID_PREFIX} is not a registered OCID prefix, so these "
+                   "OCIDs are not unique worldwide: register one with the Open Contracting "
+                   "Partnership and give it with --ocid-prefix", err=True)  # fmt: skip
     if fmt == "csv":
         from chainledger.projections.ocds import write_tables
 

@@ -230,7 +230,7 @@ class ReleaseBuilder:
         award: dict[str, Any] = {
             "id": _award_id(s),
             "status": "active",
-            "date": _timestamp(e),
+            "date": _effective(e),  # when the award took effect, as its signer says
             "value": money(e.price),
             "suppliers": [self._organisation(e.prime).reference()],
             "hasSubcontracting": bool(promises),
@@ -247,7 +247,7 @@ class ReleaseBuilder:
             "awardID": award["id"],
             "status": "active",
             "value": money(e.price),
-            "dateSigned": _timestamp(e),
+            "dateSigned": _effective(e),
         }
         if s.kpis:
             contract["agreedMetrics"] = [_kpi_metric(k) for k in s.kpis.values()]
@@ -394,6 +394,13 @@ def _timestamp(e: LedgerEvent) -> str:
     return e.timestamp.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _effective(e: LedgerEvent) -> str:
+    """When the fact took effect (the event's signed ``on`` date): an award's, a contract's
+    or an amendment's date in OCDS, where the recording time would date every fact to the
+    moment someone typed it in."""
+    return f"{e.on.isoformat()}T00:00:00Z"
+
+
 def _period(text: str) -> dict[str, str]:
     period = Period.parse(text)
     return {"startDate": _day(period.first_day), "endDate": _day(period.last_day)}
@@ -465,7 +472,7 @@ def _promise_forecasts(prime: str, promise: Promise) -> list[dict[str, Any]]:
 def _amendment(e: LedgerEvent, change: str) -> dict[str, Any]:
     return {
         "id": f"amendment-{e.notification_id}",
-        "date": _timestamp(e),
+        "date": _effective(e),
         "rationale": getattr(e, "reason", "") or "not given",
         "description": f"Value changed {change}.",
     }
