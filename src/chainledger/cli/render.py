@@ -54,4 +54,46 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, *, empty: str = "Nothing to
         return empty
     from tabulate import tabulate
 
-    return tabulate([list(r.values()) for r in rows], headers=list(rows[0]), tablefmt="simple")
+    headers = list(rows[0])
+    money = [header in MONEY_FIELDS for header in headers]
+    cells = [[_pounds(v) if is_money else v for v, is_money in zip(r.values(), money, strict=False)]
+             for r in rows]  # fmt: skip
+    # Values as they are written (no parsing: "184.80" stays 184.80, not 184.8), money as
+    # pounds to the penny with thousands separated, right-aligned like the numbers it is.
+    numeric = [all(_is_number(row[i]) for row in cells if row[i] not in (None, ""))
+               for i in range(len(headers))]  # fmt: skip
+    return tabulate(cells, headers=headers, tablefmt="simple", disable_numparse=True,
+                    colalign=["right" if m or n else "left"
+                              for m, n in zip(money, numeric, strict=True)])  # fmt: skip
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    text = str(value)
+    return text.startswith("£") or text.replace(".", "", 1).lstrip("-").isdigit()
+
+
+# Fields that hold money (decimal text in JSON and CSV): shown in tables as £1,950,000.00.
+MONEY_FIELDS = frozenset({
+    "value", "price", "amount", "paid", "invoiced", "overdue_amount", "late_payment_interest",
+    "due_to_date", "paid_to_date", "promised_value_per_year", "contracted_value_per_year",
+    "interest", "awarded_price", "original_value", "value_per_year",
+})  # fmt: skip
+
+
+def _pounds(value: Any) -> Any:
+    """A decimal amount as pounds and pence (left as it is if it is not one)."""
+    from decimal import Decimal, InvalidOperation
+
+    if value is None or value == "" or isinstance(value, bool):
+        return value
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+    if not amount.is_finite():
+        return value
+    return f"£{amount:,.2f}"
