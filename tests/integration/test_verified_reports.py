@@ -124,7 +124,7 @@ def report_commands(day: date) -> list[tuple[str, ...]]:
         commands += [("report", name, *as_of), ("report", name, *as_of, "--package", PACKAGE)]
     commands.append(("report", "scorecard", "--prime", PRIME, *as_of))
     commands += [("history", p, "--format", "json") for p in (PACKAGE, OTHER)]
-    commands.append(("export", "ocds"))
+    commands.append(("export", "ocds", "--ocid-prefix", "ocds-213czf"))
     return commands
 
 
