@@ -179,7 +179,11 @@ class ProjectionEngine:
         """Who could act as registrar, whom they endorsed, and which organisations' keys they
         declared compromised, as this reader verified it (``Authority``)."""
         with self.store.reading() as session:
-            stored = session.scalar("SELECT state FROM verified_authority WHERE id = 1")
+            return self._authority(session)
+
+    @staticmethod
+    def _authority(session: Transaction) -> Authority:
+        stored = session.scalar("SELECT state FROM verified_authority WHERE id = 1")
         return Authority.from_state(json.loads(stored)) if stored else Authority()
 
     def reached(self, since: datetime) -> int | None:
@@ -477,12 +481,8 @@ class ProjectionEngine:
             for aggregate_id, nid in session.execute(query, chunk):
                 key = UUID(aggregate_id)
                 tainted[key] = min(int(nid), tainted.get(key, int(nid)))
-        authority = Authority()
-        stored = session.scalar("SELECT state FROM verified_authority WHERE id = 1")
-        if stored:
-            authority = Authority.from_state(json.loads(stored))
         return Verifier(head.ledger_id if head else None, spans, last_signed, chains, tainted,
-                        authority)  # fmt: skip
+                        self._authority(session))  # fmt: skip
 
     def _save(self, session: Transaction, verifier: Verifier, failed: list[Verdict]) -> None:
         connection = session

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chainledger.application.organisations import Organisations
     from chainledger.application.ports import LedgerPort
     from chainledger.application.reviews import Reviews
+    from chainledger.domain.identity import Authority
     from chainledger.domain.review_analysis import RoundRatings
 
 
@@ -61,13 +62,14 @@ class Reports:
                                      "was recovered by a registrar]")
                 if row.notification_id in compromised else row for row in rows]  # fmt: skip
 
-    def _compromised(self, rows: Sequence[TimelineRow]) -> set[int]:
+    def _compromised(self, rows: Sequence[TimelineRow],
+                     authority: Authority | None = None) -> set[int]:  # fmt: skip
         """Of these timeline rows, the positions of those whose signer's key was compromised
         when it signed: the organisation was recovered by a registrar naming since when, and
         the event was signed at or after that moment, or placed after an event that was."""
         # The recoveries that named a compromise, as this reader verified them (its own
         # verified state: no record is loaded, which through a service is a request each).
-        authority = self.ledger.projections.authority()
+        authority = authority or self.ledger.projections.authority()
         if not rows or authority.root is None:
             return set()
         windows: dict[str, list[tuple[datetime, int | None, int | None]]] = {}
@@ -176,11 +178,12 @@ class Reports:
         """Of these events, those signed by a key a registrar later declared compromised
         (when recovering the organisation)."""
         wanted = set(nids)
-        if not wanted or self.ledger.projections.authority().root is None:
+        authority = self.ledger.projections.authority()
+        if not wanted or authority.root is None:
             return set()
         with self.ledger.projections.session() as session:
             rows = TimelineProjection.rows_at(session, wanted)
-        return self._compromised(list(rows.values()))
+        return self._compromised(list(rows.values()), authority)
 
     def marked_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Report rows, each resting on evidence signed by a compromised key saying which
